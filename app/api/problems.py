@@ -1,0 +1,73 @@
+"""Every error leaves the service as application/problem+json (RFC 9457), built in this one place.
+
+Domain errors are mapped to statuses here, so the layers below never speak HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from app.domain import AccountNotFound, DomainError, UserNotFound
+from app.json_provider import dumps_bytes
+
+PROBLEM_MIMETYPE = "application/problem+json"
+# Tag URIs (RFC 4151) name our problem types without pretending there is a page to fetch.
+PROBLEM_TYPE_PREFIX = "tag:accounts-service,2026:problems/"
+
+
+class Problem(Exception):
+    """Raised by views for a request they refuse; rendered by the handler below."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body = {
+            "type": PROBLEM_TYPE_PREFIX + slug,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            **extensions,
+        }
+
+
+_DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
+    UserNotFound: (404, "user-not-found", "User not found"),
+    AccountNotFound: (404, "account-not-found", "Account not found"),
+}
+
+
+def problem_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(dumps_bytes(body), status=status, mimetype=PROBLEM_MIMETYPE)
+
+
+def _from_problem(problem: Problem) -> Response:
+    return problem_response(problem.status, problem.body)
+
+
+def _from_domain_error(error: DomainError) -> Response:
+    status, slug, title = _DOMAIN_PROBLEMS[type(error)]
+    return _from_problem(Problem(status, slug, title, str(error)))
+
+
+def _from_http_exception(error: HTTPException) -> Response:
+    # Werkzeug's own errors (unknown route, 405, and the 500 that Flask raises, after logging it,
+    # for any unhandled exception) keep their status and their headers, such as Allow on a 405.
+    # Their descriptions are fixed texts, so nothing internal reaches the client.
+    status = error.code or 500
+    response = problem_response(
+        status,
+        {"type": "about:blank", "title": error.name, "status": status, "detail": error.description},
+    )
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def register_problem_handlers(app: Flask) -> None:
+    app.register_error_handler(Problem, _from_problem)
+    app.register_error_handler(DomainError, _from_domain_error)
+    app.register_error_handler(HTTPException, _from_http_exception)

@@ -1,0 +1,110 @@
+"""What an account is, independent of HTTP, JSON and storage.
+
+Every other layer imports from here; this module imports from none of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+# Ids appear in URLs and logs, so they are kept to characters that need no escaping anywhere.
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+ID_RE = re.compile(rf"{ID_PATTERN}\Z")
+ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+class AccountType(StrEnum):
+    CREDIT = "credit"
+    LOAN = "loan"
+    CHECKING = "checking"
+    SAVINGS = "savings"
+    INVESTMENT = "investment"
+
+
+class InvestmentSubtype(StrEnum):
+    BROKERAGE = "brokerage"
+    IRA = "ira"
+    ROTH_IRA = "roth_ira"
+    RETIREMENT_401K = "401k"
+    EDUCATION_529 = "529"
+    HSA = "hsa"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditDetails:
+    account_type: ClassVar[AccountType] = AccountType.CREDIT
+    credit_limit: Decimal
+    available_credit: Decimal
+    apr: Decimal
+    due_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class LoanDetails:
+    account_type: ClassVar[AccountType] = AccountType.LOAN
+    principal: Decimal
+    interest_rate: Decimal
+    remaining_term_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckingDetails:
+    account_type: ClassVar[AccountType] = AccountType.CHECKING
+    overdraft_protection: bool
+    routing_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsDetails:
+    account_type: ClassVar[AccountType] = AccountType.SAVINGS
+    apy: Decimal
+    minimum_balance: Decimal
+    routing_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvestmentDetails:
+    account_type: ClassVar[AccountType] = AccountType.INVESTMENT
+    subtype: InvestmentSubtype
+    holdings_value: Decimal
+    cash_balance: Decimal
+
+
+Details = CreditDetails | LoanDetails | CheckingDetails | SavingsDetails | InvestmentDetails
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    provider: str
+    account_name: str
+    balance: Decimal
+    currency: str
+    details: Details
+
+    @property
+    def type(self) -> AccountType:
+        # Derived, not stored, so an account's type and the shape of its details cannot disagree.
+        return self.details.account_type
+
+
+class DomainError(Exception):
+    """A request that the business rules refuse; the HTTP layer maps each subclass to a status."""
+
+
+class UserNotFound(DomainError):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"No user with id '{user_id}'.")
+        self.user_id = user_id
+
+
+class AccountNotFound(DomainError):
+    def __init__(self, user_id: str, account_id: str) -> None:
+        super().__init__(f"User '{user_id}' has no account with id '{account_id}'.")
+        self.user_id = user_id
+        self.account_id = account_id

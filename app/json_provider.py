@@ -1,0 +1,55 @@
+"""JSON in and out of the app with money kept exact.
+
+Flask's default provider writes `Decimal` as a string and sorts keys; ours writes each number with
+the digits it was stored with (1200.45, never "1200.45" or 1200.4500000000001) in schema order.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from flask import Response
+from flask.json.provider import JSONProvider
+
+
+def _encode_decimal(value: object) -> orjson.Fragment:
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(str(value))
+    raise TypeError(f"cannot write {value!r} as JSON")
+
+
+def dumps_bytes(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_encode_decimal)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """Parse JSON with every non-integer number as `Decimal`, so no float ever touches an amount.
+
+    A key given twice is an error rather than silently keeping the last value: in a seed file it
+    would otherwise drop a whole user without a word.
+    """
+    return json.loads(text, parse_float=Decimal, object_pairs_hook=_refuse_duplicate_keys)
+
+
+class ExactJSONProvider(JSONProvider):
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return dumps_bytes(obj).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads_exact(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        body = dumps_bytes(self._prepare_response_obj(args, kwargs))
+        return Response(body, mimetype="application/json")

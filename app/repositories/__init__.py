@@ -1,0 +1,1 @@
+"""Storage of users and their accounts, behind the interface in `base`."""

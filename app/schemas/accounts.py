@@ -1,0 +1,157 @@
+"""The JSON shape of accounts: one schema per account type, joined by one registry keyed on `type`.
+
+The same schemas load the seed file and dump responses, so what the service accepts and what it
+answers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow_oneofschema import OneOfSchema
+
+from app.domain import (
+    ID_RE,
+    ID_RULE,
+    Account,
+    AccountType,
+    CheckingDetails,
+    CreditDetails,
+    InvestmentDetails,
+    InvestmentSubtype,
+    LoanDetails,
+    SavingsDetails,
+)
+from app.schemas.fields import (
+    ExactDecimal,
+    amount,
+    percentage,
+    routing_number,
+    strict_boolean,
+    validate_currency_code,
+)
+
+
+class CreditDetailsSchema(Schema):
+    credit_limit = amount(data_key="creditLimit")
+    available_credit = amount(data_key="availableCredit")
+    apr = percentage()
+    due_date = fields.Date(required=True, data_key="dueDate")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CreditDetails:
+        return CreditDetails(**data)
+
+
+class LoanDetailsSchema(Schema):
+    principal = amount()
+    interest_rate = percentage(data_key="interestRate")
+    remaining_term_months = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=1200),
+        data_key="remainingTermMonths",
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> LoanDetails:
+        return LoanDetails(**data)
+
+
+class CheckingDetailsSchema(Schema):
+    overdraft_protection = strict_boolean(data_key="overdraftProtection")
+    routing_number = routing_number(data_key="routingNumber")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> CheckingDetails:
+        return CheckingDetails(**data)
+
+
+class SavingsDetailsSchema(Schema):
+    apy = percentage()
+    minimum_balance = amount(data_key="minimumBalance")
+    routing_number = routing_number(data_key="routingNumber")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SavingsDetails:
+        return SavingsDetails(**data)
+
+
+class InvestmentDetailsSchema(Schema):
+    subtype = fields.Enum(InvestmentSubtype, by_value=True, required=True)
+    holdings_value = amount(data_key="holdingsValue")
+    cash_balance = amount(data_key="cashBalance")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> InvestmentDetails:
+        return InvestmentDetails(**data)
+
+
+class BaseAccountSchema(Schema):
+    """The fields every account has; each subclass adds the `details` of one account type."""
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_RE, error=f"Must be {ID_RULE}."))
+    # Loaded by the registry below (which picks the subclass from it); dumped from Account.type.
+    type = fields.Enum(AccountType, by_value=True, dump_only=True)
+    provider = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    account_name = fields.String(
+        required=True, validate=validate.Length(min=1, max=100), data_key="accountName"
+    )
+    # A balance may be below zero: an overdrawn checking account, a credit card paid beyond it.
+    balance = ExactDecimal(required=True)
+    currency = fields.String(required=True, validate=validate_currency_code)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Account:
+        return Account(**data)
+
+
+class CreditAccountSchema(BaseAccountSchema):
+    details = fields.Nested(CreditDetailsSchema, required=True)
+
+
+class LoanAccountSchema(BaseAccountSchema):
+    details = fields.Nested(LoanDetailsSchema, required=True)
+
+
+class CheckingAccountSchema(BaseAccountSchema):
+    details = fields.Nested(CheckingDetailsSchema, required=True)
+
+
+class SavingsAccountSchema(BaseAccountSchema):
+    details = fields.Nested(SavingsDetailsSchema, required=True)
+
+
+class InvestmentAccountSchema(BaseAccountSchema):
+    details = fields.Nested(InvestmentDetailsSchema, required=True)
+
+
+ACCOUNT_SCHEMAS: dict[AccountType, type[BaseAccountSchema]] = {
+    AccountType.CREDIT: CreditAccountSchema,
+    AccountType.LOAN: LoanAccountSchema,
+    AccountType.CHECKING: CheckingAccountSchema,
+    AccountType.SAVINGS: SavingsAccountSchema,
+    AccountType.INVESTMENT: InvestmentAccountSchema,
+}
+
+
+class AccountSchema(OneOfSchema):  # type: ignore[misc]  # marshmallow-oneofschema ships no types
+    """Any account: `type` picks the per-type schema, on load and on dump."""
+
+    # Instances, not classes: OneOfSchema would otherwise build a new schema for every account.
+    type_schemas: ClassVar = {str(kind): schema() for kind, schema in ACCOUNT_SCHEMAS.items()}
+
+    def get_obj_type(self, obj: Account) -> str:
+        return str(obj.type)
+
+    def get_data_type(self, data: dict[str, Any]) -> str | None:
+        data_type = super().get_data_type(data)
+        if data_type is None or (isinstance(data_type, str) and data_type in self.type_schemas):
+            return data_type  # None lets OneOfSchema report the missing field
+        raise ValidationError({"type": [f"Must be one of: {', '.join(AccountType)}."]})
+
+
+class UserAccountsSchema(Schema):
+    user_id = fields.String(data_key="userId")
+    accounts = fields.List(fields.Nested(AccountSchema))

@@ -1,0 +1,27 @@
+"""marshmallow's nested error dicts, flattened to (field path, message) pairs.
+
+("details.apr", "Must be greater than or equal to 0 …") reads well in an error response and in a
+start-up message alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def flatten_messages(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(messages, dict):
+        return [
+            pair
+            for key, nested in messages.items()
+            for pair in flatten_messages(nested, _join(path, key))
+        ]
+    if isinstance(messages, list):
+        return [pair for message in messages for pair in flatten_messages(message, path)]
+    return [(path, str(messages))]
+
+
+def _join(path: str, key: object) -> str:
+    if key == "_schema":  # marshmallow's key for an error about the object itself
+        return path
+    return f"{path}.{key}" if path else str(key)

@@ -1,0 +1,86 @@
+"""Field types shared by the account schemas: exact numbers, currency codes, routing numbers."""
+
+from __future__ import annotations
+
+import decimal
+import re
+from functools import cache
+from typing import Any
+
+import pycountry
+from marshmallow import ValidationError, fields, validate
+
+MAX_INTEGER_DIGITS = 15  # a quadrillion, in any currency, is more than any account holds
+MAX_PLACES = 4  # enough for every ISO 4217 minor unit (at most 3) and for rates such as 4.125
+
+
+class ExactDecimal(fields.Decimal):
+    """A JSON number kept as `Decimal`, digit for digit, from load to dump.
+
+    Strings are refused so that an amount has one spelling on the wire, and the number of digits is
+    bounded so that a client cannot make us store (or compute with) a thousand-digit number.
+    """
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow merges this dict up the class chain)
+        "not_number": "Must be a JSON number.",
+        "too_precise": f"At most {MAX_PLACES} decimal places and {MAX_INTEGER_DIGITS} digits "
+        "before the decimal point.",
+    }
+
+    def _validated(self, value: Any) -> decimal.Decimal:
+        if isinstance(value, str):
+            raise self.make_error("not_number")
+        number = super()._validated(value)
+        exponent = number.as_tuple().exponent
+        assert isinstance(exponent, int)  # NaN and the infinities were refused above
+        if -exponent > MAX_PLACES or number.adjusted() >= MAX_INTEGER_DIGITS:
+            raise self.make_error("too_precise")
+        return number
+
+
+def amount(**kwargs: Any) -> ExactDecimal:
+    """A non-negative sum of money, such as a credit limit."""
+    return ExactDecimal(required=True, validate=validate.Range(min=0), **kwargs)
+
+
+def percentage(**kwargs: Any) -> ExactDecimal:
+    """A yearly rate in percent, such as an APR of 19.99."""
+    return ExactDecimal(required=True, validate=validate.Range(min=0, max=100), **kwargs)
+
+
+@cache
+def _iso_4217_codes() -> frozenset[str]:
+    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
+
+
+def validate_currency_code(code: str) -> None:
+    if code not in _iso_4217_codes():
+        raise ValidationError("Not an ISO 4217 currency code (three capital letters, e.g. USD).")
+
+
+_ABA_WEIGHTS = (3, 7, 1) * 3
+
+
+def validate_routing_number(number: str) -> None:
+    """ABA routing transit number: nine digits whose weighted sum is a multiple of ten."""
+    if not re.fullmatch(r"[0-9]{9}", number):
+        raise ValidationError("A routing number is exactly nine digits.")
+    if sum(int(digit) * weight for digit, weight in zip(number, _ABA_WEIGHTS, strict=True)) % 10:
+        raise ValidationError("Not a valid ABA routing number (the check digit does not match).")
+
+
+def routing_number(**kwargs: Any) -> fields.String:
+    return fields.String(required=True, validate=validate_routing_number, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true and false; marshmallow's Boolean also takes "yes", 1, "on" and the like."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def strict_boolean(**kwargs: Any) -> StrictBoolean:
+    return StrictBoolean(required=True, **kwargs)

@@ -1,0 +1,25 @@
+"""gunicorn settings for accounts-service (read automatically by `gunicorn -c gunicorn.conf.py`)."""
+
+import os
+
+# PORT as the design card names it; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container).
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+
+# The default store lives in this process's memory. Several worker processes would each hold a
+# copy of it, and once writes exist those copies would silently diverge, so one process serves
+# and threads give it concurrency. gthread also keeps connections alive, which the sync worker
+# does not.
+workers = 1
+worker_class = "gthread"
+threads = 4
+keepalive = 5
+
+# Load the app (and validate the seed file) in the master before binding the port, so a bad seed
+# file stops start-up with its one-line message instead of a worker boot loop.
+preload_app = True
+
+accesslog = "-"
+
+# gunicorn 27's control socket sits at one fixed path per machine, so a second instance (a test, a
+# fixture server beside a dev server) would fight over it; nothing here uses `gunicornc`.
+control_socket_disable = True

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SEED_FILE = REPO_ROOT / "seed_data.json"
+
+WriteSeed = Callable[[Any], Path]
+
+
+@pytest.fixture
+def app() -> Flask:
+    return create_app({"TESTING": True, "SEED_DATA": str(SEED_FILE)})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def write_seed(tmp_path: Path) -> WriteSeed:
+    """Write a seed file (a JSON value, or raw text when given a str) and return its path."""
+
+    def write(content: Any) -> Path:
+        path = tmp_path / "seed.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        return path
+
+    return write

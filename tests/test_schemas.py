@@ -1,0 +1,183 @@
+"""Every field rule of every account type, through the schemas that load seeds and dump answers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from marshmallow import ValidationError
+
+from app.domain import Account, AccountType
+from app.json_provider import dumps_bytes, loads_exact
+from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
+from app.schemas.errors import flatten_messages
+from tests.samples import VALID_ACCOUNTS, valid_account
+
+schema = AccountSchema()
+
+
+def errors_of(raw: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        schema.load(raw)
+    return dict(flatten_messages(caught.value.messages))
+
+
+def test_every_account_type_has_a_schema_and_a_sample() -> None:
+    assert set(ACCOUNT_SCHEMAS) == set(AccountType) == set(VALID_ACCOUNTS)
+
+
+@pytest.mark.parametrize("account_type", list(AccountType))
+def test_valid_account_loads_and_dumps_back_to_the_same_json(account_type: AccountType) -> None:
+    # Through real JSON text, as a seed file would arrive, so floats never get a chance to appear.
+    raw = loads_exact(dumps_bytes(VALID_ACCOUNTS[account_type]).decode())
+    account = schema.load(raw)
+    assert isinstance(account, Account)
+    assert account.type is account_type
+    assert schema.dump(account) == raw
+    assert list(schema.dump(account)) == [
+        "id",
+        "type",
+        "provider",
+        "accountName",
+        "balance",
+        "currency",
+        "details",
+    ]
+
+
+def test_money_stays_decimal_digit_for_digit() -> None:
+    raw = loads_exact(
+        '{"id": "a", "type": "credit", "provider": "p", "accountName": "n", '
+        '"balance": 1200.4500, "currency": "USD", "details": {"creditLimit": 0.1, '
+        '"availableCredit": 3800, "apr": 19.99, "dueDate": "2025-06-15"}}'
+    )
+    account = schema.load(raw)
+    assert account.balance == Decimal("1200.4500")
+    assert str(account.balance) == "1200.4500"
+    assert account.details.credit_limit == Decimal("0.1")
+    assert b'"balance":1200.4500' in dumps_bytes(schema.dump(account))
+
+
+def test_a_float_from_python_callers_keeps_its_shortest_spelling() -> None:
+    # Decimal(1200.45) would be 1200.4500000000000454747350886464118957519531250.
+    account = schema.load(valid_account("credit", balance=1200.45))
+    assert str(account.balance) == "1200.45"
+
+
+INVALID = [
+    # (account type, changes, field path, part of the message)
+    ("credit", {"id": "has space"}, "id", "letters, digits"),
+    ("credit", {"id": ""}, "id", "letters, digits"),
+    ("credit", {"id": "x" * 65}, "id", "1 to 64"),
+    ("credit", {"provider": ""}, "provider", "Length"),
+    ("credit", {"accountName": "n" * 101}, "accountName", "Length"),
+    ("credit", {"balance": "1200.45"}, "balance", "JSON number"),
+    ("credit", {"balance": True}, "balance", "Not a valid number"),
+    ("credit", {"balance": float("nan")}, "balance", "Special numeric values"),
+    ("credit", {"balance": float("inf")}, "balance", "Special numeric values"),
+    ("credit", {"balance": Decimal("1.23456")}, "balance", "At most 4 decimal places"),
+    ("credit", {"balance": Decimal("1E+15")}, "balance", "15 digits"),
+    ("credit", {"currency": "usd"}, "currency", "ISO 4217"),
+    ("credit", {"currency": "XYZ"}, "currency", "ISO 4217"),
+    ("credit", {"currency": "US"}, "currency", "ISO 4217"),
+    ("credit", {"nickname": "x"}, "nickname", "Unknown field"),
+    ("credit", {"details__creditLimit": -1}, "details.creditLimit", "greater than or equal to 0"),
+    (
+        "credit",
+        {"details__availableCredit": Decimal("-0.01")},
+        "details.availableCredit",
+        "greater than or equal to 0",
+    ),
+    ("credit", {"details__apr": Decimal("100.01")}, "details.apr", "less than or equal to 100"),
+    ("credit", {"details__apr": -1}, "details.apr", "greater than or equal to 0"),
+    ("credit", {"details__dueDate": "2025-13-01"}, "details.dueDate", "Not a valid date"),
+    ("credit", {"details__dueDate": "15/06/2025"}, "details.dueDate", "Not a valid date"),
+    ("credit", {"details__dueDate": 20250615}, "details.dueDate", "Not a valid date"),
+    ("credit", {"details__cashBalance": 1}, "details.cashBalance", "Unknown field"),
+    ("loan", {"details__principal": -1}, "details.principal", "greater than or equal to 0"),
+    ("loan", {"details__interestRate": 101}, "details.interestRate", "less than or equal to 100"),
+    (
+        "loan",
+        {"details__remainingTermMonths": Decimal("12.5")},
+        "details.remainingTermMonths",
+        "integer",
+    ),
+    ("loan", {"details__remainingTermMonths": "12"}, "details.remainingTermMonths", "integer"),
+    ("loan", {"details__remainingTermMonths": True}, "details.remainingTermMonths", "integer"),
+    (
+        "loan",
+        {"details__remainingTermMonths": -1},
+        "details.remainingTermMonths",
+        "greater than or equal to 0",
+    ),
+    ("checking", {"details__overdraftProtection": "yes"}, "details.overdraftProtection", "boolean"),
+    ("checking", {"details__overdraftProtection": 1}, "details.overdraftProtection", "boolean"),
+    ("checking", {"details__routingNumber": "123456789"}, "details.routingNumber", "check digit"),
+    ("checking", {"details__routingNumber": "12100024"}, "details.routingNumber", "nine digits"),
+    ("checking", {"details__routingNumber": "12100024a"}, "details.routingNumber", "nine digits"),
+    ("checking", {"details__routingNumber": 121000248}, "details.routingNumber", "string"),
+    ("savings", {"details__apy": Decimal("100.5")}, "details.apy", "less than or equal to 100"),
+    (
+        "savings",
+        {"details__minimumBalance": -1},
+        "details.minimumBalance",
+        "greater than or equal to 0",
+    ),
+    ("savings", {"details__routingNumber": "123456789"}, "details.routingNumber", "check digit"),
+    ("investment", {"details__subtype": "crypto"}, "details.subtype", "Must be one of"),
+    (
+        "investment",
+        {"details__holdingsValue": -1},
+        "details.holdingsValue",
+        "greater than or equal to 0",
+    ),
+    (
+        "investment",
+        {"details__cashBalance": -1},
+        "details.cashBalance",
+        "greater than or equal to 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("account_type", "changes", "field", "message"), INVALID)
+def test_invalid_field_is_refused_with_its_path(
+    account_type: str, changes: dict[str, Any], field: str, message: str
+) -> None:
+    errors = errors_of(valid_account(account_type, **changes))
+    assert field in errors, errors
+    assert message in errors[field]
+
+
+@pytest.mark.parametrize("account_type", list(AccountType))
+def test_missing_details_field_is_refused(account_type: AccountType) -> None:
+    raw = valid_account(account_type)
+    missing = next(iter(raw["details"]))
+    del raw["details"][missing]
+    assert errors_of(raw) == {f"details.{missing}": "Missing data for required field."}
+
+
+def test_details_of_another_type_are_refused() -> None:
+    raw = valid_account("credit", details=VALID_ACCOUNTS["loan"]["details"])
+    assert "details.creditLimit" in errors_of(raw)
+    assert errors_of(raw)["details.principal"] == "Unknown field."
+
+
+@pytest.mark.parametrize("bad_type", ["mortgage", "Credit", "", ["credit"], 7])
+def test_unknown_type_lists_the_known_ones(bad_type: object) -> None:
+    raw = valid_account("credit", type=bad_type)
+    assert errors_of(raw) == {
+        "type": "Must be one of: credit, loan, checking, savings, investment."
+    }
+
+
+def test_missing_type_is_refused() -> None:
+    raw = valid_account("credit")
+    del raw["type"]
+    assert errors_of(raw) == {"type": "Missing data for required field."}
+
+
+def test_routing_number_checksum_accepts_real_routing_numbers() -> None:
+    for number in ["121000248", "021000021", "031176110", "124003116", "322271627"]:
+        schema.load(valid_account("checking", details__routingNumber=number))

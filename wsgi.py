@@ -1,0 +1,12 @@
+"""The WSGI entry point gunicorn serves: `gunicorn -c gunicorn.conf.py wsgi:app`."""
+
+import sys
+
+from app import create_app
+from app.seed import SeedDataError
+
+try:
+    app = create_app()
+except SeedDataError as error:
+    # One line that says what to fix, rather than a traceback through gunicorn's loader.
+    sys.exit(f"accounts-service: {error}")
