@@ -26,6 +26,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json = ExactJSONProvider(app)
 
-    users = load_seed_file(Path(str(app.config["SEED_DATA"])))
-    register_api(app, InMemoryAccountRepository(users))
+    seed = load_seed_file(Path(str(app.config["SEED_DATA"])))
+    register_api(app, InMemoryAccountRepository(seed), seed)
     return app

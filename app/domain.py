@@ -6,7 +6,7 @@ Every other layer imports from here; this module imports from none of them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -86,6 +86,9 @@ class Account:
     balance: Decimal
     currency: str
     details: Details
+    # Bumped by the repository on every write, for compare-and-set; not part of the account's value,
+    # so two accounts with the same fields are equal whatever their history.
+    version: int = field(default=0, compare=False)
 
     @property
     def type(self) -> AccountType:
@@ -106,5 +109,30 @@ class UserNotFound(DomainError):
 class AccountNotFound(DomainError):
     def __init__(self, user_id: str, account_id: str) -> None:
         super().__init__(f"User '{user_id}' has no account with id '{account_id}'.")
+        self.user_id = user_id
+        self.account_id = account_id
+
+
+class UserExists(DomainError):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"A user with id '{user_id}' already exists.")
+        self.user_id = user_id
+
+
+class AccountExists(DomainError):
+    def __init__(self, user_id: str, account_id: str) -> None:
+        super().__init__(f"User '{user_id}' already has an account with id '{account_id}'.")
+        self.user_id = user_id
+        self.account_id = account_id
+
+
+class VersionConflict(DomainError):
+    """The account changed since the version the caller read: its update would overwrite another."""
+
+    def __init__(self, user_id: str, account_id: str) -> None:
+        super().__init__(
+            f"Account '{account_id}' of user '{user_id}' has changed since it was read; "
+            "read it again and retry."
+        )
         self.user_id = user_id
         self.account_id = account_id

@@ -11,13 +11,13 @@ from app import create_app
 from app.api.accounts import REPOSITORY_KEY
 from app.domain import Account, AccountType
 from app.json_provider import loads_exact
-from app.repositories.base import AccountRepository
+from app.repositories.memory import InMemoryAccountRepository
 from tests.conftest import SEED_FILE
 
 SECRET = "postgres://admin:hunter2@db"  # noqa: S105 (a fake, to prove it never leaks)
 
 
-class BrokenRepository(AccountRepository):
+class BrokenRepository(InMemoryAccountRepository):
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> list[Account]:
@@ -49,18 +49,33 @@ def test_trailing_slash_is_not_a_redirect_to_html(client: FlaskClient) -> None:
     assert_problem(client.get("/users/user123/accounts/"), 404, "Not Found")
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-def test_method_not_allowed_keeps_its_allow_header(client: FlaskClient, method: str) -> None:
-    response = client.open("/users/user123/accounts", method=method)
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/users/user123/accounts", "PUT", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("/users/user123/accounts", "DELETE", {"GET", "HEAD", "OPTIONS", "POST"}),
+        (
+            "/users/user123/accounts/acc1",
+            "POST",
+            {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"},
+        ),
+        ("/users", "GET", {"POST", "OPTIONS"}),
+        ("/users/user123", "PUT", {"GET", "HEAD", "OPTIONS", "DELETE"}),
+    ],
+)
+def test_method_not_allowed_keeps_its_allow_header(
+    client: FlaskClient, path: str, method: str, allowed: set[str]
+) -> None:
+    response = client.open(path, method=method)
     assert_problem(response, 405, "Method Not Allowed")
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert set(response.headers["Allow"].split(", ")) == allowed
 
 
 @pytest.fixture
 def broken_client() -> FlaskClient:
     # Not in testing mode, so Flask handles the exception as it would in production.
     app = create_app({"SEED_DATA": str(SEED_FILE)})
-    app.extensions[REPOSITORY_KEY] = BrokenRepository()
+    app.extensions[REPOSITORY_KEY] = BrokenRepository({})
     return app.test_client()
 
 

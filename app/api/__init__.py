@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from app.api.accounts import REPOSITORY_KEY, blueprint
+from app.api import accounts, fixture, users
 from app.api.problems import register_problem_handlers
-from app.domain import ID_PATTERN
+from app.domain import ID_PATTERN, Account
 from app.repositories.base import AccountRepository
 
 __all__ = ["register_api"]
@@ -19,8 +21,17 @@ class IdConverter(BaseConverter):
     regex = ID_PATTERN
 
 
-def register_api(app: Flask, repository: AccountRepository) -> None:
-    app.extensions[REPOSITORY_KEY] = repository
+def register_api(
+    app: Flask, repository: AccountRepository, seed: Mapping[str, Sequence[Account]]
+) -> None:
+    app.extensions[accounts.REPOSITORY_KEY] = repository
     app.url_map.converters["id"] = IdConverter
+    # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
+    # which is another route (user "accounts"); an empty id is simply not found.
+    app.url_map.merge_slashes = False
     register_problem_handlers(app)
-    app.register_blueprint(blueprint)
+    app.register_blueprint(accounts.blueprint)
+    app.register_blueprint(users.blueprint)
+    if app.config["FIXTURE_MODE"]:
+        app.extensions[fixture.SEED_KEY] = seed
+        app.register_blueprint(fixture.blueprint)

@@ -1,14 +1,21 @@
-"""HTTP routes for reading accounts: parse the request, call the service, shape the answer."""
+"""HTTP routes for a user's accounts: parse the request, call the service, shape the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request, url_for
 
+from app.api.http import (
+    expected_version,
+    invalid_body,
+    json_object_body,
+    json_response,
+    load,
+    refuse_unknown_parameters,
+)
 from app.api.problems import Problem
-from app.domain import AccountType
+from app.domain import Account, AccountType
 from app.repositories.base import AccountRepository
 from app.schemas.accounts import AccountSchema, UserAccountsSchema
 from app.services import accounts as service
@@ -21,24 +28,12 @@ _account_schema = AccountSchema()
 _user_accounts_schema = UserAccountsSchema()
 _TYPE_VALUES = frozenset(AccountType)
 _ALLOWED_TYPES = ", ".join(AccountType)
+ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
 
 
-def _repository() -> AccountRepository:
-    repository: AccountRepository = current_app.extensions[REPOSITORY_KEY]
-    return repository
-
-
-def _refuse_unknown_parameters(allowed: Collection[str]) -> None:
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        takes = f"this route takes: {', '.join(allowed)}" if allowed else "this route takes none"
-        raise Problem(
-            400,
-            "invalid-query",
-            "Invalid query parameter",
-            f"Unknown query parameter(s): {', '.join(unknown)}; {takes}.",
-            errors=[{"parameter": name, "detail": "Unknown query parameter."} for name in unknown],
-        )
+def repository() -> AccountRepository:
+    found: AccountRepository = current_app.extensions[REPOSITORY_KEY]
+    return found
 
 
 def _requested_types() -> list[AccountType]:
@@ -61,14 +56,97 @@ def _requested_types() -> list[AccountType]:
     return [AccountType(value) for value in values]
 
 
+def _account_response(user_id: str, account: Account, status: int = 200) -> Response:
+    headers = {}
+    if status == 201:
+        headers["Location"] = url_for(
+            ".get_account", user_id=user_id, account_id=account.id, _external=False
+        )
+    return json_response(_account_schema.dump(account), status, headers)
+
+
+def _load_account(body: dict[str, Any], account_id: str) -> Account:
+    """The body as an account stored under `account_id`; an `id` in the body must agree."""
+    if body.setdefault("id", account_id) != account_id:
+        raise invalid_body({"id": [f"Must be '{account_id}', the id in the URL, or left out."]})
+    loaded: Account = load(_account_schema, body)
+    return loaded
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge key by key, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_patch(merged.get(key), value)
+    return merged
+
+
 @blueprint.get("/users/<id:user_id>/accounts")
-def list_accounts(user_id: str) -> Any:
-    _refuse_unknown_parameters(["type"])
-    accounts = service.list_accounts(_repository(), user_id, _requested_types())
-    return _user_accounts_schema.dump({"user_id": user_id, "accounts": accounts})
+def list_accounts(user_id: str) -> Response:
+    refuse_unknown_parameters(["type"])
+    accounts = service.list_accounts(repository(), user_id, _requested_types())
+    return json_response(_user_accounts_schema.dump({"user_id": user_id, "accounts": accounts}))
 
 
-@blueprint.get("/users/<id:user_id>/accounts/<id:account_id>")
-def get_account(user_id: str, account_id: str) -> Any:
-    _refuse_unknown_parameters([])
-    return _account_schema.dump(service.get_account(_repository(), user_id, account_id))
+@blueprint.post("/users/<id:user_id>/accounts")
+def create_account(user_id: str) -> Response:
+    refuse_unknown_parameters([])
+    body = json_object_body()
+    account = _load_account(body, body["id"] if "id" in body else service.new_id("acc"))
+    return _account_response(user_id, service.create_account(repository(), user_id, account), 201)
+
+
+@blueprint.get(ACCOUNT_ROUTE)
+def get_account(user_id: str, account_id: str) -> Response:
+    refuse_unknown_parameters([])
+    return _account_response(user_id, service.get_account(repository(), user_id, account_id))
+
+
+@blueprint.put(ACCOUNT_ROUTE)
+def replace_account(user_id: str, account_id: str) -> Response:
+    refuse_unknown_parameters([])
+    body = json_object_body()
+    current = service.get_account(repository(), user_id, account_id)
+    version = expected_version(user_id, current, _account_schema.dump(current))
+    account = _load_account(body, account_id)
+    stored = service.replace_account(repository(), user_id, account, version)
+    return _account_response(user_id, stored)
+
+
+@blueprint.patch(ACCOUNT_ROUTE)
+def patch_account(user_id: str, account_id: str) -> Response:
+    refuse_unknown_parameters([])
+    patch = json_object_body()
+    current = service.get_account(repository(), user_id, account_id)
+    version = expected_version(user_id, current, _account_schema.dump(current))
+
+    def apply(account: Account) -> Account:
+        merged = _merge_patch(_account_schema.dump(account), patch)
+        if merged.get("type") != account.type:
+            # Another type has other details, every one of which must then be given: that is a PUT.
+            raise Problem(
+                422,
+                "type-change-needs-put",
+                "Type change needs PUT",
+                f"PATCH cannot change the type of account '{account_id}'; "
+                "PUT a complete account of the new type instead.",
+                errors=[{"field": "type", "detail": f"Must stay '{account.type}' in a PATCH."}],
+            )
+        return _load_account(merged, account_id)
+
+    stored = service.patch_account(repository(), user_id, account_id, apply, version)
+    return _account_response(user_id, stored)
+
+
+@blueprint.delete(ACCOUNT_ROUTE)
+def delete_account(user_id: str, account_id: str) -> Response:
+    refuse_unknown_parameters([])
+    current = service.get_account(repository(), user_id, account_id)
+    version = expected_version(user_id, current, _account_schema.dump(current))
+    service.delete_account(repository(), user_id, account_id, version)
+    return Response(status=204)

@@ -10,7 +10,14 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from app.domain import AccountNotFound, DomainError, UserNotFound
+from app.domain import (
+    AccountExists,
+    AccountNotFound,
+    DomainError,
+    UserExists,
+    UserNotFound,
+    VersionConflict,
+)
 from app.json_provider import dumps_bytes
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -36,6 +43,9 @@ class Problem(Exception):
 _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     UserNotFound: (404, "user-not-found", "User not found"),
     AccountNotFound: (404, "account-not-found", "Account not found"),
+    UserExists: (409, "user-exists", "User exists"),
+    AccountExists: (409, "account-exists", "Account exists"),
+    VersionConflict: (412, "precondition-failed", "Precondition failed"),
 }
 
 

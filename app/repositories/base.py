@@ -3,21 +3,62 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
 from app.domain import Account, AccountType
 
 
 class AccountRepository(ABC):
+    """Users and their accounts. Every write is all-or-nothing, and safe from concurrent callers.
+
+    Accounts handed in come back with a fresh `version`; a write that names an
+    `expected_version` only happens if the stored account still has it (else VersionConflict).
+    """
+
     @abstractmethod
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> list[Account]:
         """The user's accounts in the order they were added, only those of `types` when given.
 
-        Raises UserNotFound for a user the store does not hold.
+        Raises UserNotFound.
         """
 
     @abstractmethod
     def get_account(self, user_id: str, account_id: str) -> Account:
         """Raises UserNotFound or AccountNotFound."""
+
+    @abstractmethod
+    def add_user(self, user_id: str) -> None:
+        """Raises UserExists."""
+
+    @abstractmethod
+    def delete_user(self, user_id: str) -> None:
+        """Removes the user and all of their accounts. Raises UserNotFound."""
+
+    @abstractmethod
+    def add_account(self, user_id: str, account: Account) -> Account:
+        """Appends the account to the user's list. Raises UserNotFound or AccountExists."""
+
+    @abstractmethod
+    def replace_account(
+        self, user_id: str, account: Account, expected_version: int | None = None
+    ) -> Account:
+        """Replaces the account with the same id, keeping its place in the list.
+
+        Raises UserNotFound, AccountNotFound or VersionConflict.
+        """
+
+    @abstractmethod
+    def delete_account(
+        self, user_id: str, account_id: str, expected_version: int | None = None
+    ) -> None:
+        """Raises UserNotFound, AccountNotFound or VersionConflict."""
+
+    @abstractmethod
+    def export(self) -> dict[str, list[Account]]:
+        """Every user with their accounts, in the order they were added: one consistent snapshot."""
+
+    @abstractmethod
+    def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:
+        """Replaces everything stored with `users`, at once."""

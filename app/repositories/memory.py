@@ -1,26 +1,57 @@
-"""The default store: a dict in this process, filled from the seed file at start."""
+"""The default store: dicts in this process, filled from the seed file at start.
+
+Writers take one lock. Readers take none: a user's accounts live in a dict that is never changed
+once published (a write builds a new one and swaps it in), so a reader sees either the whole
+write or none of it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import itertools
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 
-from app.domain import Account, AccountNotFound, AccountType, UserNotFound
+from app.domain import (
+    Account,
+    AccountExists,
+    AccountNotFound,
+    AccountType,
+    UserExists,
+    UserNotFound,
+    VersionConflict,
+)
 from app.repositories.base import AccountRepository
 
 
 class InMemoryAccountRepository(AccountRepository):
-    def __init__(self, users: Mapping[str, Iterable[Account]]) -> None:
-        # Per user, accounts keyed by id; dicts keep insertion order, which is the list order.
-        self._users: dict[str, dict[str, Account]] = {
-            user_id: {account.id: account for account in accounts}
-            for user_id, accounts in users.items()
-        }
+    def __init__(self, users: Mapping[str, Sequence[Account]]) -> None:
+        self._lock = threading.Lock()
+        # Versions come from one counter, so no version is ever given out twice.
+        self._versions = itertools.count(1)
+        self._users: dict[str, dict[str, Account]] = {}
+        self.replace_all(users)
 
     def _accounts_of(self, user_id: str) -> dict[str, Account]:
         try:
             return self._users[user_id]
         except KeyError:
             raise UserNotFound(user_id) from None
+
+    def _stored(self, user_id: str, account_id: str) -> Account:
+        try:
+            return self._accounts_of(user_id)[account_id]
+        except KeyError:
+            raise AccountNotFound(user_id, account_id) from None
+
+    def _checked(self, user_id: str, account_id: str, expected_version: int | None) -> Account:
+        stored = self._stored(user_id, account_id)
+        if expected_version is not None and stored.version != expected_version:
+            raise VersionConflict(user_id, account_id)
+        return stored
+
+    def _versioned(self, account: Account) -> Account:
+        return replace(account, version=next(self._versions))
 
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
@@ -31,7 +62,54 @@ class InMemoryAccountRepository(AccountRepository):
         return [account for account in accounts if account.type in types]
 
     def get_account(self, user_id: str, account_id: str) -> Account:
-        try:
-            return self._accounts_of(user_id)[account_id]
-        except KeyError:
-            raise AccountNotFound(user_id, account_id) from None
+        return self._stored(user_id, account_id)
+
+    def add_user(self, user_id: str) -> None:
+        with self._lock:
+            if user_id in self._users:
+                raise UserExists(user_id)
+            self._users[user_id] = {}
+
+    def delete_user(self, user_id: str) -> None:
+        with self._lock:
+            if self._users.pop(user_id, None) is None:
+                raise UserNotFound(user_id)
+
+    def add_account(self, user_id: str, account: Account) -> Account:
+        with self._lock:
+            accounts = self._accounts_of(user_id)
+            if account.id in accounts:
+                raise AccountExists(user_id, account.id)
+            stored = self._versioned(account)
+            self._users[user_id] = {**accounts, account.id: stored}
+            return stored
+
+    def replace_account(
+        self, user_id: str, account: Account, expected_version: int | None = None
+    ) -> Account:
+        with self._lock:
+            self._checked(user_id, account.id, expected_version)
+            stored = self._versioned(account)
+            self._users[user_id] = {**self._users[user_id], account.id: stored}
+            return stored
+
+    def delete_account(
+        self, user_id: str, account_id: str, expected_version: int | None = None
+    ) -> None:
+        with self._lock:
+            self._checked(user_id, account_id, expected_version)
+            accounts = dict(self._users[user_id])
+            del accounts[account_id]
+            self._users[user_id] = accounts
+
+    def export(self) -> dict[str, list[Account]]:
+        with self._lock:
+            return {user_id: list(accounts.values()) for user_id, accounts in self._users.items()}
+
+    def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:
+        fresh = {
+            user_id: {account.id: self._versioned(account) for account in accounts}
+            for user_id, accounts in users.items()
+        }
+        with self._lock:
+            self._users = fresh

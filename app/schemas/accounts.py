@@ -12,8 +12,6 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from marshmallow_oneofschema import OneOfSchema
 
 from app.domain import (
-    ID_RE,
-    ID_RULE,
     Account,
     AccountType,
     CheckingDetails,
@@ -26,6 +24,7 @@ from app.domain import (
 from app.schemas.fields import (
     ExactDecimal,
     amount,
+    identifier,
     percentage,
     routing_number,
     strict_boolean,
@@ -91,7 +90,7 @@ class InvestmentDetailsSchema(Schema):
 class BaseAccountSchema(Schema):
     """The fields every account has; each subclass adds the `details` of one account type."""
 
-    id = fields.String(required=True, validate=validate.Regexp(ID_RE, error=f"Must be {ID_RULE}."))
+    id = identifier(required=True)
     # Loaded by the registry below (which picks the subclass from it); dumped from Account.type.
     type = fields.Enum(AccountType, by_value=True, dump_only=True)
     provider = fields.String(required=True, validate=validate.Length(min=1, max=100))

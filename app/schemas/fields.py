@@ -10,6 +10,8 @@ from typing import Any
 import pycountry
 from marshmallow import ValidationError, fields, validate
 
+from app.domain import ID_RE, ID_RULE
+
 MAX_INTEGER_DIGITS = 15  # a quadrillion, in any currency, is more than any account holds
 MAX_PLACES = 4  # enough for every ISO 4217 minor unit (at most 3) and for rates such as 4.125
 
@@ -36,6 +38,11 @@ class ExactDecimal(fields.Decimal):
         if -exponent > MAX_PLACES or number.adjusted() >= MAX_INTEGER_DIGITS:
             raise self.make_error("too_precise")
         return number
+
+
+def identifier(**kwargs: Any) -> fields.String:
+    """A user or account id: safe in a URL path as it is."""
+    return fields.String(validate=validate.Regexp(ID_RE, error=f"Must be {ID_RULE}."), **kwargs)
 
 
 def amount(**kwargs: Any) -> ExactDecimal:

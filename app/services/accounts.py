@@ -1,11 +1,21 @@
-"""Reading a user's accounts."""
+"""Reading and changing users' accounts."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import secrets
+from collections.abc import Callable, Collection, Mapping, Sequence
 
-from app.domain import Account, AccountType
+from app.domain import Account, AccountType, VersionConflict
 from app.repositories.base import AccountRepository
+
+# An unconditional patch retries this often when other writes keep landing between its read and
+# its write; past that the account is too contended to patch blindly, and the client gets a 412.
+PATCH_ATTEMPTS = 10
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id such as `acc-3f9c2a7d1e4b6c80`: 64 random bits, no coordination needed."""
+    return f"{prefix}-{secrets.token_hex(8)}"
 
 
 def list_accounts(
@@ -17,3 +27,70 @@ def list_accounts(
 
 def get_account(repository: AccountRepository, user_id: str, account_id: str) -> Account:
     return repository.get_account(user_id, account_id)
+
+
+def create_user(repository: AccountRepository, user_id: str | None = None) -> str:
+    """Adds a user without accounts, under `user_id` or a generated id; returns the id."""
+    user_id = user_id or new_id("user")
+    repository.add_user(user_id)
+    return user_id
+
+
+def delete_user(repository: AccountRepository, user_id: str) -> None:
+    repository.delete_user(user_id)
+
+
+def create_account(repository: AccountRepository, user_id: str, account: Account) -> Account:
+    return repository.add_account(user_id, account)
+
+
+def replace_account(
+    repository: AccountRepository,
+    user_id: str,
+    account: Account,
+    expected_version: int | None = None,
+) -> Account:
+    """Replaces the whole account, which may change its type."""
+    return repository.replace_account(user_id, account, expected_version)
+
+
+def patch_account(
+    repository: AccountRepository,
+    user_id: str,
+    account_id: str,
+    apply: Callable[[Account], Account],
+    expected_version: int | None = None,
+) -> Account:
+    """Stores `apply(current)` in place of the current account, never over someone else's write.
+
+    With `expected_version` the patch applies to that version only (else VersionConflict). Without
+    it, a write that lands between our read and ours makes us read again and re-apply the patch
+    onto the newer account.
+    """
+    for _ in range(PATCH_ATTEMPTS):
+        current = repository.get_account(user_id, account_id)
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(user_id, account_id)
+        try:
+            return repository.replace_account(user_id, apply(current), current.version)
+        except VersionConflict:
+            if expected_version is not None:
+                raise
+    raise VersionConflict(user_id, account_id)
+
+
+def delete_account(
+    repository: AccountRepository,
+    user_id: str,
+    account_id: str,
+    expected_version: int | None = None,
+) -> None:
+    repository.delete_account(user_id, account_id, expected_version)
+
+
+def export(repository: AccountRepository) -> dict[str, list[Account]]:
+    return repository.export()
+
+
+def replace_all(repository: AccountRepository, users: Mapping[str, Sequence[Account]]) -> None:
+    repository.replace_all(users)

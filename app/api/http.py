@@ -1,0 +1,94 @@
+"""Request and response mechanics shared by the routes: JSON bodies, ETags, preconditions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection
+from typing import Any
+
+from flask import Response, request
+from marshmallow import Schema, ValidationError
+
+from app.api.problems import Problem
+from app.domain import Account, VersionConflict
+from app.json_provider import dumps_bytes, loads_exact
+from app.schemas.errors import flatten_messages
+
+
+def refuse_unknown_parameters(allowed: Collection[str]) -> None:
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        takes = f"this route takes: {', '.join(allowed)}" if allowed else "this route takes none"
+        raise Problem(
+            400,
+            "invalid-query",
+            "Invalid query parameter",
+            f"Unknown query parameter(s): {', '.join(unknown)}; {takes}.",
+            errors=[{"parameter": name, "detail": "Unknown query parameter."} for name in unknown],
+        )
+
+
+def json_body() -> Any:
+    """The request body as JSON, numbers as Decimal; 415, 400 or (past the size limit) 413."""
+    if not request.is_json:
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "Send the body as JSON, with Content-Type: application/json.",
+        )
+    try:
+        return loads_exact(request.get_data(cache=False))
+    except (ValueError, RecursionError) as error:
+        raise Problem(
+            400, "malformed-json", "Malformed JSON", f"The body is not JSON: {error}."
+        ) from None
+
+
+def invalid_body(messages: Any) -> Problem:
+    """A 422 naming each bad field by its path in the body, such as `details.apr`."""
+    errors = [{"field": field, "detail": message} for field, message in flatten_messages(messages)]
+    fields = ", ".join(error["field"] or "(the body)" for error in errors)
+    return Problem(422, "invalid-body", "Invalid body", f"Invalid: {fields}.", errors=errors)
+
+
+def json_object_body() -> dict[str, Any]:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise invalid_body(["Must be a JSON object."])
+    return body
+
+
+def load(schema: Schema, data: dict[str, Any]) -> Any:
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise invalid_body(error.messages) from None
+
+
+def entity_tag(body: bytes) -> str:
+    # From the bytes themselves, so a tag can never outlive what it names: not across a restart,
+    # not across a delete and re-create, not across a change to how accounts are written.
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """JSON with a strong ETag; a GET whose If-None-Match holds that tag gets 304 instead."""
+    body = dumps_bytes(data)
+    response = Response(body, status, headers, mimetype="application/json")
+    response.set_etag(entity_tag(body))
+    response.make_conditional(request)
+    return response
+
+
+def expected_version(user_id: str, current: Account, current_body: Any) -> int | None:
+    """Honours If-Match: None for an unconditional write, the version the client saw otherwise.
+
+    Raises VersionConflict (412) when the tag the client sent is no longer the account's.
+    """
+    condition = request.if_match
+    if not condition:
+        return None
+    if entity_tag(dumps_bytes(current_body)) not in condition:
+        raise VersionConflict(user_id, current.id)
+    return current.version
