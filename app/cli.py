@@ -24,3 +24,38 @@ def check_seed(seed_file: Path) -> None:
         raise click.ClickException(str(error)) from None
     accounts = sum(len(user_accounts) for user_accounts in users.values())
     click.echo(f"{seed_file}: {len(users)} users, {accounts} accounts, all valid")
+
+
+@main.command()
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path),
+    default="seed_data.json",
+    show_default=True,
+    help="Seed file to serve (and to go back to on an empty POST /reset).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to bind; 0 picks a free one.",
+)
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+def serve(seed: Path, host: str, port: int, threads: int) -> None:
+    """Serve SEED in fixture mode and print the URL it is bound to, as the first line of output.
+
+    Fixture mode adds GET /export (the whole state, in the seed-file format) and POST /reset
+    (replace the whole state with the body's seed data, or with SEED when the body is empty).
+    """
+    from app.fixture_server import serve as run  # gunicorn is imported only when serving
+
+    try:
+        run(seed, host, port, threads)
+    except SeedDataError as error:
+        raise click.ClickException(str(error)) from None
+
+
+if __name__ == "__main__":
+    main()

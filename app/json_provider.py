@@ -34,13 +34,23 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _refuse_constant(name: str) -> None:
+    # Python's json reads NaN and Infinity, which are not JSON and not amounts.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def loads_exact(text: str | bytes) -> Any:
     """Parse JSON with every non-integer number as `Decimal`, so no float ever touches an amount.
 
     A key given twice is an error rather than silently keeping the last value: in a seed file it
-    would otherwise drop a whole user without a word.
+    would otherwise drop a whole user without a word. NaN and Infinity are errors too.
     """
-    return json.loads(text, parse_float=Decimal, object_pairs_hook=_refuse_duplicate_keys)
+    return json.loads(
+        text,
+        parse_float=Decimal,
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_refuse_duplicate_keys,
+    )
 
 
 class ExactJSONProvider(JSONProvider):

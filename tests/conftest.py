@@ -11,6 +11,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 
+pytest_plugins = ["pytester"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = REPO_ROOT / "seed_data.json"
 
@@ -25,6 +27,14 @@ def app() -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def fixture_client() -> FlaskClient:
+    """A client of the app in fixture mode, which adds GET /export and POST /reset."""
+    return create_app(
+        {"TESTING": True, "SEED_DATA": str(SEED_FILE), "FIXTURE_MODE": True}
+    ).test_client()
 
 
 @pytest.fixture

@@ -1,0 +1,112 @@
+"""pytest fixtures for projects whose tests need a live accounts-service.
+
+Installed with the package (entry point `pytest11`), so any project that installs
+accounts-service can write:
+
+    @pytest.fixture
+    def accounts_service_data():
+        return {"alice": [{"id": "card", "type": "credit", ...}]}
+
+    def test_lists_alice(accounts_service):
+        urllib.request.urlopen(f"{accounts_service.url}/users/alice/accounts")
+
+One server runs per test session; before each test its data is replaced with that test's
+`accounts_service_data`, so what one test writes never leaks into the next.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.json_provider import dumps_bytes
+
+_START_TIMEOUT_SECONDS = 30
+
+
+@dataclass
+class AccountsService:
+    """A running server: its base URL, and the fixture-mode routes as methods."""
+
+    url: str
+    process: subprocess.Popen[str]
+
+    def reset(self, data: Mapping[str, Any] | Path) -> None:
+        """Replace every user with `data` (seed-file format, as a mapping or a file).
+
+        Amounts may be int, float or Decimal; they are sent as exact JSON numbers.
+        """
+        body = data.read_bytes() if isinstance(data, Path) else dumps_bytes(data)
+        request = urllib.request.Request(  # noqa: S310 (our own server's http URL)
+            f"{self.url}/reset",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request):  # noqa: S310
+            pass
+
+    def export(self) -> dict[str, Any]:
+        """The whole current state, in the seed-file format."""
+        with urllib.request.urlopen(f"{self.url}/export") as response:  # noqa: S310
+            exported: dict[str, Any] = json.load(response)
+        return exported
+
+
+def start(seed: Path) -> AccountsService:
+    """Start `accounts-service serve` on a free port; returns once it has said its URL."""
+    process = subprocess.Popen(  # noqa: S603 (our own command, no shell)
+        [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout=_START_TIMEOUT_SECONDS)
+    url = process.stdout.readline().strip() if ready else ""
+    if not url.startswith("http"):
+        process.kill()
+        _, errors = process.communicate()
+        raise RuntimeError(f"accounts-service did not start: {errors.strip()}")
+    return AccountsService(url, process)
+
+
+@pytest.fixture(scope="session")
+def accounts_service_server() -> Iterator[AccountsService]:
+    """The session's one server, started empty."""
+    with tempfile.TemporaryDirectory() as folder:
+        seed = Path(folder) / "empty.json"
+        seed.write_text("{}")
+        server = start(seed)
+        try:
+            yield server
+        finally:
+            server.process.terminate()
+            server.process.communicate(timeout=30)
+
+
+@pytest.fixture
+def accounts_service_data() -> Mapping[str, Any] | Path:
+    """Override in your tests: the data (seed-file format) each test starts with."""
+    return {}
+
+
+@pytest.fixture
+def accounts_service(
+    accounts_service_server: AccountsService, accounts_service_data: Mapping[str, Any] | Path
+) -> AccountsService:
+    """The server, holding exactly `accounts_service_data`."""
+    accounts_service_server.reset(accounts_service_data)
+    return accounts_service_server
