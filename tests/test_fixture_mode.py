@@ -1,0 +1,178 @@
+"""Fixture mode: /export and /reset, the `serve` command, and the pytest plugin for others."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.json_provider import loads_exact
+from app.pytest_plugin import AccountsService, start
+from tests.conftest import SEED_FILE, WriteSeed
+from tests.samples import valid_account
+
+
+def test_fixture_routes_exist_only_in_fixture_mode(client: FlaskClient) -> None:
+    assert client.get("/export").status_code == 404
+    assert client.post("/reset").status_code == 404
+
+
+def test_export_writes_the_seed_file_format(fixture_client: FlaskClient) -> None:
+    exported = fixture_client.get("/export")
+    assert exported.status_code == 200
+    assert loads_exact(exported.data) == loads_exact(SEED_FILE.read_bytes())
+
+
+def test_a_state_built_through_the_api_can_be_saved_and_replayed(
+    fixture_client: FlaskClient, write_seed: WriteSeed
+) -> None:
+    fixture_client.post("/users", json={"id": "built"})
+    fixture_client.post("/users/built/accounts", json=valid_account("investment"))
+    fixture_client.patch("/users/user123/accounts/acc1", json={"balance": 0.01})
+    fixture_client.delete("/users/user456")
+    saved = fixture_client.get("/export").data
+
+    replayed = create_app({"SEED_DATA": str(write_seed(saved.decode())), "FIXTURE_MODE": True})
+    assert replayed.test_client().get("/export").data == saved
+
+
+def test_reset_replaces_everything_with_the_body(fixture_client: FlaskClient) -> None:
+    response = fixture_client.post("/reset", json={"only": [valid_account("checking")]})
+    assert response.status_code == 204
+    assert fixture_client.get("/users/user123").status_code == 404
+    accounts = loads_exact(fixture_client.get("/users/only/accounts").data)["accounts"]
+    assert [account["id"] for account in accounts] == ["k1"]
+
+
+def test_reset_without_a_body_goes_back_to_the_seed(fixture_client: FlaskClient) -> None:
+    seeded = fixture_client.get("/export").data
+    fixture_client.post("/reset", json={})
+    assert fixture_client.get("/export").data == b"{}"
+    assert fixture_client.post("/reset").status_code == 204
+    assert fixture_client.get("/export").data == seeded
+
+
+def test_an_invalid_reset_is_a_422_that_changes_nothing(fixture_client: FlaskClient) -> None:
+    before = fixture_client.get("/export").data
+    response = fixture_client.post("/reset", json={"u1": [valid_account("loan", currency="usd")]})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    detail = loads_exact(response.data)["detail"]
+    assert detail.startswith("reset body: user 'u1', account 'l1': field 'currency'")
+    assert fixture_client.get("/export").data == before
+
+
+def test_reset_takes_bodies_larger_than_an_account(fixture_client: FlaskClient) -> None:
+    users = {f"u{n}": [valid_account("loan")] for n in range(1000)}  # about 200 KB
+    assert fixture_client.post("/reset", json=users).status_code == 204
+
+
+@pytest.fixture
+def served(write_seed: WriteSeed) -> Iterator[AccountsService]:
+    server = start(write_seed({"alice": [valid_account("credit")]}))
+    yield server
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
+    server.process.communicate()
+
+
+def test_serve_prints_its_url_and_serves_the_seed(served: AccountsService) -> None:
+    assert served.url.startswith("http://127.0.0.1:")
+    response = requests.get(f"{served.url}/users/alice/accounts", timeout=5)
+    assert response.json()["accounts"][0]["id"] == "c1"
+
+    served.reset({"bob": []})
+    assert served.export() == {"bob": []}
+    assert requests.get(f"{served.url}/users/alice", timeout=5).status_code == 404
+
+
+def test_serve_with_an_invalid_seed_says_why_and_exits_1(write_seed: WriteSeed) -> None:
+    seed = write_seed({"alice": [valid_account("credit", currency="usd")]})
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: seed file {seed}: user 'alice', account 'c1': field 'currency': "
+        "Not an ISO 4217 currency code (three capital letters, e.g. USD).\n"
+    )
+
+
+PLUGIN_USER_TESTS = """
+import json
+import urllib.request
+
+import pytest
+
+
+@pytest.fixture
+def accounts_service_data():
+    return {"alice": [%(account)s]}
+
+
+def get(url):
+    with urllib.request.urlopen(url) as response:
+        return json.load(response)
+
+
+def test_sees_its_own_data(accounts_service):
+    accounts = get(accounts_service.url + "/users/alice/accounts")["accounts"]
+    assert [account["id"] for account in accounts] == ["c1"]
+
+
+def test_writes_something(accounts_service):
+    request = urllib.request.Request(
+        accounts_service.url + "/users", data=b'{"id": "mallory"}', method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request)
+    assert "mallory" in accounts_service.export()
+
+
+def test_starts_clean_again(accounts_service):
+    assert sorted(accounts_service.export()) == ["alice"]
+
+
+@pytest.mark.parametrize("accounts_service_data", [{"carol": []}])
+def test_data_can_vary_per_test(accounts_service):
+    assert accounts_service.export() == {"carol": []}
+"""
+
+
+def test_pytest_plugin_gives_other_projects_a_clean_live_server(
+    pytester: pytest.Pytester,
+) -> None:
+    # The plugin comes from the installed package's pytest11 entry point, as in any project.
+    pytester.makepyfile(PLUGIN_USER_TESTS % {"account": json.dumps(valid_account("credit"))})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_pytest_plugin_accepts_a_seed_file(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"dave": [valid_account("savings")]}))
+    pytester.makepyfile(
+        f"""
+        import pathlib, pytest
+
+        @pytest.fixture
+        def accounts_service_data():
+            return pathlib.Path({str(seed)!r})
+
+        def test_served(accounts_service):
+            assert list(accounts_service.export()) == ["dave"]
+        """
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
