@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
-from app.domain import Account, AccountNotFound, AccountType, UserNotFound
+from app.domain import (
+    Account,
+    AccountExists,
+    AccountNotFound,
+    AccountType,
+    UserExists,
+    UserNotFound,
+    VersionConflict,
+)
 from app.repositories.base import AccountRepository
 from app.repositories.memory import InMemoryAccountRepository
 from app.schemas.accounts import AccountSchema
@@ -70,3 +81,105 @@ def test_an_account_of_another_user_is_not_found(repository: AccountRepository) 
 def test_the_list_handed_out_is_a_copy(repository: AccountRepository) -> None:
     repository.list_accounts("alice").clear()
     assert repository.list_accounts("alice") == ALICE
+
+
+# Writes
+
+
+def test_add_user_and_account(repository: AccountRepository) -> None:
+    repository.add_user("dave")
+    stored = repository.add_account("dave", account("savings", "s1"))
+    assert repository.list_accounts("dave") == [stored]
+    assert stored.version > 0
+
+
+def test_add_an_existing_user_or_account(repository: AccountRepository) -> None:
+    with pytest.raises(UserExists):
+        repository.add_user("alice")
+    with pytest.raises(AccountExists):
+        repository.add_account("alice", account("savings", "a1"))
+    with pytest.raises(UserNotFound):
+        repository.add_account("dave", account("savings", "s1"))
+    assert repository.list_accounts("alice") == ALICE
+
+
+def test_every_write_gives_a_new_version(repository: AccountRepository) -> None:
+    first = repository.get_account("alice", "a1")
+    second = repository.replace_account("alice", first)
+    third = repository.replace_account("alice", second)
+    assert len({first.version, second.version, third.version}) == 3
+
+
+def test_replace_keeps_the_place_in_the_list(repository: AccountRepository) -> None:
+    changed = account("savings", "a1")
+    repository.replace_account("alice", changed)
+    assert [a.id for a in repository.list_accounts("alice")] == ["z9", "a1", "m5"]
+    assert repository.get_account("alice", "a1") == changed
+
+
+def test_a_stale_version_is_a_conflict_and_changes_nothing(repository: AccountRepository) -> None:
+    stale = repository.get_account("alice", "a1").version
+    repository.replace_account("alice", account("credit", "a1"))
+    current = repository.get_account("alice", "a1")
+    with pytest.raises(VersionConflict):
+        repository.replace_account("alice", account("loan", "a1"), expected_version=stale)
+    with pytest.raises(VersionConflict):
+        repository.delete_account("alice", "a1", expected_version=stale)
+    assert repository.get_account("alice", "a1").version == current.version
+    repository.delete_account("alice", "a1", expected_version=current.version)
+    assert [a.id for a in repository.list_accounts("alice")] == ["z9", "m5"]
+
+
+def test_writes_to_missing_things(repository: AccountRepository) -> None:
+    with pytest.raises(AccountNotFound):
+        repository.replace_account("alice", account("loan", "nope"))
+    with pytest.raises(AccountNotFound):
+        repository.delete_account("alice", "nope")
+    with pytest.raises(UserNotFound):
+        repository.delete_user("dave")
+
+
+def test_delete_user_takes_their_accounts(repository: AccountRepository) -> None:
+    repository.delete_user("alice")
+    with pytest.raises(UserNotFound):
+        repository.get_account("alice", "a1")
+    repository.add_user("alice")
+    assert repository.list_accounts("alice") == []
+    assert repository.list_accounts("bob") == BOB
+
+
+def test_export_and_replace_all(repository: AccountRepository) -> None:
+    assert repository.export() == {"alice": ALICE, "bob": BOB, "carol": []}
+    repository.replace_all({"erin": [account("loan", "e1")]})
+    assert repository.export() == {"erin": [account("loan", "e1")]}
+    with pytest.raises(UserNotFound):
+        repository.list_accounts("alice")
+
+
+def test_compare_and_set_loses_no_update_under_threads(repository: AccountRepository) -> None:
+    # Switch threads as often as possible, so that a read and the write after it get interleaved.
+    usual = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        successes = _increment_concurrently(repository, threads=8, attempts=300)
+    finally:
+        sys.setswitchinterval(usual)
+    assert repository.get_account("bob", "a1").balance == BOB[0].balance + successes
+
+
+def _increment_concurrently(repository: AccountRepository, threads: int, attempts: int) -> int:
+    def work() -> int:
+        done = 0
+        for _ in range(attempts):
+            current = repository.get_account("bob", "a1")
+            try:
+                repository.replace_account(
+                    "bob", replace(current, balance=current.balance + 1), current.version
+                )
+                done += 1
+            except VersionConflict:
+                pass
+        return done
+
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(lambda _: work(), range(threads)))
