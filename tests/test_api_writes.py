@@ -10,8 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app import create_app
 from app.domain import ID_RE
 from app.json_provider import dumps_bytes, loads_exact
+from tests.conftest import SEED_FILE
 from tests.samples import VALID_ACCOUNTS, valid_account
 
 TAG = "tag:accounts-service,2026:problems/"
@@ -437,3 +439,10 @@ def test_a_rejected_request_leaves_the_store_byte_for_byte_unchanged(
         fixture_client.post(path, data=data, content_type="application/json")
     fixture_client.post("/users/user123/accounts", data=b"x" * 70_000, content_type="text/plain")
     assert fixture_client.get("/export").data == before
+
+
+def test_the_size_limit_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCOUNTS_MAX_CONTENT_LENGTH", "100")
+    client = create_app({"SEED_DATA": str(SEED_FILE)}).test_client()
+    assert client.post("/users", json={"id": "u" * 60}).status_code == 201
+    assert client.post("/users", json={"id": "u" * 60, "pad": "x" * 100}).status_code == 413

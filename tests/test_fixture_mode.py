@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.json_provider import loads_exact
 from app.pytest_plugin import AccountsService, start
-from tests.conftest import SEED_FILE, WriteSeed
+from tests.conftest import REPO_ROOT, SEED_FILE, WriteSeed
 from tests.samples import valid_account
 
 
@@ -175,4 +175,11 @@ def test_pytest_plugin_accepts_a_seed_file(pytester: pytest.Pytester, tmp_path: 
             assert list(accounts_service.export()) == ["dave"]
         """
     )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_the_readme_plugin_example_runs(pytester: pytest.Pytester) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(example)
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
