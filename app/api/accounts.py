@@ -73,6 +73,15 @@ def _load_account(body: dict[str, Any], account_id: str) -> Account:
     return loaded
 
 
+def _if_match_version(user_id: str, account_id: str) -> int | None:
+    """The account's version if the request's If-Match names it; None without If-Match.
+
+    404 when there is no such account, 412 when If-Match names another state of it.
+    """
+    current = service.get_account(repository(), user_id, account_id)
+    return expected_version(user_id, current, _account_schema.dump(current))
+
+
 def _merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON Merge Patch: objects merge key by key, null removes, anything else replaces."""
     if not isinstance(patch, dict):
@@ -111,8 +120,7 @@ def get_account(user_id: str, account_id: str) -> Response:
 def replace_account(user_id: str, account_id: str) -> Response:
     refuse_unknown_parameters([])
     body = json_object_body()
-    current = service.get_account(repository(), user_id, account_id)
-    version = expected_version(user_id, current, _account_schema.dump(current))
+    version = _if_match_version(user_id, account_id)
     account = _load_account(body, account_id)
     stored = service.replace_account(repository(), user_id, account, version)
     return _account_response(user_id, stored)
@@ -122,8 +130,7 @@ def replace_account(user_id: str, account_id: str) -> Response:
 def patch_account(user_id: str, account_id: str) -> Response:
     refuse_unknown_parameters([])
     patch = json_object_body()
-    current = service.get_account(repository(), user_id, account_id)
-    version = expected_version(user_id, current, _account_schema.dump(current))
+    version = _if_match_version(user_id, account_id)
 
     def apply(account: Account) -> Account:
         merged = _merge_patch(_account_schema.dump(account), patch)
@@ -146,7 +153,6 @@ def patch_account(user_id: str, account_id: str) -> Response:
 @blueprint.delete(ACCOUNT_ROUTE)
 def delete_account(user_id: str, account_id: str) -> Response:
     refuse_unknown_parameters([])
-    current = service.get_account(repository(), user_id, account_id)
-    version = expected_version(user_id, current, _account_schema.dump(current))
+    version = _if_match_version(user_id, account_id)
     service.delete_account(repository(), user_id, account_id, version)
     return Response(status=204)
