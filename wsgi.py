@@ -3,10 +3,10 @@
 import sys
 
 from app import create_app
-from app.seed import SeedDataError
+from app.config import ConfigurationError
 
 try:
     app = create_app()
-except SeedDataError as error:
+except ConfigurationError as error:
     # One line that says what to fix, rather than a traceback through gunicorn's loader.
     sys.exit(f"accounts-service: {error}")

@@ -9,16 +9,17 @@ from typing import Any
 from flask import Flask
 
 from app.api import register_api
-from app.config import DefaultConfig
+from app.config import ConfigurationError, DefaultConfig
+from app.domain import StorageUnavailable
 from app.json_provider import ExactJSONProvider
-from app.repositories.memory import InMemoryAccountRepository
+from app.repositories import build_repositories
 from app.seed import load_seed_file
 
 __all__ = ["create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. Raises app.seed.SeedDataError when the seed file cannot be used."""
+    """Build the app. Raises ConfigurationError, with a one-line reason, when it cannot start."""
     app = Flask(__name__)
     app.config.from_object(DefaultConfig)
     app.config.from_prefixed_env("ACCOUNTS")
@@ -26,6 +27,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json = ExactJSONProvider(app)
 
-    seed = load_seed_file(Path(str(app.config["SEED_DATA"])))
-    register_api(app, InMemoryAccountRepository(seed), seed)
+    seed_file = app.config["SEED_DATA"]
+    seed = load_seed_file(Path(str(seed_file))) if seed_file else {}
+    repository, read_repository = build_repositories(app.config)
+    try:
+        if repository.is_empty():
+            repository.seed(seed)
+    except StorageUnavailable as error:
+        raise ConfigurationError(f"cannot seed the store: {error.__cause__}") from None
+    register_api(app, repository, read_repository, seed)
     return app

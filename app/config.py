@@ -4,10 +4,28 @@
 from __future__ import annotations
 
 
+class ConfigurationError(Exception):
+    """The service cannot start as configured; the message says why, in one line."""
+
+
 class DefaultConfig:
-    #: Seed file loaded into the in-memory store at start; relative to the working directory.
+    #: Seed file loaded at start into a store that is empty (relative to the working directory);
+    #: empty for none.
     SEED_DATA = "seed_data.json"
     #: Adds GET /export and POST /reset, which read and replace every user's data at once.
     FIXTURE_MODE = False
     #: Request bodies larger than this are refused with 413; an account is well under 1 KiB.
     MAX_CONTENT_LENGTH = 64 * 1024
+
+    #: `sqlite:///path.db` or `postgresql://…`; None keeps the data in this process's memory.
+    DATABASE_URL: str | None = None
+    #: A database (a replica of DATABASE_URL) for GET and HEAD requests; None reads the primary.
+    READ_REPLICA_URL: str | None = None
+    #: Connections each worker process keeps open per database, and how many more it may open.
+    DB_POOL_SIZE = 5
+    DB_MAX_OVERFLOW = 5
+    #: Seconds to wait for a pooled connection, and to connect; then the request gets a 503.
+    DB_POOL_TIMEOUT = 3
+    DB_CONNECT_TIMEOUT = 3
+    #: Longest a statement may run (and, on SQLite, wait for another writer's lock).
+    DB_STATEMENT_TIMEOUT_MS = 5000

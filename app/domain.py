@@ -136,3 +136,10 @@ class VersionConflict(DomainError):
         )
         self.user_id = user_id
         self.account_id = account_id
+
+
+class StorageUnavailable(DomainError):
+    """The store cannot be reached right now; the same request may well succeed in a moment."""
+
+    def __init__(self) -> None:
+        super().__init__("The account store is unavailable right now; retry shortly.")

@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from app.config import ConfigurationError
 from app.domain import ID_RE, ID_RULE, Account
 from app.json_provider import loads_exact
 from app.schemas.accounts import AccountSchema
@@ -19,7 +20,7 @@ from app.schemas.errors import flatten_messages
 _ACCOUNT_SCHEMA = AccountSchema()
 
 
-class SeedDataError(Exception):
+class SeedDataError(ConfigurationError):
     """The seed file cannot be used; the message is meant to be shown as it is."""
 
 

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api.accounts import REPOSITORY_KEY
+from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
 from app.domain import Account, AccountType
 from app.json_provider import loads_exact
 from app.repositories.memory import InMemoryAccountRepository
@@ -75,7 +75,7 @@ def test_method_not_allowed_keeps_its_allow_header(
 def broken_client() -> FlaskClient:
     # Not in testing mode, so Flask handles the exception as it would in production.
     app = create_app({"SEED_DATA": str(SEED_FILE)})
-    app.extensions[REPOSITORY_KEY] = BrokenRepository({})
+    app.extensions[REPOSITORY_KEY] = app.extensions[READ_REPOSITORY_KEY] = BrokenRepository({})
     return app.test_client()
 
 

@@ -22,9 +22,13 @@ class IdConverter(BaseConverter):
 
 
 def register_api(
-    app: Flask, repository: AccountRepository, seed: Mapping[str, Sequence[Account]]
+    app: Flask,
+    repository: AccountRepository,
+    read_repository: AccountRepository,
+    seed: Mapping[str, Sequence[Account]],
 ) -> None:
     app.extensions[accounts.REPOSITORY_KEY] = repository
+    app.extensions[accounts.READ_REPOSITORY_KEY] = read_repository
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.

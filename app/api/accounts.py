@@ -21,6 +21,7 @@ from app.schemas.accounts import AccountSchema, UserAccountsSchema
 from app.services import accounts as service
 
 REPOSITORY_KEY = "accounts.repository"
+READ_REPOSITORY_KEY = "accounts.read_repository"
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -32,7 +33,10 @@ ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
 
 
 def repository() -> AccountRepository:
-    found: AccountRepository = current_app.extensions[REPOSITORY_KEY]
+    """The store for this request: GET and HEAD may read a replica; every step of a write,
+    its reads included, goes to the primary."""
+    key = READ_REPOSITORY_KEY if request.method in ("GET", "HEAD") else REPOSITORY_KEY
+    found: AccountRepository = current_app.extensions[key]
     return found
 
 

@@ -1,1 +1,55 @@
 """Storage of users and their accounts, behind the interface in `base`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from app.config import ConfigurationError
+from app.repositories.base import AccountRepository
+from app.repositories.memory import InMemoryAccountRepository
+
+if TYPE_CHECKING:
+    from app.repositories.sql import SqlAccountRepository
+
+
+def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepository:
+    """A repository on the database at `url`, whose schema must be up to date."""
+    # Imported here, not above: SQLAlchemy and Alembic add a quarter of a second to every start,
+    # which the in-memory default (and every fixture server) would pay for nothing.
+    from sqlalchemy import exc
+
+    from app.repositories.engine import make_engine
+    from app.repositories.migrate import is_current
+    from app.repositories.sql import SqlAccountRepository
+
+    engine = make_engine(
+        url,
+        pool_size=settings["DB_POOL_SIZE"],
+        max_overflow=settings["DB_MAX_OVERFLOW"],
+        pool_timeout=settings["DB_POOL_TIMEOUT"],
+        connect_timeout=settings["DB_CONNECT_TIMEOUT"],
+        statement_timeout_ms=settings["DB_STATEMENT_TIMEOUT_MS"],
+    )
+    where = f"database {engine.url.render_as_string(hide_password=True)}"
+    try:
+        current = is_current(engine)
+    except (exc.DBAPIError, exc.TimeoutError) as error:
+        reason = str(error.orig if isinstance(error, exc.DBAPIError) else error).strip()
+        raise ConfigurationError(f"{where}: cannot reach it: {reason}") from None
+    if not current:
+        raise ConfigurationError(
+            f"{where}: its schema is not up to date; run `accounts-service db upgrade` first"
+        )
+    return SqlAccountRepository(engine)
+
+
+def build_repositories(settings: Mapping[str, Any]) -> tuple[AccountRepository, AccountRepository]:
+    """The repository for writes, and the one for reads (the same one unless a replica is set)."""
+    url = settings["DATABASE_URL"]
+    if not url:
+        memory = InMemoryAccountRepository({})
+        return memory, memory
+    primary = sql_repository(url, settings)
+    replica_url = settings["READ_REPLICA_URL"]
+    return primary, sql_repository(replica_url, settings) if replica_url else primary

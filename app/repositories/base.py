@@ -56,8 +56,20 @@ class AccountRepository(ABC):
         """Raises UserNotFound, AccountNotFound or VersionConflict."""
 
     @abstractmethod
+    def is_empty(self) -> bool:
+        """True when the store holds no user at all."""
+
+    @abstractmethod
+    def seed(self, users: Mapping[str, Sequence[Account]]) -> int:
+        """Adds the users and accounts that are missing and rewrites the accounts that differ.
+
+        Nothing else is touched, so seeding the same data twice changes nothing the second time.
+        Returns how many users and accounts it added or changed.
+        """
+
+    @abstractmethod
     def export(self) -> dict[str, list[Account]]:
-        """Every user with their accounts, in the order they were added: one consistent snapshot."""
+        """Every user with their accounts in the order they were added, as one snapshot."""
 
     @abstractmethod
     def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:

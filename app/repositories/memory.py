@@ -102,6 +102,26 @@ class InMemoryAccountRepository(AccountRepository):
             del accounts[account_id]
             self._users[user_id] = accounts
 
+    def is_empty(self) -> bool:
+        return not self._users
+
+    def seed(self, users: Mapping[str, Sequence[Account]]) -> int:
+        changed = 0
+        with self._lock:
+            for user_id, accounts in users.items():
+                stored = self._users.get(user_id)
+                if stored is None:
+                    stored = {}
+                    changed += 1
+                fresh = {
+                    account.id: self._versioned(account)
+                    for account in accounts
+                    if stored.get(account.id) != account
+                }
+                changed += len(fresh)
+                self._users[user_id] = {**stored, **fresh}
+        return changed
+
     def export(self) -> dict[str, list[Account]]:
         with self._lock:
             return {user_id: list(accounts.values()) for user_id, accounts in self._users.items()}

@@ -1,0 +1,15 @@
+"""Alembic's entry point; app.repositories.migrate runs it with a connection of ours."""
+
+from alembic import context
+
+from app.repositories.tables import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,92 @@
+"""Database engines for the SQL repository, with every wait bounded.
+
+A request must fail fast (and answer 503) when the database is away, rather than hang a worker
+thread: connecting, waiting for a pooled connection and running a statement each have a limit.
+`pool_pre_ping` tests a pooled connection before use, so after the database comes back the pool
+replaces its dead connections by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from app.config import ConfigurationError
+from app.json_provider import dumps_bytes, loads_exact
+
+SUPPORTED = ("sqlite", "postgresql")
+
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    # gunicorn forks its workers after the app (and its engine) was made in the master. A child
+    # must not use the parent's sockets; dispose(close=False) drops them without closing them,
+    # which would cut the parent's connections too.
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_connections_after_fork)
+
+
+def database_url(url: str) -> URL:
+    """The URL, with plain `postgresql://` meaning the psycopg 3 driver we install."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ConfigurationError(f"database URL {url!r}: {error}") from None
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise ConfigurationError(
+            f"database URL {url!r}: only {' and '.join(SUPPORTED)} are supported"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_timeout: float = 3,
+    connect_timeout: int = 3,
+    statement_timeout_ms: int = 5000,
+) -> Engine:
+    parsed = database_url(url)
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_timeout": pool_timeout,
+        # Details are JSON holding Decimals: written with their digits, read back as Decimals.
+        "json_serializer": lambda value: dumps_bytes(value).decode(),
+        "json_deserializer": loads_exact,
+    }
+    if parsed.get_backend_name() == "sqlite":
+        # The busy timeout: how long a writer waits for another process's write lock.
+        options["connect_args"] = {"timeout": statement_timeout_ms / 1000}
+        engine = create_engine(parsed, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        options["connect_args"] = {
+            "connect_timeout": connect_timeout,
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+        }
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, **options)
+    _engines.add(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    # WAL lets readers go on while one process writes; FULL makes each commit survive power loss,
+    # not only a crash of the process.
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()

@@ -1,0 +1,275 @@
+"""Users and accounts in SQLite or PostgreSQL, through SQLAlchemy Core.
+
+Every write is one statement, or one transaction, whose outcome the database itself decides:
+constraints refuse duplicates, and `UPDATE … WHERE version = :expected` is the compare-and-set.
+So several gunicorn worker processes, or several machines, can share one database safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    delete,
+    exc,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.domain import (
+    Account,
+    AccountExists,
+    AccountNotFound,
+    AccountType,
+    StorageUnavailable,
+    UserExists,
+    UserNotFound,
+    VersionConflict,
+)
+from app.repositories.base import AccountRepository
+from app.repositories.tables import accounts, users
+from app.schemas.accounts import AccountSchema
+
+_schema = AccountSchema()
+# INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
+_DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+# What an account holds, as against where it is (user_id, id) and its history (version, pk).
+_CONTENT_COLUMNS = ["type", "provider", "account_name", "balance", "currency", "details"]
+
+_ACCOUNT_COLUMNS = [
+    accounts.c.id,
+    accounts.c.type,
+    accounts.c.provider,
+    accounts.c.account_name,
+    accounts.c.balance,
+    accounts.c.currency,
+    accounts.c.details,
+    accounts.c.version,
+]
+
+
+def account_row(user_id: str, account: Account) -> dict[str, Any]:
+    dumped = _schema.dump(account)
+    return {
+        "user_id": user_id,
+        "id": account.id,
+        "type": str(account.type),
+        "provider": account.provider,
+        "account_name": account.account_name,
+        "balance": account.balance,
+        "currency": account.currency,
+        "details": dumped["details"],
+        "version": account.version,
+    }
+
+
+def _account(row: Row[Any]) -> Account:
+    # Through the schema, so what comes out of the database is checked like any other input.
+    loaded: Account = _schema.load(
+        {
+            "id": row.id,
+            "type": row.type,
+            "provider": row.provider,
+            "accountName": row.account_name,
+            "balance": row.balance,
+            "currency": row.currency,
+            "details": row.details,
+        }
+    )
+    return replace(loaded, version=row.version)
+
+
+class SqlAccountRepository(AccountRepository):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction that commits on success; a lost database becomes a 503."""
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+            raise StorageUnavailable() from error
+
+    @staticmethod
+    def _user_exists(connection: Connection, user_id: str) -> bool:
+        return connection.scalar(select(literal(True)).where(users.c.id == user_id)) is not None
+
+    def _missing(self, connection: Connection, user_id: str, account_id: str) -> Exception:
+        """Why a write that matched no row did not happen."""
+        if not self._user_exists(connection, user_id):
+            return UserNotFound(user_id)
+        found = connection.scalar(
+            select(literal(True)).where(accounts.c.user_id == user_id, accounts.c.id == account_id)
+        )
+        return (
+            VersionConflict(user_id, account_id) if found else AccountNotFound(user_id, account_id)
+        )
+
+    def list_accounts(
+        self, user_id: str, types: Collection[AccountType] | None = None
+    ) -> list[Account]:
+        # One round trip answers both "does the user exist" and "which accounts".
+        joined = and_(accounts.c.user_id == users.c.id)
+        if types is not None:
+            joined = and_(joined, accounts.c.type.in_([str(kind) for kind in types]))
+        query = (
+            select(*_ACCOUNT_COLUMNS)
+            .select_from(users.outerjoin(accounts, joined))
+            .where(users.c.id == user_id)
+            .order_by(accounts.c.pk)
+        )
+        with self._transaction() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            raise UserNotFound(user_id)
+        return [_account(row) for row in rows if row.id is not None]
+
+    def get_account(self, user_id: str, account_id: str) -> Account:
+        query = select(*_ACCOUNT_COLUMNS).where(
+            accounts.c.user_id == user_id, accounts.c.id == account_id
+        )
+        with self._transaction() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise self._missing(connection, user_id, account_id)
+        return _account(row)
+
+    def add_user(self, user_id: str) -> None:
+        try:
+            with self._transaction() as connection:
+                connection.execute(insert(users).values(id=user_id))
+        except exc.IntegrityError:
+            raise UserExists(user_id) from None
+
+    def delete_user(self, user_id: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(delete(accounts).where(accounts.c.user_id == user_id))
+            if connection.execute(delete(users).where(users.c.id == user_id)).rowcount == 0:
+                raise UserNotFound(user_id)
+
+    def add_account(self, user_id: str, account: Account) -> Account:
+        stored = replace(account, version=1)
+        try:
+            with self._transaction() as connection:
+                connection.execute(insert(accounts).values(account_row(user_id, stored)))
+        except exc.IntegrityError:
+            # Either the user is missing (foreign key) or the id is taken (unique): ask which.
+            with self._transaction() as connection:
+                if not self._user_exists(connection, user_id):
+                    raise UserNotFound(user_id) from None
+            raise AccountExists(user_id, account.id) from None
+        return stored
+
+    def replace_account(
+        self, user_id: str, account: Account, expected_version: int | None = None
+    ) -> Account:
+        row = account_row(user_id, account)
+        del row["version"]
+        condition = [accounts.c.user_id == user_id, accounts.c.id == account.id]
+        if expected_version is not None:
+            condition.append(accounts.c.version == expected_version)
+        statement = (
+            update(accounts)
+            .where(*condition)
+            .values(**row, version=accounts.c.version + 1, last_updated=func.now())
+            .returning(accounts.c.version)
+        )
+        with self._transaction() as connection:
+            version = connection.scalar(statement)
+            if version is None:
+                raise self._missing(connection, user_id, account.id)
+        return replace(account, version=version)
+
+    def delete_account(
+        self, user_id: str, account_id: str, expected_version: int | None = None
+    ) -> None:
+        condition = [accounts.c.user_id == user_id, accounts.c.id == account_id]
+        if expected_version is not None:
+            condition.append(accounts.c.version == expected_version)
+        with self._transaction() as connection:
+            if connection.execute(delete(accounts).where(*condition)).rowcount == 0:
+                raise self._missing(connection, user_id, account_id)
+
+    def is_empty(self) -> bool:
+        with self._transaction() as connection:
+            return connection.scalar(select(literal(True)).select_from(users).limit(1)) is None
+
+    def seed(self, users_accounts: Mapping[str, Sequence[Account]]) -> int:
+        insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
+        with self._transaction() as connection:
+            changed = 0
+            if users_accounts:
+                new_users = insert_(users).on_conflict_do_nothing(index_elements=["id"])
+                changed += connection.execute(
+                    new_users, [{"id": user_id} for user_id in users_accounts]
+                ).rowcount
+            for user_id, user_accounts in users_accounts.items():
+                for account in user_accounts:
+                    statement = insert_(accounts).values(
+                        account_row(user_id, replace(account, version=1))
+                    )
+                    new = statement.excluded
+                    statement = statement.on_conflict_do_update(
+                        index_elements=["user_id", "id"],
+                        set_={
+                            **{name: new[name] for name in _CONTENT_COLUMNS},
+                            "version": accounts.c.version + 1,
+                            "last_updated": func.now(),
+                        },
+                        where=or_(
+                            *(
+                                accounts.c[name].is_distinct_from(new[name])
+                                for name in _CONTENT_COLUMNS
+                            )
+                        ),
+                    )
+                    changed += connection.execute(statement).rowcount
+        return changed
+
+    def export(self) -> dict[str, list[Account]]:
+        with self._transaction() as connection:
+            # One transaction, so users and accounts come from the same moment.
+            exported: dict[str, list[Account]] = {
+                user_id: []
+                for user_id in connection.scalars(select(users.c.id).order_by(users.c.id))
+            }
+            query = select(accounts.c.user_id, *_ACCOUNT_COLUMNS).order_by(accounts.c.pk)
+            for row in connection.execute(query):
+                exported[row.user_id].append(_account(row))
+        return exported
+
+    def replace_all(self, users_accounts: Mapping[str, Sequence[Account]]) -> None:
+        with self._transaction() as connection:
+            connection.execute(delete(accounts))
+            connection.execute(delete(users))
+            _insert(connection, users_accounts)
+
+
+def _insert(connection: Connection, users_accounts: Mapping[str, Sequence[Account]]) -> None:
+    if users_accounts:
+        connection.execute(insert(users), [{"id": user_id} for user_id in users_accounts])
+    rows = [
+        account_row(user_id, replace(account, version=1))
+        for user_id, user_accounts in users_accounts.items()
+        for account in user_accounts
+    ]
+    if rows:
+        connection.execute(insert(accounts), rows)

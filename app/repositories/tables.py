@@ -1,0 +1,88 @@
+"""The database schema of the SQL repository (SQLite and PostgreSQL), as SQLAlchemy Core tables.
+
+Alembic migrations in app/migrations/ create it; tests/test_migrations.py checks that they agree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from app.domain import AccountType
+
+
+class ExactNumeric(TypeDecorator[Decimal]):
+    """Money, digit for digit: NUMERIC on PostgreSQL, which keeps the scale (1210.50 stays 1210.50);
+    text on SQLite, whose NUMERIC would store 1210.50 as the float 1210.5."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name == "sqlite":
+            return str(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+ACCOUNT_TYPES_SQL = ", ".join(f"'{account_type}'" for account_type in AccountType)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    # A surrogate key that only grows: ordering by it lists accounts in the order they were added.
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("provider", String(100), nullable=False),
+    Column("account_name", String(100), nullable=False),
+    Column("balance", ExactNumeric(), nullable=False),
+    Column("currency", CHAR(3), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("last_updated", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("details", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    UniqueConstraint("user_id", "id", name="accounts_user_id_id_key"),
+    CheckConstraint(f"type IN ({ACCOUNT_TYPES_SQL})", name="accounts_type_check"),
+    Index("accounts_user_id_type_idx", "user_id", "type"),
+)
