@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from app.api import register_api
-from app.config import ConfigurationError, DefaultConfig
+from app.config import ConfigurationError, settings
 from app.domain import StorageUnavailable
 from app.json_provider import ExactJSONProvider
 from app.repositories import build_repositories
@@ -21,10 +21,7 @@ __all__ = ["create_app"]
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Raises ConfigurationError, with a one-line reason, when it cannot start."""
     app = Flask(__name__)
-    app.config.from_object(DefaultConfig)
-    app.config.from_prefixed_env("ACCOUNTS")
-    if config:
-        app.config.update(config)
+    app.config.update(settings(config))
     app.json = ExactJSONProvider(app)
 
     seed_file = app.config["SEED_DATA"]

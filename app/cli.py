@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from app.config import ConfigurationError, settings
 from app.seed import SeedDataError, load_seed_file
 
 
@@ -55,6 +56,48 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
         run(seed, host, port, threads)
     except SeedDataError as error:
         raise click.ClickException(str(error)) from None
+
+
+@main.group()
+def db() -> None:
+    """Manage the database named by ACCOUNTS_DATABASE_URL (or --database-url)."""
+
+
+database_url = click.option(
+    "--database-url",
+    envvar="ACCOUNTS_DATABASE_URL",
+    required=True,
+    help="sqlite:///path.db or postgresql://user@host/name [env: ACCOUNTS_DATABASE_URL]",
+)
+
+
+@db.command()
+@database_url
+def upgrade(database_url: str) -> None:
+    """Create the schema, or bring it up to date; does nothing when it already is."""
+    from app.repositories.engine import make_engine
+    from app.repositories.migrate import upgrade as upgrade_schema
+
+    try:
+        upgrade_schema(make_engine(database_url))
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("schema is up to date")
+
+
+@db.command("seed")
+@click.argument("seed_file", type=click.Path(path_type=Path))
+@database_url
+def seed_database(seed_file: Path, database_url: str) -> None:
+    """Load SEED_FILE: add what is missing, rewrite what differs. Twice changes nothing."""
+    from app.repositories import sql_repository
+
+    try:
+        users = load_seed_file(seed_file)
+        changed = sql_repository(database_url, settings()).seed(users)
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{seed_file}: {changed} users and accounts added or changed")
 
 
 if __name__ == "__main__":

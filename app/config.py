@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Config
+
 
 class ConfigurationError(Exception):
     """The service cannot start as configured; the message says why, in one line."""
@@ -29,3 +34,12 @@ class DefaultConfig:
     DB_CONNECT_TIMEOUT = 3
     #: Longest a statement may run (and, on SQLite, wait for another writer's lock).
     DB_STATEMENT_TIMEOUT_MS = 5000
+
+
+def settings(overrides: Mapping[str, Any] | None = None) -> Config:
+    """DefaultConfig, then the `ACCOUNTS_` environment variables, then `overrides`."""
+    config = Config(root_path=".")
+    config.from_object(DefaultConfig)
+    config.from_prefixed_env("ACCOUNTS")
+    config.update(overrides or {})
+    return config

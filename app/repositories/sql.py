@@ -214,34 +214,38 @@ class SqlAccountRepository(AccountRepository):
 
     def seed(self, users_accounts: Mapping[str, Sequence[Account]]) -> int:
         insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
+        user_rows = [{"id": user_id} for user_id in users_accounts]
+        account_rows = [
+            account_row(user_id, replace(account, version=1))
+            for user_id, user_accounts in users_accounts.items()
+            for account in user_accounts
+        ]
+        new_users = insert_(users).on_conflict_do_nothing(index_elements=["id"])
+        new_accounts = insert_(accounts)
+        new_accounts = new_accounts.on_conflict_do_update(
+            index_elements=["user_id", "id"],
+            set_={
+                **{name: new_accounts.excluded[name] for name in _CONTENT_COLUMNS},
+                "version": accounts.c.version + 1,
+                "last_updated": func.now(),
+            },
+            # Only where something differs, so that seeding twice changes nothing.
+            where=or_(
+                *(
+                    accounts.c[name].is_distinct_from(new_accounts.excluded[name])
+                    for name in _CONTENT_COLUMNS
+                )
+            ),
+        )
+        changed = 0
         with self._transaction() as connection:
-            changed = 0
-            if users_accounts:
-                new_users = insert_(users).on_conflict_do_nothing(index_elements=["id"])
-                changed += connection.execute(
-                    new_users, [{"id": user_id} for user_id in users_accounts]
-                ).rowcount
-            for user_id, user_accounts in users_accounts.items():
-                for account in user_accounts:
-                    statement = insert_(accounts).values(
-                        account_row(user_id, replace(account, version=1))
-                    )
-                    new = statement.excluded
-                    statement = statement.on_conflict_do_update(
-                        index_elements=["user_id", "id"],
-                        set_={
-                            **{name: new[name] for name in _CONTENT_COLUMNS},
-                            "version": accounts.c.version + 1,
-                            "last_updated": func.now(),
-                        },
-                        where=or_(
-                            *(
-                                accounts.c[name].is_distinct_from(new[name])
-                                for name in _CONTENT_COLUMNS
-                            )
-                        ),
-                    )
-                    changed += connection.execute(statement).rowcount
+            # Counted through RETURNING: drivers report no row count for a many-row statement.
+            for statement, rows, key in [
+                (new_users, user_rows, users.c.id),
+                (new_accounts, account_rows, accounts.c.pk),
+            ]:
+                if rows:
+                    changed += len(connection.execute(statement.returning(key), rows).all())
         return changed
 
     def export(self) -> dict[str, list[Account]]:
