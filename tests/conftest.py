@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.databases"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = REPO_ROOT / "seed_data.json"

@@ -1,11 +1,12 @@
-"""The contract every repository backend honours; a new backend joins the `repository` fixture."""
+"""The contract every repository backend honours, run unchanged on memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -20,11 +21,10 @@ from app.domain import (
 )
 from app.repositories.base import AccountRepository
 from app.repositories.memory import InMemoryAccountRepository
+from app.repositories.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
+from tests.databases import migrated
 from tests.samples import valid_account
-
-MakeRepository = Callable[[Mapping[str, Sequence[Account]]], AccountRepository]
-BACKENDS: dict[str, MakeRepository] = {"memory": InMemoryAccountRepository}
 
 _schema = AccountSchema()
 
@@ -37,11 +37,23 @@ def account(account_type: str, account_id: str) -> Account:
 # Deliberately not in id or type order, to tell "the order added" apart from any sorting.
 ALICE = [account("loan", "z9"), account("credit", "a1"), account("checking", "m5")]
 BOB = [account("credit", "a1")]
+INITIAL = {"alice": ALICE, "bob": BOB, "carol": []}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def repository(request: pytest.FixtureRequest) -> AccountRepository:
-    return BACKENDS[request.param]({"alice": ALICE, "bob": BOB, "carol": []})
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AccountRepository]:
+    if request.param == "memory":
+        yield InMemoryAccountRepository(INITIAL)
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'contract.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = migrated(url)
+    repository = SqlAccountRepository(engine)
+    repository.replace_all(INITIAL)
+    yield repository
+    engine.dispose()
 
 
 def test_lists_accounts_in_the_order_they_were_added(repository: AccountRepository) -> None:
@@ -161,7 +173,7 @@ def test_compare_and_set_loses_no_update_under_threads(repository: AccountReposi
     usual = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
-        successes = _increment_concurrently(repository, threads=8, attempts=300)
+        successes = _increment_concurrently(repository, threads=8, attempts=120)
     finally:
         sys.setswitchinterval(usual)
     assert repository.get_account("bob", "a1").balance == BOB[0].balance + successes

@@ -14,6 +14,7 @@ from app.domain import (
     AccountExists,
     AccountNotFound,
     DomainError,
+    StorageUnavailable,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -46,6 +47,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     UserExists: (409, "user-exists", "User exists"),
     AccountExists: (409, "account-exists", "Account exists"),
     VersionConflict: (412, "precondition-failed", "Precondition failed"),
+    StorageUnavailable: (503, "storage-unavailable", "Service unavailable"),
 }
 
 
@@ -59,7 +61,10 @@ def _from_problem(problem: Problem) -> Response:
 
 def _from_domain_error(error: DomainError) -> Response:
     status, slug, title = _DOMAIN_PROBLEMS[type(error)]
-    return _from_problem(Problem(status, slug, title, str(error)))
+    response = _from_problem(Problem(status, slug, title, str(error)))
+    if status == 503:
+        response.headers["Retry-After"] = "1"
+    return response
 
 
 def _from_http_exception(error: HTTPException) -> Response:

@@ -35,7 +35,8 @@ def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepositor
     try:
         current = is_current(engine)
     except (exc.DBAPIError, exc.TimeoutError) as error:
-        reason = str(error.orig if isinstance(error, exc.DBAPIError) else error).strip()
+        # libpq spreads its reason over several lines; the operator gets one.
+        reason = " ".join(str(error.orig if isinstance(error, exc.DBAPIError) else error).split())
         raise ConfigurationError(f"{where}: cannot reach it: {reason}") from None
     if not current:
         raise ConfigurationError(

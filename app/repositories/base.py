@@ -15,6 +15,9 @@ class AccountRepository(ABC):
     `expected_version` only happens if the stored account still has it (else VersionConflict).
     """
 
+    def close(self) -> None:  # noqa: B027 (most stores hold nothing to release)
+        """Releases connections; a repository used again afterwards reconnects."""
+
     @abstractmethod
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None

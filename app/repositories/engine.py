@@ -76,6 +76,13 @@ def make_engine(
         options["connect_args"] = {
             "connect_timeout": connect_timeout,
             "options": f"-c statement_timeout={statement_timeout_ms}",
+            # If the database host vanishes mid-query, nothing answers at all: these make the
+            # kernel give up on the connection within seconds instead of minutes.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            "tcp_user_timeout": statement_timeout_ms,
         }
         engine = create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, **options)
     _engines.add(engine)

@@ -99,6 +99,9 @@ class SqlAccountRepository(AccountRepository):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def close(self) -> None:
+        self._engine.dispose()
+
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A connection in a transaction that commits on success; a lost database becomes a 503."""

@@ -1,0 +1,61 @@
+"""Real databases for the tests: a SQLite file, and a throwaway database on the PostgreSQL server.
+
+PostgreSQL is the server at ACCOUNTS_TEST_POSTGRES_URL (default: the local one, database `test`).
+When it cannot be reached the tests that need it are skipped, with the reason, unless
+ACCOUNTS_REQUIRE_SERVICES=1 (as .ci/run sets), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from app.repositories.engine import make_engine
+from app.repositories.migrate import upgrade
+
+ADMIN_URL = os.environ.get(
+    "ACCOUNTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def services_required() -> bool:
+    return os.environ.get("ACCOUNTS_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(reason: str) -> None:
+    if services_required():
+        pytest.fail(f"{reason} (ACCOUNTS_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty database, dropped at the end of the session."""
+    try:
+        admin = _admin()
+    except psycopg.OperationalError as error:
+        unavailable(f"PostgreSQL at {ADMIN_URL} is unreachable: {str(error).strip()}")
+    name = f"accounts_test_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrated(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine

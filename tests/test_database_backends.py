@@ -1,0 +1,166 @@
+"""The whole app on SQLite and on PostgreSQL: start-up, persistence, replicas, and outages."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
+from app.config import ConfigurationError
+from app.domain import Account
+from app.json_provider import loads_exact
+from app.repositories.engine import make_engine
+from app.repositories.migrate import upgrade
+from app.repositories.sql import SqlAccountRepository
+from tests.conftest import SEED_FILE
+from tests.databases import migrated
+from tests.samples import valid_account
+from tests.tcp_proxy import TcpProxy
+from tests.test_api_accounts import USER123_RESPONSE
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    return emptied(url)
+
+
+def emptied(url: str) -> str:
+    """`url`, migrated and holding no data (the PostgreSQL database is shared by the session)."""
+    engine = migrated(url)
+    SqlAccountRepository(engine).replace_all({})
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app_on() -> Iterator[Callable[..., Flask]]:
+    """Makes apps on a database URL, and closes their connections after the test."""
+    apps: list[Flask] = []
+
+    def make(url: str, **config: object) -> Flask:
+        app = create_app({"SEED_DATA": str(SEED_FILE), "DATABASE_URL": url, **config})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        for key in (REPOSITORY_KEY, READ_REPOSITORY_KEY):
+            app.extensions[key].close()
+
+
+def test_an_empty_database_is_seeded_and_serves_the_example(
+    database_url: str, app_on: Callable[..., Flask]
+) -> None:
+    response = app_on(database_url).test_client().get("/users/user123/accounts")
+    assert response.status_code == 200
+    assert response.data == USER123_RESPONSE
+
+
+def test_writes_persist_and_a_database_with_data_is_not_seeded_again(
+    database_url: str, app_on: Callable[..., Flask]
+) -> None:
+    client = app_on(database_url).test_client()
+    assert client.delete("/users/user456").status_code == 204
+    created = client.post("/users/user123/accounts", json=valid_account("savings", id="keep"))
+    assert created.status_code == 201
+    patched = client.patch(
+        "/users/user123/accounts/acc1",
+        json={"balance": 0.1},
+        headers={"If-Match": client.get("/users/user123/accounts/acc1").headers["ETag"]},
+    )
+    assert patched.status_code == 200
+
+    restarted = app_on(database_url).test_client()
+    assert restarted.get("/users/user456").status_code == 404
+    ids = [a["id"] for a in loads_exact(restarted.get("/users/user123/accounts").data)["accounts"]]
+    assert ids == ["acc1", "acc2", "acc3", "keep"]
+    assert restarted.get("/users/user123/accounts/acc1").data == patched.data
+
+
+def test_an_outdated_schema_stops_start_up(tmp_path: Path, app_on: Callable[..., Flask]) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    with pytest.raises(
+        ConfigurationError, match=r"not up to date; run `accounts-service db upgrade`"
+    ):
+        app_on(url)
+    upgrade(make_engine(url))
+    app_on(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://localhost/accounts", "only sqlite and postgresql are supported"),
+        ("not a url", "database URL 'not a url'"),
+        ("postgresql://postgres@127.0.0.1:1/test", "cannot reach it"),
+    ],
+)
+def test_a_bad_database_url_stops_start_up_with_one_line(
+    url: str, message: str, app_on: Callable[..., Flask]
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        app_on(url)
+    assert "\n" not in str(caught.value)
+    assert time.monotonic() - started < 10
+
+
+def test_gets_read_the_replica_and_writes_go_to_the_primary(
+    tmp_path: Path, app_on: Callable[..., Flask]
+) -> None:
+    primary, replica = (f"sqlite:///{tmp_path / name}" for name in ("primary.db", "replica.db"))
+    data: dict[str, list[Account]]
+    for url, data in [(primary, {"alice": []}), (replica, {"alice": [], "bob": []})]:
+        SqlAccountRepository(migrated(url)).replace_all(data)
+    client = app_on(primary, READ_REPLICA_URL=replica).test_client()
+
+    assert client.get("/users/bob").status_code == 200  # only the replica has bob
+    assert client.post("/users/bob/accounts", json=valid_account("loan")).status_code == 404
+    assert client.post("/users/alice/accounts", json=valid_account("loan")).status_code == 201
+    # The replica has not caught up (nothing replicates here), and the GET says so.
+    assert loads_exact(client.get("/users/alice").data)["accountCount"] == 0
+    # A PATCH reads what it merges onto from the primary, not from the stale replica.
+    assert client.patch("/users/alice/accounts/l1", json={"balance": 1}).status_code == 200
+
+
+def test_while_postgresql_is_away_requests_get_503_and_then_recover(
+    postgres_url: str, app_on: Callable[..., Flask]
+) -> None:
+    target = make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    try:
+        url = emptied(
+            target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        )
+        client = app_on(url).test_client()
+        assert client.get("/users/user123/accounts").status_code == 200
+
+        proxy.stop()
+        for request in [
+            lambda: client.get("/users/user123/accounts"),
+            lambda: client.post("/users", json={"id": "during-outage"}),
+        ]:
+            started = time.monotonic()
+            response = request()
+            assert time.monotonic() - started < 5, "a lost database must fail fast"
+            assert response.status_code == 503
+            assert response.mimetype == "application/problem+json"
+            assert response.headers["Retry-After"] == "1"
+            assert loads_exact(response.data)["type"].endswith("/storage-unavailable")
+            assert b"127.0.0.1" not in response.data
+
+        proxy.start()  # the database is back; the same app recovers without a restart
+        assert client.get("/users/user123/accounts").data == USER123_RESPONSE
+        assert client.post("/users", json={"id": "after-outage"}).status_code == 201
+    finally:
+        proxy.stop()
