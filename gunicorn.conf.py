@@ -5,11 +5,11 @@ import os
 # PORT as the design card names it; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container).
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
-# The default store lives in this process's memory. Several worker processes would each hold a
-# copy of it, and once writes exist those copies would silently diverge, so one process serves
-# and threads give it concurrency. gthread also keeps connections alive, which the sync worker
-# does not.
-workers = 1
+# Without a database the store lives in this process's memory: several worker processes would each
+# hold a copy, and a write to one would never reach the others, so one process serves and threads
+# give it concurrency. With a database every process sees the same data, so there are two per
+# core. gthread also keeps connections alive, which the sync worker does not.
+workers = 2 * (os.cpu_count() or 1) if os.environ.get("ACCOUNTS_DATABASE_URL") else 1
 worker_class = "gthread"
 threads = 4
 keepalive = 5

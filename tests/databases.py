@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from app.repositories.engine import make_engine
 from app.repositories.migrate import upgrade
+from app.repositories.sql import SqlAccountRepository
 
 ADMIN_URL = os.environ.get(
     "ACCOUNTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -59,3 +60,11 @@ def migrated(url: str) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
     return engine
+
+
+def emptied(url: str) -> str:
+    """`url`, migrated and holding no data (the PostgreSQL database is shared by the session)."""
+    engine = migrated(url)
+    SqlAccountRepository(engine).replace_all({})
+    engine.dispose()
+    return url

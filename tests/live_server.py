@@ -72,6 +72,18 @@ class Gunicorn:
                 children.append(int(stat.parent.name))
         return children
 
+    def wait_for_workers(self, count: int, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.worker_pids()) != count:
+            assert time.monotonic() < deadline, f"not {count} workers: {self.worker_pids()}"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker at once: a crash, with no chance to clean up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.rest_of_log()
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
@@ -86,6 +98,7 @@ def start_gunicorn(env: Mapping[str, str] = {}) -> Gunicorn:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, so kill() reaches the workers too
     )
     return Gunicorn(process)
 
@@ -100,4 +113,5 @@ def serving(env: Mapping[str, str] = {}) -> Iterator[tuple[str, Gunicorn]]:
         assert server.wait_for_line(_WORKER_BOOTED), f"no worker: {server.rest_of_log()}"
         yield match.group(1), server
     finally:
-        server.stop()
+        if server.process.returncode is None:
+            server.stop()

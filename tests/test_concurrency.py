@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from tests.databases import emptied
 from tests.live_server import serving
 from tests.samples import valid_account
 
@@ -20,9 +22,20 @@ UPDATES_PER_THREAD = 200
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serving() as (url, _):
+@pytest.fixture(scope="module", params=["memory", "sqlite", "postgresql"])
+def base_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A live server: one process on the in-memory store, several on either database."""
+    env = {}
+    if request.param != "memory":
+        env["ACCOUNTS_DATABASE_URL"] = emptied(
+            f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
+            if request.param == "sqlite"
+            else request.getfixturevalue("postgres_url")
+        )
+    with serving(env) as (url, server):
+        server.wait_for_workers(1 if request.param == "memory" else 2 * (os.cpu_count() or 1))
         yield url
 
 

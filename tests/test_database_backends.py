@@ -18,7 +18,7 @@ from app.repositories.engine import make_engine
 from app.repositories.migrate import upgrade
 from app.repositories.sql import SqlAccountRepository
 from tests.conftest import SEED_FILE
-from tests.databases import migrated
+from tests.databases import emptied, migrated
 from tests.samples import valid_account
 from tests.tcp_proxy import TcpProxy
 from tests.test_api_accounts import USER123_RESPONSE
@@ -32,14 +32,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     else:
         url = request.getfixturevalue("postgres_url")
     return emptied(url)
-
-
-def emptied(url: str) -> str:
-    """`url`, migrated and holding no data (the PostgreSQL database is shared by the session)."""
-    engine = migrated(url)
-    SqlAccountRepository(engine).replace_all({})
-    engine.dispose()
-    return url
 
 
 @pytest.fixture

@@ -142,6 +142,61 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(repository: AccountRe
     assert [a.id for a in repository.list_accounts("alice")] == ["z9", "m5"]
 
 
+def add_one(account: Account) -> Account:
+    return replace(account, balance=account.balance + 1)
+
+
+def test_modify_applies_the_change_to_what_is_stored(repository: AccountRepository) -> None:
+    before = repository.get_account("alice", "a1")
+    after = repository.modify_account("alice", "a1", add_one)
+    assert after.balance == before.balance + 1
+    assert after.version != before.version
+    assert repository.get_account("alice", "a1") == after
+    assert repository.get_account("alice", "a1").version == after.version
+    assert [a.id for a in repository.list_accounts("alice")] == ["z9", "a1", "m5"]
+
+
+def test_modify_of_a_stale_version_changes_nothing(repository: AccountRepository) -> None:
+    stale = repository.get_account("alice", "a1").version
+    current = repository.modify_account("alice", "a1", add_one)
+    with pytest.raises(VersionConflict):
+        repository.modify_account("alice", "a1", add_one, expected_version=stale)
+    assert repository.get_account("alice", "a1").balance == current.balance
+    assert repository.modify_account("alice", "a1", add_one, current.version).balance == (
+        current.balance + 1
+    )
+
+
+def test_modify_whose_change_fails_changes_nothing(repository: AccountRepository) -> None:
+    before = repository.get_account("alice", "a1")
+
+    def refuse(_: Account) -> Account:
+        raise ValueError("invalid")
+
+    with pytest.raises(ValueError, match="invalid"):
+        repository.modify_account("alice", "a1", refuse)
+    assert repository.get_account("alice", "a1").version == before.version
+
+
+def test_modify_of_missing_things(repository: AccountRepository) -> None:
+    with pytest.raises(UserNotFound):
+        repository.modify_account("dave", "a1", add_one)
+    with pytest.raises(AccountNotFound):
+        repository.modify_account("alice", "nope", add_one)
+
+
+def test_concurrent_modifies_take_turns_and_all_land(repository: AccountRepository) -> None:
+    start = repository.get_account("bob", "a1").balance
+
+    def work(_: int) -> None:
+        for _ in range(25):
+            repository.modify_account("bob", "a1", add_one)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(8)))
+    assert repository.get_account("bob", "a1").balance == start + 8 * 25
+
+
 def test_writes_to_missing_things(repository: AccountRepository) -> None:
     with pytest.raises(AccountNotFound):
         repository.replace_account("alice", account("loan", "nope"))

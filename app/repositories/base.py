@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from app.domain import Account, AccountType
 
@@ -50,6 +50,21 @@ class AccountRepository(ABC):
         """Replaces the account with the same id, keeping its place in the list.
 
         Raises UserNotFound, AccountNotFound or VersionConflict.
+        """
+
+    @abstractmethod
+    def modify_account(
+        self,
+        user_id: str,
+        account_id: str,
+        change: Callable[[Account], Account],
+        expected_version: int | None = None,
+    ) -> Account:
+        """Stores `change(current account)`, with no other write to it in between.
+
+        Concurrent callers queue rather than fail, so none of them loses its change and none has
+        to retry. `change` must not change the id. Raises UserNotFound, AccountNotFound,
+        VersionConflict, or whatever `change` raises, in which case nothing is written.
         """
 
     @abstractmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 
 from app.domain import (
@@ -91,6 +91,18 @@ class InMemoryAccountRepository(AccountRepository):
             self._checked(user_id, account.id, expected_version)
             stored = self._versioned(account)
             self._users[user_id] = {**self._users[user_id], account.id: stored}
+            return stored
+
+    def modify_account(
+        self,
+        user_id: str,
+        account_id: str,
+        change: Callable[[Account], Account],
+        expected_version: int | None = None,
+    ) -> Account:
+        with self._lock:
+            stored = self._versioned(change(self._checked(user_id, account_id, expected_version)))
+            self._users[user_id] = {**self._users[user_id], account_id: stored}
             return stored
 
     def delete_account(

@@ -201,6 +201,37 @@ class SqlAccountRepository(AccountRepository):
                 raise self._missing(connection, user_id, account.id)
         return replace(account, version=version)
 
+    def modify_account(
+        self,
+        user_id: str,
+        account_id: str,
+        change: Callable[[Account], Account],
+        expected_version: int | None = None,
+    ) -> Account:
+        where = [accounts.c.user_id == user_id, accounts.c.id == account_id]
+        with self._transaction() as connection:
+            # Claim the row before reading it: a write that changes nothing takes PostgreSQL's row
+            # lock (and SQLite's write lock) until commit, so concurrent modifiers wait their turn
+            # and each reads what the one before it wrote.
+            claimed = connection.execute(
+                update(accounts).where(*where).values(version=accounts.c.version)
+            )
+            if claimed.rowcount == 0:
+                raise self._missing(connection, user_id, account_id)
+            row = connection.execute(select(*_ACCOUNT_COLUMNS).where(*where)).one()
+            if expected_version is not None and row.version != expected_version:
+                raise VersionConflict(user_id, account_id)
+            changed = change(_account(row))
+            values = account_row(user_id, changed)
+            del values["version"]
+            version = connection.scalar(
+                update(accounts)
+                .where(*where)
+                .values(**values, version=row.version + 1, last_updated=func.now())
+                .returning(accounts.c.version)
+            )
+        return replace(changed, version=version)
+
     def delete_account(
         self, user_id: str, account_id: str, expected_version: int | None = None
     ) -> None:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from app.domain import Account, AccountType, VersionConflict
+from app.domain import Account, AccountType
 from app.repositories.base import AccountRepository
-
-# An unconditional patch retries this often when other writes keep landing between its read and
-# its write; past that the account is too contended to patch blindly, and the client gets a 412.
-PATCH_ATTEMPTS = 10
 
 
 def new_id(prefix: str) -> str:
@@ -63,20 +59,11 @@ def patch_account(
 ) -> Account:
     """Stores `apply(current)` in place of the current account, never over someone else's write.
 
-    With `expected_version` the patch applies to that version only (else VersionConflict). Without
-    it, a write that lands between our read and ours makes us read again and re-apply the patch
-    onto the newer account.
+    With `expected_version` the patch applies to that version only (else VersionConflict).
+    Without it, the patch applies to whatever is stored at that moment: concurrent patches of one
+    account take turns, each onto the result of the one before, so every one of them sticks.
     """
-    for _ in range(PATCH_ATTEMPTS):
-        current = repository.get_account(user_id, account_id)
-        if expected_version is not None and current.version != expected_version:
-            raise VersionConflict(user_id, account_id)
-        try:
-            return repository.replace_account(user_id, apply(current), current.version)
-        except VersionConflict:
-            if expected_version is not None:
-                raise
-    raise VersionConflict(user_id, account_id)
+    return repository.modify_account(user_id, account_id, apply, expected_version)
 
 
 def delete_account(
