@@ -77,6 +77,11 @@ class InvestmentDetails:
 
 Details = CreditDetails | LoanDetails | CheckingDetails | SavingsDetails | InvestmentDetails
 
+DETAILS_CLASSES: dict[AccountType, type[Details]] = {
+    details.account_type: details
+    for details in (CreditDetails, LoanDetails, CheckingDetails, SavingsDetails, InvestmentDetails)
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Account:

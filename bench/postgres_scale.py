@@ -1,0 +1,200 @@
+"""Load 100,000 users with 1,000,000 accounts into PostgreSQL, then measure reads through gunicorn.
+
+    .venv/bin/python bench/postgres_scale.py [--users 100000] [--accounts-per-user 10]
+        [--connections 50] [--duration 30] [--reload]
+
+It creates the database `accounts_bench` beside the one in --admin-url (once; --reload loads it
+again), serves it with the project's own gunicorn.conf.py, and drives random users' lists with
+wrk (installed from Debian's packages when missing). It prints requests per second and the
+median and 99th percentile latency as wrk measured them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.repositories.engine import make_engine  # noqa: E402
+from app.repositories.migrate import upgrade  # noqa: E402
+
+TYPES = ["credit", "loan", "checking", "savings", "investment"]
+
+
+def details(kind: str, n: int) -> str:
+    """The details column as the repository stores it: the details dataclass's fields by name."""
+    return json.dumps(
+        {
+            "credit": {
+                "credit_limit": 5000,
+                "available_credit": 3800 - n % 100,
+                "apr": 19.99,
+                "due_date": "2026-06-15",
+            },
+            "loan": {
+                "principal": 10000,
+                "interest_rate": 4.5,
+                "remaining_term_months": 12 + n % 300,
+            },
+            "checking": {"overdraft_protection": n % 2 == 0, "routing_number": "121000248"},
+            "savings": {"apy": 4.2, "minimum_balance": 0, "routing_number": "124003116"},
+            "investment": {
+                "subtype": "brokerage",
+                "holdings_value": 10000 + n % 1000,
+                "cash_balance": 250.5,
+            },
+        }[kind],
+        separators=(",", ":"),
+    )
+
+
+def load(url: str, users: int, per_user: int) -> None:
+    """COPY the users and accounts in, in chunks so memory stays flat."""
+    started = time.monotonic()
+    with psycopg.connect(url) as connection:
+        connection.execute("TRUNCATE accounts, users")
+        with connection.cursor().copy("COPY users (id) FROM STDIN") as copy:
+            copy.write("".join(f"u{user}\n" for user in range(users)))
+        columns = "user_id, id, type, provider, account_name, balance, currency, version, details"
+        with connection.cursor().copy(f"COPY accounts ({columns}) FROM STDIN") as copy:
+            for first in range(0, users, 10_000):
+                chunk = io.StringIO()
+                for user in range(first, min(first + 10_000, users)):
+                    for n in range(per_user):
+                        kind = TYPES[n % len(TYPES)]
+                        chunk.write(
+                            f"u{user}\tu{user}-acc{n}\t{kind}\tBank {n}\tAccount {n}\t"
+                            f"{1200.45 + n + user % 100:.2f}\tUSD\t1\t{details(kind, user + n)}\n"
+                        )
+                copy.write(chunk.getvalue())
+        connection.execute("ANALYZE users")
+        connection.execute("ANALYZE accounts")
+    print(
+        f"loaded {users:,} users and {users * per_user:,} accounts "
+        f"in {time.monotonic() - started:.0f} s"
+    )
+
+
+def ensure_database(admin_url: str, name: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_SEED_DATA": "", "PORT": str(port)}
+    server = subprocess.Popen(
+        # The access log off: the figures are the service's, not those of writing a log line.
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--access-logfile",
+            "/dev/null",
+            "wsgi:app",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/users/u0/accounts", timeout=1)
+            return server
+        except urllib.error.HTTPError as error:
+            server.kill()
+            raise SystemExit(f"gunicorn answered {error.code} for u0: {error.read()!r}") from None
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def wrk(port: int, users: int, connections: int, duration: int) -> str:
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
+    return subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(REPO / "bench" / "random_users.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        env={**os.environ, "USERS": str(users)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--database", default="accounts_bench")
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--accounts-per-user", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument("--reload", action="store_true", help="load the data even if present")
+    args = parser.parse_args()
+
+    url = ensure_database(args.admin_url, args.database)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    with psycopg.connect(url) as connection:
+        present = connection.execute("SELECT count(*) FROM accounts").fetchone()
+    if args.reload or not present or present[0] != args.users * args.accounts_per_user:
+        load(url, args.users, args.accounts_per_user)
+
+    port = free_port()
+    server = serve(url, port)
+    try:
+        output = wrk(port, args.users, args.connections, args.duration)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(output)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"50%\s+(\S+)", output)
+    p99 = re.search(r"99%\s+(\S+)", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    print(
+        f"| {args.users:,} users x {args.accounts_per_user} | {args.connections} | "
+        f"{rate.group(1) if rate else '?'} | {p50.group(1) if p50 else '?'} | "
+        f"{p99.group(1) if p99 else '?'} | {errors.group(1) if errors else 0} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
