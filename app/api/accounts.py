@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from app.api.http import (
     expected_version,
     invalid_body,
+    invalid_query,
     json_object_body,
     json_response,
     load,
@@ -45,28 +46,17 @@ def _requested_types() -> list[AccountType]:
     values = [part for value in request.args.getlist("type") for part in value.split(",")]
     unknown = [value for value in values if value not in _TYPE_VALUES]
     if unknown:
-        raise Problem(
-            400,
-            "invalid-query",
-            "Invalid query parameter",
+        raise invalid_query(
             f"Unknown account type(s): {', '.join(map(repr, unknown))}. "
             f"Allowed types: {_ALLOWED_TYPES}.",
+            [("type", f"Unknown account type {value!r}.") for value in unknown],
             allowedTypes=list(AccountType),
-            errors=[
-                {"parameter": "type", "detail": f"Unknown account type {value!r}."}
-                for value in unknown
-            ],
         )
     return [AccountType(value) for value in values]
 
 
-def _account_response(user_id: str, account: Account, status: int = 200) -> Response:
-    headers = {}
-    if status == 201:
-        headers["Location"] = url_for(
-            ".get_account", user_id=user_id, account_id=account.id, _external=False
-        )
-    return json_response(_account_schema.dump(account), status, headers)
+def _account_response(account: Account, status: int = 200) -> Response:
+    return json_response(_account_schema.dump(account), status)
 
 
 def _load_account(body: dict[str, Any], account_id: str) -> Account:
@@ -111,13 +101,15 @@ def create_account(user_id: str) -> Response:
     refuse_unknown_parameters([])
     body = json_object_body()
     account = _load_account(body, body["id"] if "id" in body else service.new_id("acc"))
-    return _account_response(user_id, service.create_account(repository(), user_id, account), 201)
+    response = _account_response(service.create_account(repository(), user_id, account), 201)
+    response.headers["Location"] = url_for(".get_account", user_id=user_id, account_id=account.id)
+    return response
 
 
 @blueprint.get(ACCOUNT_ROUTE)
 def get_account(user_id: str, account_id: str) -> Response:
     refuse_unknown_parameters([])
-    return _account_response(user_id, service.get_account(repository(), user_id, account_id))
+    return _account_response(service.get_account(repository(), user_id, account_id))
 
 
 @blueprint.put(ACCOUNT_ROUTE)
@@ -127,7 +119,7 @@ def replace_account(user_id: str, account_id: str) -> Response:
     version = _if_match_version(user_id, account_id)
     account = _load_account(body, account_id)
     stored = service.replace_account(repository(), user_id, account, version)
-    return _account_response(user_id, stored)
+    return _account_response(stored)
 
 
 @blueprint.patch(ACCOUNT_ROUTE)
@@ -151,7 +143,7 @@ def patch_account(user_id: str, account_id: str) -> Response:
         return _load_account(merged, account_id)
 
     stored = service.patch_account(repository(), user_id, account_id, apply, version)
-    return _account_response(user_id, stored)
+    return _account_response(stored)
 
 
 @blueprint.delete(ACCOUNT_ROUTE)

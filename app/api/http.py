@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from flask import Response, request
@@ -15,16 +15,25 @@ from app.json_provider import dumps_bytes, loads_exact
 from app.schemas.errors import flatten_messages
 
 
+def invalid_query(detail: str, errors: Iterable[tuple[str, str]], **extensions: Any) -> Problem:
+    """A 400 naming each bad query parameter: `errors` pairs a parameter with what is wrong."""
+    return Problem(
+        400,
+        "invalid-query",
+        "Invalid query parameter",
+        detail,
+        errors=[{"parameter": name, "detail": problem} for name, problem in errors],
+        **extensions,
+    )
+
+
 def refuse_unknown_parameters(allowed: Collection[str]) -> None:
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
         takes = f"this route takes: {', '.join(allowed)}" if allowed else "this route takes none"
-        raise Problem(
-            400,
-            "invalid-query",
-            "Invalid query parameter",
+        raise invalid_query(
             f"Unknown query parameter(s): {', '.join(unknown)}; {takes}.",
-            errors=[{"parameter": name, "detail": "Unknown query parameter."} for name in unknown],
+            [(name, "Unknown query parameter.") for name in unknown],
         )
 
 

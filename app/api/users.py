@@ -16,8 +16,8 @@ blueprint = Blueprint("users", __name__)
 _new_user_schema = NewUserSchema()
 
 
-def _user(user_id: str) -> dict[str, Any]:
-    return {"userId": user_id, "accountCount": len(service.list_accounts(repository(), user_id))}
+def _user(user_id: str, account_count: int) -> dict[str, Any]:
+    return {"userId": user_id, "accountCount": account_count}
 
 
 @blueprint.post("/users")
@@ -27,13 +27,13 @@ def create_user() -> Response:
     body = json_object_body() if request.content_length or request.is_json else {}
     user_id = service.create_user(repository(), load(_new_user_schema, body).get("id"))
     location = url_for(".get_user", user_id=user_id)
-    return json_response(_user(user_id), 201, {"Location": location})
+    return json_response(_user(user_id, 0), 201, {"Location": location})
 
 
 @blueprint.get("/users/<id:user_id>")
 def get_user(user_id: str) -> Response:
     refuse_unknown_parameters([])
-    return json_response(_user(user_id))
+    return json_response(_user(user_id, len(service.list_accounts(repository(), user_id))))
 
 
 @blueprint.delete("/users/<id:user_id>")

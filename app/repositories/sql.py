@@ -15,10 +15,12 @@ from decimal import Decimal
 from typing import Any, get_type_hints
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Row,
     Table,
+    Update,
     and_,
     delete,
     exc,
@@ -114,6 +116,18 @@ def account_row(user_id: str, account: Account) -> dict[str, Any]:
     }
 
 
+def _rewrite(user_id: str, account: Account, where: list[ColumnElement[bool]]) -> Update:
+    """Overwrite the matching row with `account`, with the next version; returns that version."""
+    values = account_row(user_id, account)
+    del values["version"]
+    return (
+        update(accounts)
+        .where(*where)
+        .values(**values, version=accounts.c.version + 1, last_updated=func.now())
+        .returning(accounts.c.version)
+    )
+
+
 def _account(row: Row[Any]) -> Account:
     details_class, readers = _DETAILS_READERS[AccountType(row.type)]
     return Account(
@@ -152,7 +166,7 @@ class SqlAccountRepository(AccountRepository):
         return connection.scalar(select(literal(True)).where(users.c.id == user_id)) is not None
 
     def _missing(self, connection: Connection, user_id: str, account_id: str) -> Exception:
-        """Why a write that matched no row did not happen."""
+        """Why a statement about one account matched no row."""
         if not self._user_exists(connection, user_id):
             return UserNotFound(user_id)
         found = connection.scalar(
@@ -220,19 +234,11 @@ class SqlAccountRepository(AccountRepository):
     def replace_account(
         self, user_id: str, account: Account, expected_version: int | None = None
     ) -> Account:
-        row = account_row(user_id, account)
-        del row["version"]
         condition = [accounts.c.user_id == user_id, accounts.c.id == account.id]
         if expected_version is not None:
             condition.append(accounts.c.version == expected_version)
-        statement = (
-            update(accounts)
-            .where(*condition)
-            .values(**row, version=accounts.c.version + 1, last_updated=func.now())
-            .returning(accounts.c.version)
-        )
         with self._transaction() as connection:
-            version = connection.scalar(statement)
+            version = connection.scalar(_rewrite(user_id, account, condition))
             if version is None:
                 raise self._missing(connection, user_id, account.id)
         return replace(account, version=version)
@@ -258,14 +264,7 @@ class SqlAccountRepository(AccountRepository):
             if expected_version is not None and row.version != expected_version:
                 raise VersionConflict(user_id, account_id)
             changed = change(_account(row))
-            values = account_row(user_id, changed)
-            del values["version"]
-            version = connection.scalar(
-                update(accounts)
-                .where(*where)
-                .values(**values, version=row.version + 1, last_updated=func.now())
-                .returning(accounts.c.version)
-            )
+            version = connection.scalar(_rewrite(user_id, changed, where))
         return replace(changed, version=version)
 
     def delete_account(
