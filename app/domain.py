@@ -14,7 +14,7 @@ from typing import ClassVar
 
 # Ids appear in URLs and logs, so they are kept to characters that need no escaping anywhere.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-ID_RE = re.compile(rf"{ID_PATTERN}\Z")
+ID_RE = re.compile(ID_PATTERN)  # use with fullmatch
 ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 

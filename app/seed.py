@@ -42,7 +42,7 @@ def parse_seed(raw: Any, source: str) -> dict[str, list[Account]]:
 
 def _parse_user(user_id: str, raw_accounts: Any, source: str) -> list[Account]:
     where = f"{source}: user '{user_id}'"
-    if not ID_RE.match(user_id):
+    if not ID_RE.fullmatch(user_id):
         raise SeedDataError(f"{where}: not a valid user id ({ID_RULE})")
     if not isinstance(raw_accounts, list):
         raise SeedDataError(f"{where}: must be a list of accounts")

@@ -123,7 +123,7 @@ def test_create_an_account_with_a_generated_id(client: FlaskClient) -> None:
     assert response.status_code == 201
     account_id = body_of(response)["id"]
     assert re.fullmatch(r"acc-[0-9a-f]{16}", account_id)
-    assert ID_RE.match(account_id)
+    assert ID_RE.fullmatch(account_id)
     assert response.headers["Location"] == f"/users/user000/accounts/{account_id}"
 
 

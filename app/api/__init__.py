@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from app.api import accounts, fixture, users
+from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
 from app.domain import ID_PATTERN, Account
 from app.repositories.base import AccountRepository
@@ -39,3 +40,4 @@ def register_api(
     if app.config["FIXTURE_MODE"]:
         app.extensions[fixture.SEED_KEY] = seed
         app.register_blueprint(fixture.blueprint)
+    register_openapi(app)

@@ -22,13 +22,14 @@ from app.domain import (
     SavingsDetails,
 )
 from app.schemas.fields import (
+    EXACT,
     ExactDecimal,
     amount,
+    currency_code,
     identifier,
     percentage,
     routing_number,
     strict_boolean,
-    validate_currency_code,
 )
 
 
@@ -98,8 +99,8 @@ class BaseAccountSchema(Schema):
         required=True, validate=validate.Length(min=1, max=100), data_key="accountName"
     )
     # A balance may be below zero: an overdrawn checking account, a credit card paid beyond it.
-    balance = ExactDecimal(required=True)
-    currency = fields.String(required=True, validate=validate_currency_code)
+    balance = ExactDecimal(required=True, metadata={"description": EXACT})
+    currency = currency_code()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Account:

@@ -10,7 +10,7 @@ from typing import Any
 import pycountry
 from marshmallow import ValidationError, fields, validate
 
-from app.domain import ID_RE, ID_RULE
+from app.domain import ID_PATTERN, ID_RE, ID_RULE
 
 MAX_INTEGER_DIGITS = 15  # a quadrillion, in any currency, is more than any account holds
 MAX_PLACES = 4  # enough for every ISO 4217 minor unit (at most 3) and for rates such as 4.125
@@ -40,19 +40,38 @@ class ExactDecimal(fields.Decimal):
         return number
 
 
+def validate_id(value: str) -> None:
+    if not ID_RE.fullmatch(value):
+        raise ValidationError(f"Must be {ID_RULE}.")
+
+
 def identifier(**kwargs: Any) -> fields.String:
     """A user or account id: safe in a URL path as it is."""
-    return fields.String(validate=validate.Regexp(ID_RE, error=f"Must be {ID_RULE}."), **kwargs)
+    # JSON Schema patterns are ECMA-262 and unanchored, hence ^…$ for the OpenAPI description.
+    return fields.String(validate=validate_id, metadata={"pattern": f"^{ID_PATTERN}$"}, **kwargs)
+
+
+EXACT = (
+    f"An exact decimal number: at most {MAX_PLACES} decimal places and {MAX_INTEGER_DIGITS} "
+    "digits before the point, written back with the digits it was given."
+)
 
 
 def amount(**kwargs: Any) -> ExactDecimal:
     """A non-negative sum of money, such as a credit limit."""
-    return ExactDecimal(required=True, validate=validate.Range(min=0), **kwargs)
+    return ExactDecimal(
+        required=True, validate=validate.Range(min=0), metadata={"description": EXACT}, **kwargs
+    )
 
 
 def percentage(**kwargs: Any) -> ExactDecimal:
     """A yearly rate in percent, such as an APR of 19.99."""
-    return ExactDecimal(required=True, validate=validate.Range(min=0, max=100), **kwargs)
+    return ExactDecimal(
+        required=True,
+        validate=validate.Range(min=0, max=100),
+        metadata={"description": f"A yearly rate in percent. {EXACT}"},
+        **kwargs,
+    )
 
 
 @cache
@@ -77,7 +96,21 @@ def validate_routing_number(number: str) -> None:
 
 
 def routing_number(**kwargs: Any) -> fields.String:
-    return fields.String(required=True, validate=validate_routing_number, **kwargs)
+    return fields.String(
+        required=True,
+        validate=validate_routing_number,
+        metadata={"pattern": "^[0-9]{9}$", "description": "An ABA routing number."},
+        **kwargs,
+    )
+
+
+def currency_code(**kwargs: Any) -> fields.String:
+    return fields.String(
+        required=True,
+        validate=validate_currency_code,
+        metadata={"pattern": "^[A-Z]{3}$", "description": "An ISO 4217 currency code."},
+        **kwargs,
+    )
 
 
 class StrictBoolean(fields.Boolean):
