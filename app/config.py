@@ -21,6 +21,9 @@ class DefaultConfig:
     FIXTURE_MODE = False
     #: Request bodies larger than this are refused with 413; an account is well under 1 KiB.
     MAX_CONTENT_LENGTH = 64 * 1024
+    #: Web origins allowed to call the API from a browser (CORS), e.g. `["https://app.example"]`;
+    #: empty allows none.
+    CORS_ORIGINS: list[str] = []  # noqa: RUF012 (read, never changed)
 
     #: `sqlite:///path.db` or `postgresql://…`; None keeps the data in this process's memory.
     DATABASE_URL: str | None = None

@@ -10,6 +10,7 @@ from werkzeug.routing import BaseConverter
 from app.api import accounts, fixture, users
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
+from app.api.security import register_security
 from app.domain import ID_PATTERN, Account
 from app.repositories.base import AccountRepository
 
@@ -35,6 +36,7 @@ def register_api(
     # which is another route (user "accounts"); an empty id is simply not found.
     app.url_map.merge_slashes = False
     register_problem_handlers(app)
+    register_security(app)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
     if app.config["FIXTURE_MODE"]:

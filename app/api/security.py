@@ -1,0 +1,50 @@
+"""What every response carries for safety, and what every request must not exceed."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_cors import CORS
+
+from app.api.http import invalid_query
+
+# Below gunicorn's own limit on the request line (4094 bytes), so that a long query gets this
+# service's JSON 400 rather than gunicorn's HTML one.
+MAX_QUERY_BYTES = 2048
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # An API answers with data, never with a page to render, frame or load anything from.
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+}
+
+
+def _refuse_long_queries() -> None:
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        raise invalid_query(
+            f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
+            [],
+        )
+
+
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    # Account data may be kept by the client's own cache only, and checked (ETag) before reuse.
+    response.headers.setdefault("Cache-Control", "private, no-cache")
+    return response
+
+
+def register_security(app: Flask) -> None:
+    app.before_request(_refuse_long_queries)
+    app.after_request(_secure)
+    origins = app.config["CORS_ORIGINS"]
+    if origins:
+        CORS(
+            app,
+            origins=origins,
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+        )
