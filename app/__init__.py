@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from app.api import register_api
+from app.api.auth import token_verifier
 from app.config import ConfigurationError, settings
 from app.domain import StorageUnavailable
 from app.json_provider import ExactJSONProvider
@@ -24,6 +25,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings(config))
     app.json = ExactJSONProvider(app)
 
+    # Checked first: a missing key is a configuration error whatever state the database is in.
+    verifier = token_verifier(app.config)
     seed_file = app.config["SEED_DATA"]
     seed = load_seed_file(Path(str(seed_file))) if seed_file else {}
     repository, read_repository = build_repositories(app.config)
@@ -32,5 +35,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             repository.seed(seed)
     except StorageUnavailable as error:
         raise ConfigurationError(f"cannot seed the store: {error.__cause__}") from None
-    register_api(app, repository, read_repository, seed)
+    register_api(app, repository, read_repository, seed, verifier)
     return app

@@ -58,6 +58,34 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
         raise click.ClickException(str(error)) from None
 
 
+@main.command()
+@click.argument("user_id")
+@click.option("--admin", is_flag=True, help="Add the admin scope: may act for any user.")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(1),
+    default=3600,
+    show_default=True,
+    help="Seconds until the token expires.",
+)
+@click.option(
+    "--private-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sign with this PEM private key (RS256) instead of ACCOUNTS_JWT_SECRET.",
+)
+def token(user_id: str, admin: bool, expires_in: int, private_key: Path | None) -> None:
+    """Print a bearer token for USER_ID, for development and tests."""
+    from app.api.auth import mint_token
+
+    if private_key:
+        key, algorithm = private_key.read_text(), "RS256"
+    elif secret := settings()["JWT_SECRET"]:
+        key, algorithm = secret, "HS256"
+    else:
+        raise click.ClickException("set ACCOUNTS_JWT_SECRET, or give --private-key")
+    click.echo(mint_token(user_id, key, algorithm, admin=admin, expires_in=expires_in))
+
+
 @main.group()
 def db() -> None:
     """Manage the database named by ACCOUNTS_DATABASE_URL (or --database-url)."""

@@ -21,6 +21,11 @@ class DefaultConfig:
     FIXTURE_MODE = False
     #: Request bodies larger than this are refused with 413; an account is well under 1 KiB.
     MAX_CONTENT_LENGTH = 64 * 1024
+    #: `jwt` or `off`. Unset: off for the in-memory demo, jwt whenever DATABASE_URL is set.
+    AUTH: str | None = None
+    #: The HS256 secret tokens are signed with; or the path of the PEM public key for RS256.
+    JWT_SECRET: str | None = None
+    JWT_PUBLIC_KEY: str | None = None
     #: Web origins allowed to call the API from a browser (CORS), e.g. `["https://app.example"]`;
     #: empty allows none.
     CORS_ORIGINS: list[str] = []  # noqa: RUF012 (read, never changed)

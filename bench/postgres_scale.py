@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -31,10 +32,12 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from app.api.auth import mint_token  # noqa: E402
 from app.repositories.engine import make_engine  # noqa: E402
 from app.repositories.migrate import upgrade  # noqa: E402
 
 TYPES = ["credit", "loan", "checking", "savings", "investment"]
+SECRET = secrets.token_hex(32)
 
 
 def details(kind: str, n: int) -> str:
@@ -104,8 +107,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_SEED_DATA": "", "PORT": str(port)}
+def serve(url: str, port: int, token: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ACCOUNTS_DATABASE_URL": url,
+        "ACCOUNTS_SEED_DATA": "",
+        "ACCOUNTS_JWT_SECRET": SECRET,
+        "PORT": str(port),
+    }
     server = subprocess.Popen(
         # The access log off: the figures are the service's, not those of writing a log line.
         [
@@ -125,7 +134,11 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     )
     for _ in range(200):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/users/u0/accounts", timeout=1)
+            probe = urllib.request.Request(
+                f"http://127.0.0.1:{port}/users/u0/accounts",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            urllib.request.urlopen(probe, timeout=1)
             return server
         except urllib.error.HTTPError as error:
             server.kill()
@@ -136,7 +149,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not start")
 
 
-def wrk(port: int, users: int, connections: int, duration: int) -> str:
+def wrk(port: int, users: int, connections: int, duration: int, token: str) -> str:
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
     return subprocess.run(
@@ -146,6 +159,8 @@ def wrk(port: int, users: int, connections: int, duration: int) -> str:
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
             "-s",
             str(REPO / "bench" / "random_users.lua"),
             f"http://127.0.0.1:{port}",
@@ -177,10 +192,12 @@ def main() -> None:
     if args.reload or not present or present[0] != args.users * args.accounts_per_user:
         load(url, args.users, args.accounts_per_user)
 
+    # As in production with a database: authentication on, every request checking a token.
+    token = mint_token("bench", SECRET, admin=True, expires_in=3600)
     port = free_port()
-    server = serve(url, port)
+    server = serve(url, port, token)
     try:
-        output = wrk(port, args.users, args.connections, args.duration)
+        output = wrk(port, args.users, args.connections, args.duration, token)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -26,6 +26,7 @@ class Gunicorn:
     process: subprocess.Popen[str]
     log: list[str] = field(default_factory=list)
     _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    _ended: bool = False
 
     def __post_init__(self) -> None:
         threading.Thread(target=self._pump, daemon=True).start()
@@ -45,6 +46,7 @@ class Gunicorn:
             except queue.Empty:
                 break
             if line is None:
+                self._ended = True
                 return None
             self.log.append(line)
             if match := pattern.search(line):
@@ -53,8 +55,9 @@ class Gunicorn:
 
     def rest_of_log(self) -> list[str]:
         """Everything gunicorn logs until it exits (call once it is stopping)."""
-        while (line := self._lines.get(timeout=30)) is not None:
+        while not self._ended and (line := self._lines.get(timeout=30)) is not None:
             self.log.append(line)
+        self._ended = True
         assert self.process.stderr is not None
         self.process.stderr.close()
         return self.log

@@ -27,7 +27,7 @@ def base_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A live server: one process on the in-memory store, several on either database."""
-    env = {}
+    env = {"ACCOUNTS_AUTH": "off"}  # this is about storage; tests/test_auth.py is about tokens
     if request.param != "memory":
         env["ACCOUNTS_DATABASE_URL"] = emptied(
             f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"

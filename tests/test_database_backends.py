@@ -40,7 +40,10 @@ def app_on() -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def make(url: str, **config: object) -> Flask:
-        app = create_app({"SEED_DATA": str(SEED_FILE), "DATABASE_URL": url, **config})
+        # Storage is the subject here; tests/test_auth.py covers tokens on a database.
+        app = create_app(
+            {"SEED_DATA": str(SEED_FILE), "DATABASE_URL": url, "AUTH": "off", **config}
+        )
         apps.append(app)
         return app
 

@@ -49,7 +49,7 @@ def test_acknowledged_writes_survive_sigkill(
                 if response.status_code == 201:
                     acknowledged.append(account_id)
 
-    with serving({"ACCOUNTS_DATABASE_URL": url}) as (base_url, server):
+    with serving({"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_AUTH": "off"}) as (base_url, server):
         writers = [
             threading.Thread(target=write, args=(base_url, writer)) for writer in range(WRITERS)
         ]

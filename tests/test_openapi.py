@@ -131,3 +131,21 @@ def test_each_valid_account_matches_exactly_one_branch(
 def test_an_account_with_an_unknown_field_breaks_the_description(client: FlaskClient) -> None:
     spec = document(client)
     assert not validator(spec, "Account").is_valid({**VALID_ACCOUNTS["loan"], "nickname": "x"})
+
+
+def test_with_authentication_the_description_says_so() -> None:
+    from tests.test_auth import auth_app
+
+    spec = document(auth_app().test_client())
+    validate(spec)
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert spec["security"] == [{"bearer": []}]
+    assert spec["paths"]["/openapi.json"]["get"]["security"] == []
+    responses = spec["paths"]["/users/{userId}/accounts"]["get"]["responses"]
+    assert {"401", "403"} <= set(responses)
+
+
+def test_without_authentication_it_describes_no_401(client: FlaskClient) -> None:
+    spec = document(client)
+    assert "security" not in spec
+    assert "401" not in spec["paths"]["/users/{userId}/accounts"]["get"]["responses"]

@@ -14,7 +14,7 @@ from app.json_provider import loads_exact
 from app.repositories.memory import InMemoryAccountRepository
 from tests.conftest import SEED_FILE
 
-SECRET = "postgres://admin:hunter2@db"  # noqa: S105 (a fake, to prove it never leaks)
+SECRET = "postgres://admin:hunter2@db"  # a fake, to prove it never leaks
 
 
 class BrokenRepository(InMemoryAccountRepository):

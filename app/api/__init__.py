@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from app.api import accounts, fixture, users
+from app.api.auth import TokenVerifier, register_auth
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
 from app.api.security import register_security
@@ -28,6 +29,7 @@ def register_api(
     repository: AccountRepository,
     read_repository: AccountRepository,
     seed: Mapping[str, Sequence[Account]],
+    verifier: TokenVerifier | None,
 ) -> None:
     app.extensions[accounts.REPOSITORY_KEY] = repository
     app.extensions[accounts.READ_REPOSITORY_KEY] = read_repository
@@ -37,6 +39,7 @@ def register_api(
     app.url_map.merge_slashes = False
     register_problem_handlers(app)
     register_security(app)
+    register_auth(app, verifier)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
     if app.config["FIXTURE_MODE"]:

@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app
 
+from app.api.auth import auth_enabled
 from app.domain import ID_PATTERN, AccountType
 from app.json_provider import dumps_bytes
 from app.schemas.accounts import ACCOUNT_SCHEMAS
@@ -48,6 +49,8 @@ _ETAG = {
 }
 _PROBLEMS = {
     400: "Malformed request: bad query parameter, or a body that is not JSON.",
+    401: "No valid bearer token; see the WWW-Authenticate header.",
+    403: "The token may not act for this user, or the route needs the admin scope.",
     404: "No such user or account (or route).",
     409: "The id is taken.",
     412: "If-Match no longer matches the account: read it again and retry.",
@@ -60,7 +63,7 @@ _PROBLEMS = {
 
 def _responses(ok: dict[str, Any], *problems: int) -> dict[str, Any]:
     responses = dict(ok)
-    for status in sorted({*problems, 404, 503}):
+    for status in sorted({*problems, 401, 403, 404, 503}):
         responses[str(status)] = {
             "description": _PROBLEMS[status],
             "content": {"application/problem+json": {"schema": _ref("Problem")}},
@@ -221,6 +224,7 @@ def _paths(fixture_mode: bool) -> dict[str, dict[str, Any]]:
     paths["/openapi.json"] = {
         "get": {
             "summary": "This description.",
+            "security": [],  # public, whether or not the rest needs a token
             "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
         }
     }
@@ -330,8 +334,18 @@ def build_openapi(app: Flask) -> bytes:
         },
     )
     spec.components.schema("Problem", _problem_schema())
+    auth = auth_enabled(app)
+    if auth:
+        spec.components.security_scheme(
+            "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        )
+        spec.options["security"] = [{"bearer": []}]
     for path, operations in _paths(app.config["FIXTURE_MODE"]).items():
         parameters = operations.pop("parameters", [])
+        if not auth:  # with no authentication there is no 401 or 403 to describe
+            for operation in operations.values():
+                for status in ("401", "403"):
+                    operation["responses"].pop(status, None)
         spec.path(path=path, operations=operations, parameters=parameters)
     return dumps_bytes(spec.to_dict())
 

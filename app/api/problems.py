@@ -5,6 +5,7 @@ Domain errors are mapped to statuses here, so the layers below never speak HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response
@@ -29,9 +30,18 @@ PROBLEM_TYPE_PREFIX = "tag:accounts-service,2026:problems/"
 class Problem(Exception):
     """Raised by views for a request they refuse; rendered by the handler below."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
+        self.headers = dict(headers or {})
         self.body = {
             "type": PROBLEM_TYPE_PREFIX + slug,
             "title": title,
@@ -56,15 +66,15 @@ def problem_response(status: int, body: dict[str, Any]) -> Response:
 
 
 def _from_problem(problem: Problem) -> Response:
-    return problem_response(problem.status, problem.body)
+    response = problem_response(problem.status, problem.body)
+    response.headers.update(problem.headers)
+    return response
 
 
 def _from_domain_error(error: DomainError) -> Response:
     status, slug, title = _DOMAIN_PROBLEMS[type(error)]
-    response = _from_problem(Problem(status, slug, title, str(error)))
-    if status == 503:
-        response.headers["Retry-After"] = "1"
-    return response
+    headers = {"Retry-After": "1"} if status == 503 else {}
+    return _from_problem(Problem(status, slug, title, str(error), headers))
 
 
 def _from_http_exception(error: HTTPException) -> Response:

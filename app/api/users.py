@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 
 from app.api.accounts import repository
+from app.api.auth import require_access
 from app.api.http import json_object_body, json_response, load, refuse_unknown_parameters
 from app.schemas.users import NewUserSchema
 from app.services import accounts as service
@@ -25,7 +26,9 @@ def create_user() -> Response:
     refuse_unknown_parameters([])
     # An empty POST is fine: it asks for a user with a generated id.
     body = json_object_body() if request.content_length or request.is_json else {}
-    user_id = service.create_user(repository(), load(_new_user_schema, body).get("id"))
+    user_id = load(_new_user_schema, body).get("id") or service.new_id("user")
+    require_access(user_id)  # a token may create its own user; only an admin any other
+    service.create_user(repository(), user_id)
     location = url_for(".get_user", user_id=user_id)
     return json_response(_user(user_id, 0), 201, {"Location": location})
 

@@ -1,0 +1,241 @@
+"""Bearer tokens and per-user isolation, over every route the app has."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+
+from app import create_app
+from app.api.auth import PUBLIC_ENDPOINTS, mint_token
+from app.cli import main
+from app.config import ConfigurationError
+from tests.conftest import SEED_FILE
+from tests.samples import valid_account
+
+SECRET = "a-test-secret-that-is-long-enough-for-hs256-0123456789"
+OWN, OTHER = "user123", "user456"
+
+
+def auth_app(**config: Any) -> Flask:
+    return create_app(
+        {
+            "SEED_DATA": str(SEED_FILE),
+            "FIXTURE_MODE": True,
+            "AUTH": "jwt",
+            "JWT_SECRET": SECRET,
+            **config,
+        }
+    )
+
+
+def alg_none_token() -> str:
+    return jwt.encode({"sub": OWN, "exp": int(time.time()) + 600}, "", algorithm="none")
+
+
+TOKENS: dict[str, str | None] = {
+    "own": mint_token(OWN, SECRET),
+    "other": mint_token(OTHER, SECRET),
+    "admin": mint_token("ops", SECRET, admin=True),
+    "none": None,
+    "forged": mint_token(OWN, "a-different-secret-of-the-same-sort-0123456789abcdef"),
+    "expired": mint_token(OWN, SECRET, expires_in=-3600),
+    "alg-none": alg_none_token(),
+}
+
+BODIES: dict[str, Any] = {
+    "accounts.create_account": valid_account("loan", id="new-one"),
+    "accounts.replace_account": valid_account("credit", id="acc1"),
+    "accounts.patch_account": {"balance": 1},
+    "users.create_user": {"id": OWN},
+    "fixture.reset": {},
+}
+
+
+def every_route(app: Flask) -> list[tuple[str, str, str]]:
+    """(endpoint, method, concrete URL) for every route, with ids of user123's data."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = re.sub(r"<id:user_id>", OWN, rule.rule).replace("<id:account_id>", "acc1")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, url))
+    return found
+
+
+ROUTES = every_route(auth_app())
+
+
+def test_only_the_openapi_description_is_public() -> None:
+    # A new route lands in the matrix below by itself; making one public takes a change here.
+    assert {"openapi.openapi"} == PUBLIC_ENDPOINTS
+    assert {endpoint for endpoint, _, _ in ROUTES} == {
+        "accounts.list_accounts",
+        "accounts.create_account",
+        "accounts.get_account",
+        "accounts.replace_account",
+        "accounts.patch_account",
+        "accounts.delete_account",
+        "users.create_user",
+        "users.get_user",
+        "users.delete_user",
+        "fixture.export",
+        "fixture.reset",
+    }
+
+
+@pytest.mark.parametrize("token", sorted(TOKENS))
+@pytest.mark.parametrize(("endpoint", "method", "url"), ROUTES, ids=lambda v: str(v))
+def test_the_route_by_token_matrix(endpoint: str, method: str, url: str, token: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKENS[token]}"} if TOKENS[token] else {}
+    response = (
+        auth_app()
+        .test_client()
+        .open(url, method=method, json=BODIES.get(endpoint), headers=headers)
+    )
+    if token in {"none", "forged", "expired", "alg-none"}:
+        assert response.status_code == 401, response.data
+        assert response.mimetype == "application/problem+json"
+        challenge = response.headers["WWW-Authenticate"]
+        assert challenge.startswith('Bearer realm="accounts-service"')
+        assert ('error="invalid_token"' in challenge) is (token != "none")
+    elif token == "other" or (token == "own" and endpoint.startswith("fixture.")):
+        assert response.status_code == 403, response.data
+        assert response.mimetype == "application/problem+json"
+    else:
+        assert response.status_code not in {401, 403}, response.data
+
+
+def test_the_openapi_description_needs_no_token() -> None:
+    assert auth_app().test_client().get("/openapi.json").status_code == 200
+
+
+def test_an_unknown_route_is_a_404_with_or_without_a_token() -> None:
+    assert auth_app().test_client().get("/nope").status_code == 404
+
+
+def test_a_token_may_create_its_own_user_and_only_an_admin_others() -> None:
+    client = auth_app().test_client()
+    newbie = {"Authorization": f"Bearer {mint_token('newbie', SECRET)}"}
+    assert client.post("/users", json={"id": "newbie"}, headers=newbie).status_code == 201
+    assert client.post("/users", json={"id": "someone"}, headers=newbie).status_code == 403
+    assert client.post("/users", headers=newbie).status_code == 403  # a generated id is not theirs
+    admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
+    assert client.post("/users", headers=admin).status_code == 201
+
+
+def test_a_token_without_exp_or_sub_is_refused() -> None:
+    client = auth_app().test_client()
+    claim_sets: list[dict[str, Any]] = [
+        {"sub": OWN},
+        {"exp": int(time.time()) + 600},
+        {"sub": 7, "exp": int(time.time()) + 600},
+    ]
+    for claims in claim_sets:
+        token = jwt.encode(claims, SECRET, algorithm="HS256")
+        response = client.get(
+            f"/users/{OWN}/accounts", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401, claims
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "token abc"])
+def test_other_authorization_schemes_are_401(header: str) -> None:
+    response = (
+        auth_app().test_client().get(f"/users/{OWN}/accounts", headers={"Authorization": header})
+    )
+    assert response.status_code == 401
+
+
+@pytest.fixture
+def rsa_keys(tmp_path: Path) -> tuple[str, Path]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_path = tmp_path / "public.pem"
+    public_path.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private_pem, public_path
+
+
+def test_rs256_tokens_are_checked_with_the_public_key(rsa_keys: tuple[str, Path]) -> None:
+    private_pem, public_path = rsa_keys
+    client = auth_app(JWT_SECRET=None, JWT_PUBLIC_KEY=str(public_path)).test_client()
+    token = mint_token(OWN, private_pem, algorithm="RS256")
+    ok = client.get(f"/users/{OWN}/accounts", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+
+    # The classic confusion attack: HS256, "signed" with the public key as the HMAC secret.
+    def segment(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    signing_input = (
+        f"{segment({'alg': 'HS256', 'typ': 'JWT'})}."
+        f"{segment({'sub': OWN, 'exp': int(time.time()) + 600})}"
+    )
+    signature = hmac.new(public_path.read_bytes(), signing_input.encode(), hashlib.sha256)
+    forged = f"{signing_input}.{base64.urlsafe_b64encode(signature.digest()).rstrip(b'=').decode()}"
+    refused = client.get(f"/users/{OWN}/accounts", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401
+
+
+def test_auth_is_on_by_default_with_a_database_and_needs_a_key(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    with pytest.raises(ConfigurationError, match="ACCOUNTS_JWT_SECRET"):
+        create_app({"SEED_DATA": str(SEED_FILE), "DATABASE_URL": url})
+
+
+def test_a_missing_public_key_file_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read it"):
+        auth_app(JWT_SECRET=None, JWT_PUBLIC_KEY=str(tmp_path / "absent.pem"))
+
+
+def test_an_unknown_auth_mode_stops_start_up() -> None:
+    with pytest.raises(ConfigurationError, match="must be 'jwt' or 'off'"):
+        auth_app(AUTH="maybe")
+
+
+def test_the_in_memory_default_warns_that_auth_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        client = create_app({"SEED_DATA": str(SEED_FILE)}).test_client()
+    assert "authentication is off" in caplog.text
+    assert client.get(f"/users/{OTHER}/accounts").status_code == 200
+
+
+def test_cli_mints_tokens_the_service_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCOUNTS_JWT_SECRET", SECRET)
+    minted = CliRunner().invoke(main, ["token", OWN])
+    assert minted.exit_code == 0
+    headers = {"Authorization": f"Bearer {minted.output.strip()}"}
+    client = auth_app().test_client()
+    assert client.get(f"/users/{OWN}/accounts", headers=headers).status_code == 200
+    assert client.get(f"/users/{OTHER}/accounts", headers=headers).status_code == 403
+    admin = CliRunner().invoke(main, ["token", "ops", "--admin"]).output.strip()
+    assert jwt.decode(admin, SECRET, algorithms=["HS256"])["scope"] == "admin"
+
+
+def test_cli_token_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACCOUNTS_JWT_SECRET", raising=False)
+    result = CliRunner().invoke(main, ["token", OWN])
+    assert result.exit_code == 1
+    assert "ACCOUNTS_JWT_SECRET" in result.output
