@@ -26,6 +26,14 @@ class DefaultConfig:
     #: The HS256 secret tokens are signed with; or the path of the PEM public key for RS256.
     JWT_SECRET: str | None = None
     JWT_PUBLIC_KEY: str | None = None
+    #: Requests allowed per client address, and per bearer token, across all routes (limits
+    #: syntax, e.g. "300 per second"; empty for no limit). Past either: 429 with Retry-After.
+    RATE_LIMIT_PER_ADDRESS = "300 per second"
+    RATE_LIMIT_PER_TOKEN = "50 per second"  # noqa: S105 (a limit, not a password)
+    #: Redis for counting rate limits across worker processes, e.g. redis://127.0.0.1:6379.
+    REDIS_URL: str | None = None
+    #: How many proxies of ours stand in front (their X-Forwarded-For is trusted); 0 for none.
+    TRUSTED_PROXIES = 0
     #: Web origins allowed to call the API from a browser (CORS), e.g. `["https://app.example"]`;
     #: empty allows none.
     CORS_ORIGINS: list[str] = []  # noqa: RUF012 (read, never changed)

@@ -39,7 +39,15 @@ def _announce(server: Any) -> None:
 
 def serve(seed: Path, host: str, port: int, threads: int) -> None:
     """Blocks until gunicorn stops (on SIGTERM or SIGINT). Raises SeedDataError before binding."""
-    app = create_app({"SEED_DATA": str(seed), "FIXTURE_MODE": True})
+    # No rate limits: a test suite sends requests as fast as it can, and should not get 429s.
+    app = create_app(
+        {
+            "SEED_DATA": str(seed),
+            "FIXTURE_MODE": True,
+            "RATE_LIMIT_PER_ADDRESS": "",
+            "RATE_LIMIT_PER_TOKEN": "",
+        }
+    )
     options = {
         "bind": f"{host}:{port}",
         # One process: the data lives in its memory, and /reset must reach the only copy.

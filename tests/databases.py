@@ -1,7 +1,8 @@
-"""Real databases for the tests: a SQLite file, and a throwaway database on the PostgreSQL server.
+"""Real servers for the tests: a throwaway database on PostgreSQL, and Redis.
 
-PostgreSQL is the server at ACCOUNTS_TEST_POSTGRES_URL (default: the local one, database `test`).
-When it cannot be reached the tests that need it are skipped, with the reason, unless
+PostgreSQL is the server at ACCOUNTS_TEST_POSTGRES_URL (default: the local one, database `test`),
+Redis the one at ACCOUNTS_TEST_REDIS_URL. When one cannot be reached the tests that need it are
+skipped, with the reason, unless
 ACCOUNTS_REQUIRE_SERVICES=1 (as .ci/run sets), where they fail instead.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -68,3 +70,19 @@ def emptied(url: str) -> str:
     SqlAccountRepository(engine).replace_all({})
     engine.dispose()
     return url
+
+
+REDIS_URL = os.environ.get("ACCOUNTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server's URL, once it has answered a PING."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis at {REDIS_URL} is unreachable: {error}")
+    finally:
+        client.close()
+    return REDIS_URL

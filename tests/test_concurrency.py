@@ -27,7 +27,8 @@ def base_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A live server: one process on the in-memory store, several on either database."""
-    env = {"ACCOUNTS_AUTH": "off"}  # this is about storage; tests/test_auth.py is about tokens
+    # This is about storage: tests/test_auth.py is about tokens, tests/test_limits.py about limits.
+    env = {"ACCOUNTS_AUTH": "off", "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": ""}
     if request.param != "memory":
         env["ACCOUNTS_DATABASE_URL"] = emptied(
             f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"

@@ -49,7 +49,12 @@ def test_acknowledged_writes_survive_sigkill(
                 if response.status_code == 201:
                     acknowledged.append(account_id)
 
-    with serving({"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_AUTH": "off"}) as (base_url, server):
+    env = {
+        "ACCOUNTS_DATABASE_URL": url,
+        "ACCOUNTS_AUTH": "off",
+        "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": "",
+    }
+    with serving(env) as (base_url, server):
         writers = [
             threading.Thread(target=write, args=(base_url, writer)) for writer in range(WRITERS)
         ]

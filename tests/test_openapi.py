@@ -149,3 +149,13 @@ def test_without_authentication_it_describes_no_401(client: FlaskClient) -> None
     spec = document(client)
     assert "security" not in spec
     assert "401" not in spec["paths"]["/users/{userId}/accounts"]["get"]["responses"]
+
+
+def test_429_is_described_only_when_rate_limits_are_on() -> None:
+    limited = document(create_app({"SEED_DATA": str(SEED_FILE)}).test_client())
+    assert "429" in limited["paths"]["/users/{userId}/accounts"]["get"]["responses"]
+    unlimited = create_app(
+        {"SEED_DATA": str(SEED_FILE), "RATE_LIMIT_PER_ADDRESS": "", "RATE_LIMIT_PER_TOKEN": ""}
+    )
+    responses = document(unlimited.test_client())["paths"]["/users/{userId}/accounts"]["get"]
+    assert "429" not in responses["responses"]

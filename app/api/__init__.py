@@ -9,6 +9,7 @@ from werkzeug.routing import BaseConverter
 
 from app.api import accounts, fixture, users
 from app.api.auth import TokenVerifier, register_auth
+from app.api.limits import register_limits
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
 from app.api.security import register_security
@@ -38,6 +39,7 @@ def register_api(
     # which is another route (user "accounts"); an empty id is simply not found.
     app.url_map.merge_slashes = False
     register_problem_handlers(app)
+    register_limits(app)  # before authentication, so that floods of bad tokens are counted too
     register_security(app)
     register_auth(app, verifier)
     app.register_blueprint(accounts.blueprint)

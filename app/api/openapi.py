@@ -56,6 +56,7 @@ _PROBLEMS = {
     412: "If-Match no longer matches the account: read it again and retry.",
     413: "The body is too large.",
     415: "The body is not JSON.",
+    429: "Too many requests from this address or with this token; see `Retry-After`.",
     422: "JSON, but not valid: `errors` names each bad field by its path.",
     503: "The database cannot be reached right now; retry after `Retry-After` seconds.",
 }
@@ -63,7 +64,7 @@ _PROBLEMS = {
 
 def _responses(ok: dict[str, Any], *problems: int) -> dict[str, Any]:
     responses = dict(ok)
-    for status in sorted({*problems, 401, 403, 404, 503}):
+    for status in sorted({*problems, 401, 403, 404, 429, 503}):
         responses[str(status)] = {
             "description": _PROBLEMS[status],
             "content": {"application/problem+json": {"schema": _ref("Problem")}},
@@ -340,12 +341,15 @@ def build_openapi(app: Flask) -> bytes:
             "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )
         spec.options["security"] = [{"bearer": []}]
+    # What this app, as configured, can never answer is not described.
+    never = set() if auth else {"401", "403"}
+    if not (app.config["RATE_LIMIT_PER_ADDRESS"] or app.config["RATE_LIMIT_PER_TOKEN"]):
+        never.add("429")
     for path, operations in _paths(app.config["FIXTURE_MODE"]).items():
         parameters = operations.pop("parameters", [])
-        if not auth:  # with no authentication there is no 401 or 403 to describe
-            for operation in operations.values():
-                for status in ("401", "403"):
-                    operation["responses"].pop(status, None)
+        for operation in operations.values():
+            for status in never:
+                operation["responses"].pop(status, None)
         spec.path(path=path, operations=operations, parameters=parameters)
     return dumps_bytes(spec.to_dict())
 

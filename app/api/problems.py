@@ -65,7 +65,7 @@ def problem_response(status: int, body: dict[str, Any]) -> Response:
     return Response(dumps_bytes(body), status=status, mimetype=PROBLEM_MIMETYPE)
 
 
-def _from_problem(problem: Problem) -> Response:
+def problem_response_of(problem: Problem) -> Response:
     response = problem_response(problem.status, problem.body)
     response.headers.update(problem.headers)
     return response
@@ -74,7 +74,7 @@ def _from_problem(problem: Problem) -> Response:
 def _from_domain_error(error: DomainError) -> Response:
     status, slug, title = _DOMAIN_PROBLEMS[type(error)]
     headers = {"Retry-After": "1"} if status == 503 else {}
-    return _from_problem(Problem(status, slug, title, str(error), headers))
+    return problem_response_of(Problem(status, slug, title, str(error), headers))
 
 
 def _from_http_exception(error: HTTPException) -> Response:
@@ -93,6 +93,6 @@ def _from_http_exception(error: HTTPException) -> Response:
 
 
 def register_problem_handlers(app: Flask) -> None:
-    app.register_error_handler(Problem, _from_problem)
+    app.register_error_handler(Problem, problem_response_of)
     app.register_error_handler(DomainError, _from_domain_error)
     app.register_error_handler(HTTPException, _from_http_exception)
