@@ -44,8 +44,7 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
         {
             "SEED_DATA": str(seed),
             "FIXTURE_MODE": True,
-            "RATE_LIMIT_PER_ADDRESS": "",
-            "RATE_LIMIT_PER_TOKEN": "",
+            **dict.fromkeys(["RATE_LIMIT_PER_ADDRESS", "RATE_LIMIT_PER_TOKEN"], ""),
         }
     )
     options = {

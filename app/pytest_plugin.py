@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import selectors
-import subprocess
+import subprocess  # nosec B404
 import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pytest
 
@@ -41,6 +41,11 @@ class AccountsService:
     url: str
     process: subprocess.Popen[str]
 
+    def __post_init__(self) -> None:
+        # The URL is opened below: it must be the server's http address, nothing else.
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http URL: {self.url!r}")
+
     def reset(self, data: Mapping[str, Any] | Path) -> None:
         """Replace every user with `data` (seed-file format, as a mapping or a file).
 
@@ -53,29 +58,31 @@ class AccountsService:
             method="POST",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request):  # noqa: S310
+        # Only ever an http(s) URL: see __post_init__.
+        with urllib.request.urlopen(request):  # noqa: S310  # nosec B310
             pass
 
     def export(self) -> dict[str, Any]:
         """The whole current state, in the seed-file format."""
-        with urllib.request.urlopen(f"{self.url}/export") as response:  # noqa: S310
+        with urllib.request.urlopen(f"{self.url}/export") as response:  # noqa: S310  # nosec B310
             exported: dict[str, Any] = json.load(response)
         return exported
 
 
 def start(seed: Path) -> AccountsService:
     """Start `accounts-service serve` on a free port; returns once it has said its URL."""
-    process = subprocess.Popen(  # noqa: S603 (our own command, no shell)
+    # Our own command, with no shell and no input from elsewhere.
+    process = subprocess.Popen(  # noqa: S603  # nosec B603
         [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
+    stdout = cast(IO[str], process.stdout)  # never None: it is a pipe
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(stdout, selectors.EVENT_READ)
         ready = selector.select(timeout=_START_TIMEOUT_SECONDS)
-    url = process.stdout.readline().strip() if ready else ""
+    url = stdout.readline().strip() if ready else ""
     if not url.startswith("http"):
         process.kill()
         _, errors = process.communicate()

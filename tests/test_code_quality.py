@@ -13,7 +13,12 @@ from tests.conftest import REPO_ROOT
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
+    [
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["mypy"],
+        ["bandit", "--quiet", "--recursive", "app", "wsgi.py", "gunicorn.conf.py"],
+    ],
     ids=" ".join,
 )
 def test_tool_is_clean(command: list[str]) -> None:

@@ -33,9 +33,12 @@ class ExactDecimal(fields.Decimal):
         if isinstance(value, str):
             raise self.make_error("not_number")
         number = super()._validated(value)
-        exponent = number.as_tuple().exponent
-        assert isinstance(exponent, int)  # NaN and the infinities were refused above
-        if -exponent > MAX_PLACES or number.adjusted() >= MAX_INTEGER_DIGITS:
+        exponent = number.as_tuple().exponent  # an int: NaN and the infinities were refused above
+        if (
+            not isinstance(exponent, int)
+            or -exponent > MAX_PLACES
+            or number.adjusted() >= MAX_INTEGER_DIGITS
+        ):
             raise self.make_error("too_precise")
         return number
 
