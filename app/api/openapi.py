@@ -312,6 +312,7 @@ def build_openapi(app: Flask) -> bytes:
                 "userId": {"type": "string"},
                 "accounts": {"type": "array", "items": _ref("Account")},
             },
+            "additionalProperties": False,
         },
     )
     spec.components.schema(
@@ -323,6 +324,7 @@ def build_openapi(app: Flask) -> bytes:
                 "userId": {"type": "string"},
                 "accountCount": {"type": "integer", "minimum": 0},
             },
+            "additionalProperties": False,
         },
     )
     spec.components.schema("NewUser", schema=NewUserSchema)
