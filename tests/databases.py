@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -31,7 +32,7 @@ def services_required() -> bool:
     return os.environ.get("ACCOUNTS_REQUIRE_SERVICES") == "1"
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     if services_required():
         pytest.fail(f"{reason} (ACCOUNTS_REQUIRE_SERVICES=1)")
     pytest.skip(reason)

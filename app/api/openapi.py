@@ -62,14 +62,21 @@ _PROBLEMS = {
 }
 
 
+def _problem(status: int) -> dict[str, Any]:
+    return {
+        "description": _PROBLEMS[status],
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+
+
 def _responses(ok: dict[str, Any], *problems: int) -> dict[str, Any]:
-    responses = dict(ok)
-    for status in sorted({*problems, 401, 403, 404, 429, 503}):
-        responses[str(status)] = {
-            "description": _PROBLEMS[status],
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
-        }
-    return responses
+    """`ok`, and the problems that any route reading or writing users' data can answer."""
+    return {
+        **ok,
+        **{
+            str(status): _problem(status) for status in sorted({*problems, 401, 403, 404, 429, 503})
+        },
+    }
 
 
 def _id(name: str, what: str) -> dict[str, Any]:
@@ -226,7 +233,20 @@ def _paths(fixture_mode: bool) -> dict[str, dict[str, Any]]:
         "get": {
             "summary": "This description.",
             "security": [],  # public, whether or not the rest needs a token
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")},
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1."), "429": _problem(429)},
+        }
+    }
+    paths["/docs"] = {
+        "get": {
+            "summary": "This description, as a page to read and try (Swagger UI).",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "HTML.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                "429": _problem(429),
+            },
         }
     }
     if fixture_mode:
