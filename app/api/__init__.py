@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from app.api import accounts, docs, fixture, users
+from app.api import accounts, docs, fixture, health, users
 from app.api.auth import TokenVerifier, register_auth
 from app.api.limits import register_limits
 from app.api.openapi import register_openapi
@@ -49,3 +49,4 @@ def register_api(
         app.register_blueprint(fixture.blueprint)
     register_openapi(app)
     app.register_blueprint(docs.blueprint)
+    app.register_blueprint(health.blueprint)

@@ -19,7 +19,9 @@ from flask import Flask, current_app, g, request
 from app.api.problems import Problem
 from app.config import ConfigurationError
 
-PUBLIC_ENDPOINTS = frozenset({"openapi.openapi", "docs.page", "docs.start", "docs.static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"openapi.openapi", "docs.page", "docs.start", "docs.static", "health.healthz", "health.readyz"}
+)
 ADMIN_ENDPOINTS = frozenset({"fixture.export", "fixture.reset"})
 ADMIN_SCOPE = "admin"
 _VERIFIER_KEY = "accounts.token_verifier"

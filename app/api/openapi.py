@@ -249,6 +249,42 @@ def _paths(fixture_mode: bool) -> dict[str, dict[str, Any]]:
             },
         }
     }
+    paths["/healthz"] = {
+        "get": {
+            "summary": "Liveness: the process answers.",
+            "security": [],
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {"status": {"const": "alive"}}}, "Alive."
+                ),
+                "429": _problem(429),
+            },
+        }
+    }
+    paths["/readyz"] = {
+        "get": {
+            "summary": "Readiness: the database (and replica, and Redis, when set) answer within "
+            "a second. The 503 names what does not, in `checks`.",
+            "security": [],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "status": {"const": "ready"},
+                            "checks": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                        },
+                    },
+                    "Ready.",
+                ),
+                "429": _problem(429),
+                "503": _problem(503),
+            },
+        }
+    }
     if fixture_mode:
         paths["/export"] = {
             "get": {

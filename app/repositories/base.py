@@ -18,6 +18,9 @@ class AccountRepository(ABC):
     def close(self) -> None:  # noqa: B027 (most stores hold nothing to release)
         """Releases connections; a repository used again afterwards reconnects."""
 
+    def ping(self) -> None:  # noqa: B027 (a store in this process's memory is always there)
+        """Raises StorageUnavailable unless the store answers."""
+
     @abstractmethod
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None

@@ -149,6 +149,10 @@ class SqlAccountRepository(AccountRepository):
     def close(self) -> None:
         self._engine.dispose()
 
+    def ping(self) -> None:
+        with self._reading() as connection:
+            connection.scalar(select(literal(True)))
+
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A connection in a transaction that commits on success."""

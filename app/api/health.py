@@ -1,0 +1,79 @@
+"""Probes: /healthz (the process answers) and /readyz (what it depends on answers, and fast)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import redis
+from flask import Blueprint, Flask, Response, current_app
+
+from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
+from app.api.http import json_response
+from app.api.problems import Problem, problem_response_of
+from app.repositories.base import AccountRepository
+
+CHECK_TIMEOUT_SECONDS = 1.0
+
+blueprint = Blueprint("health", __name__)
+_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readiness")
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    return json_response({"status": "alive"})
+
+
+def _repository_check(repository: AccountRepository) -> Callable[[], None]:
+    return repository.ping
+
+
+def _redis_check(url: str) -> Callable[[], None]:
+    def ping() -> None:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+    return ping
+
+
+def _dependencies(app: Flask) -> dict[str, Callable[[], None]]:
+    checks = {"database": _repository_check(app.extensions[REPOSITORY_KEY])}
+    if app.extensions[READ_REPOSITORY_KEY] is not app.extensions[REPOSITORY_KEY]:
+        checks["read replica"] = _repository_check(app.extensions[READ_REPOSITORY_KEY])
+    if app.config["REDIS_URL"]:
+        checks["redis"] = _redis_check(app.config["REDIS_URL"])
+    return checks
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    """Ready when every dependency answers within a second; the checks run side by side."""
+    futures = {name: _checks.submit(check) for name, check in _dependencies(current_app).items()}
+    results = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=CHECK_TIMEOUT_SECONDS)
+            results[name] = "ok"
+        except FutureTimeout:
+            results[name] = f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+        except Exception as error:  # any failure means the same: not ready
+            results[name] = f"{type(error).__name__}"
+    down = sorted(name for name, result in results.items() if result != "ok")
+    if down:
+        return problem_response_of(
+            Problem(
+                503,
+                "not-ready",
+                "Not ready",
+                f"Not answering: {', '.join(down)}.",
+                {"Retry-After": "1"},
+                checks=results,
+            )
+        )
+    return json_response({"status": "ready", "checks": results})
