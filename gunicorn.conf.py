@@ -18,7 +18,8 @@ keepalive = 5
 # file stops start-up with its one-line message instead of a worker boot loop.
 preload_app = True
 
-accesslog = "-"
+# No access log of gunicorn's: the app writes one JSON line per request (app/logs.py).
+accesslog = None
 
 # gunicorn 27's control socket sits at one fixed path per machine, so a second instance (a test, a
 # fixture server beside a dev server) would fight over it; nothing here uses `gunicornc`.

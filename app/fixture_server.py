@@ -15,6 +15,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from app import create_app
+from app.logs import configure_logging
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
@@ -39,6 +40,8 @@ def _announce(server: Any) -> None:
 
 def serve(seed: Path, host: str, port: int, threads: int) -> None:
     """Blocks until gunicorn stops (on SIGTERM or SIGINT). Raises SeedDataError before binding."""
+    # Standard output carries one thing, the URL, on its first line: logs go to standard error.
+    configure_logging("stderr")
     # No rate limits: a test suite sends requests as fast as it can, and should not get 429s.
     app = create_app(
         {

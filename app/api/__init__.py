@@ -14,6 +14,7 @@ from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
 from app.api.security import register_security
 from app.domain import ID_PATTERN, Account
+from app.logs import register_request_log
 from app.repositories.base import AccountRepository
 
 __all__ = ["register_api"]
@@ -38,6 +39,7 @@ def register_api(
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.
     app.url_map.merge_slashes = False
+    register_request_log(app)
     register_problem_handlers(app)
     register_limits(app)  # before authentication, so that floods of bad tokens are counted too
     register_security(app)

@@ -21,6 +21,7 @@ from app.domain import (
     VersionConflict,
 )
 from app.json_provider import dumps_bytes
+from app.logs import current_request_id
 
 PROBLEM_MIMETYPE = "application/problem+json"
 # Tag URIs (RFC 4151) name our problem types without pretending there is a page to fetch.
@@ -82,10 +83,16 @@ def _from_http_exception(error: HTTPException) -> Response:
     # for any unhandled exception) keep their status and their headers, such as Allow on a 405.
     # Their descriptions are fixed texts, so nothing internal reaches the client.
     status = error.code or 500
-    response = problem_response(
-        status,
-        {"type": "about:blank", "title": error.name, "status": status, "detail": error.description},
-    )
+    body = {
+        "type": "about:blank",
+        "title": error.name,
+        "status": status,
+        "detail": error.description,
+    }
+    if status == 500:
+        # The traceback was logged with this id: it is what the client quotes to the operator.
+        body["requestId"] = current_request_id()
+    response = problem_response(status, body)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value

@@ -1,0 +1,98 @@
+"""Logs as one JSON object per line on standard output, each carrying the request's id.
+
+The `app` logger is also Flask's `app.logger`, so the traceback Flask logs for an unexpected
+exception comes out the same way, with the id that the 500 answer gives the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is kept only if it is short and plain, so it cannot forge or split log lines.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+requests_log = logging.getLogger("app.requests")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if has_request_context() and "request_id" in g:
+            entry["request_id"] = g.request_id
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout (or stderr) is at the time, not what it was at set-up."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.stream_name = name
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = getattr(sys, self.stream_name)  # not setStream: it flushes the old one
+        super().emit(record)
+
+
+def configure_logging(stream: str = "stdout") -> None:
+    """Once per process: the `app` logger writes JSON lines to standard output (or `stderr`)."""
+    logger = logging.getLogger("app")
+    if not any(isinstance(handler, _StandardStream) for handler in logger.handlers):
+        handler = _StandardStream(stream)
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _start() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.request_id
+    requests_log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": request.method,
+                # The route's template, never the path: ids stay out of logs (and label sets).
+                "route": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
+                "bytes": response.content_length,
+            }
+        },
+    )
+    return response
+
+
+def current_request_id() -> str | None:
+    request_id: str | None = g.get("request_id") if has_request_context() else None
+    return request_id
+
+
+def register_request_log(app: Flask) -> None:
+    configure_logging()
+    # Before every other hook, so that even a request refused early has an id and a log line.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    app.after_request(_finish)
