@@ -25,11 +25,20 @@ _WORKER_BOOTED = re.compile(r"Booting worker with pid")
 class Gunicorn:
     process: subprocess.Popen[str]
     log: list[str] = field(default_factory=list)
+    #: What the app wrote to standard output (its JSON log lines), as it comes.
+    stdout: list[str] = field(default_factory=list)
     _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     _ended: bool = False
 
     def __post_init__(self) -> None:
         threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_stdout, daemon=True).start()
+
+    def _pump_stdout(self) -> None:
+        assert self.process.stdout is not None
+        with self.process.stdout:
+            for line in self.process.stdout:  # appended as they come, for tests that watch
+                self.stdout.append(line.rstrip("\n"))
 
     def _pump(self) -> None:
         assert self.process.stderr is not None
@@ -98,7 +107,7 @@ def start_gunicorn(env: Mapping[str, str] = {}) -> Gunicorn:
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
         cwd=REPO_ROOT,
         env={**os.environ, "PORT": "0", **env},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, so kill() reaches the workers too
