@@ -64,3 +64,27 @@ def test_an_invalid_seed_stops_start_up_with_one_line(write_seed: WriteSeed) -> 
         "field 'details.dueDate': Not a valid date."
     ]
     assert not any(re.search("Listening at|Traceback", line) for line in log)
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        (
+            {"ACCOUNTS_DATABASE_URL": "mysql://db/accounts", "ACCOUNTS_AUTH": "off"},
+            "only sqlite and postgresql",
+        ),
+        (
+            {"ACCOUNTS_DATABASE_URL": "sqlite:///{tmp}/new.db", "ACCOUNTS_AUTH": "off"},
+            "run `accounts-service db upgrade` first",
+        ),
+        ({"ACCOUNTS_DATABASE_URL": "sqlite:///{tmp}/new.db"}, "ACCOUNTS_JWT_SECRET"),
+    ],
+)
+def test_a_configuration_error_stops_start_up_with_one_line(
+    env: dict[str, str], reason: str, tmp_path: Path
+) -> None:
+    server = start_gunicorn({name: value.format(tmp=tmp_path) for name, value in env.items()})
+    assert server.process.wait(timeout=30) == 1
+    [line] = server.rest_of_log()
+    assert line.startswith("accounts-service: ")
+    assert reason in line
