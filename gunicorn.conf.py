@@ -1,6 +1,9 @@
 """gunicorn settings for accounts-service (read automatically by `gunicorn -c gunicorn.conf.py`)."""
 
 import os
+import shutil
+import tempfile
+from typing import Any
 
 # PORT as the design card names it; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container).
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -24,3 +27,20 @@ accesslog = None
 # gunicorn 27's control socket sits at one fixed path per machine, so a second instance (a test, a
 # fixture server beside a dev server) would fight over it; nothing here uses `gunicornc`.
 control_socket_disable = True
+
+# Prometheus metrics from several worker processes: each writes its counts to files in this
+# directory, which /metrics adds up. prometheus_client decides this when it is imported, so the
+# variable is set, and the directory emptied (an earlier run's counts would add to this one's),
+# here, when the configuration loads, before the app does; the default is one per server.
+metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"accounts-service-metrics-{os.getpid()}"),
+)
+shutil.rmtree(metrics_dir, ignore_errors=True)
+os.makedirs(metrics_dir)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -80,7 +80,7 @@ def every_route(app: Flask) -> list[tuple[str, str, str]]:
 ROUTES = every_route(auth_app())
 
 
-def test_only_the_openapi_description_is_public() -> None:
+def test_only_descriptions_pages_and_probes_are_public() -> None:
     # A new route lands in the matrix below by itself; making one public takes a change here.
     assert {
         "openapi.openapi",
@@ -89,6 +89,7 @@ def test_only_the_openapi_description_is_public() -> None:
         "docs.static",
         "health.healthz",
         "health.readyz",
+        "metrics.metrics",
     } == PUBLIC_ENDPOINTS
     assert {endpoint for endpoint, _, _ in ROUTES} == {
         "accounts.list_accounts",

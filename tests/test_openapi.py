@@ -87,7 +87,7 @@ def test_every_operation_describes_its_errors_as_problems(client: FlaskClient) -
                 continue
             errors = {status for status in operation["responses"] if status.startswith(("4", "5"))}
             # Public pages touch no user's data: only the rate limit can refuse them.
-            public = {"/openapi.json", "/docs", "/healthz", "/readyz"}
+            public = {"/openapi.json", "/docs", "/healthz", "/readyz", "/metrics"}
             expected = {"429"} if path in public else {"404", "429", "503"}
             assert expected <= errors, (path, method)
             for status in errors:

@@ -15,6 +15,7 @@ from app.api.problems import register_problem_handlers
 from app.api.security import register_security
 from app.domain import ID_PATTERN, Account
 from app.logs import register_request_log
+from app.metrics import register_metrics, timed_repository
 from app.repositories.base import AccountRepository
 
 __all__ = ["register_api"]
@@ -33,8 +34,11 @@ def register_api(
     seed: Mapping[str, Sequence[Account]],
     verifier: TokenVerifier | None,
 ) -> None:
-    app.extensions[accounts.REPOSITORY_KEY] = repository
-    app.extensions[accounts.READ_REPOSITORY_KEY] = read_repository
+    timed = timed_repository(repository)
+    app.extensions[accounts.REPOSITORY_KEY] = timed
+    app.extensions[accounts.READ_REPOSITORY_KEY] = (
+        timed if read_repository is repository else timed_repository(read_repository)
+    )
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.
@@ -52,3 +56,4 @@ def register_api(
     register_openapi(app)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(health.blueprint)
+    register_metrics(app)

@@ -17,6 +17,7 @@ from app.api.http import (
 )
 from app.api.problems import Problem
 from app.domain import Account, AccountType
+from app.metrics import count_accounts_served
 from app.repositories.base import AccountRepository
 from app.schemas.accounts import AccountSchema, UserAccountsSchema
 from app.services import accounts as service
@@ -93,6 +94,7 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 def list_accounts(user_id: str) -> Response:
     refuse_unknown_parameters(["type"])
     accounts = service.list_accounts(repository(), user_id, _requested_types())
+    count_accounts_served(len(accounts))
     return json_response(_user_accounts_schema.dump({"user_id": user_id, "accounts": accounts}))
 
 

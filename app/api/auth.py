@@ -20,7 +20,15 @@ from app.api.problems import Problem
 from app.config import ConfigurationError
 
 PUBLIC_ENDPOINTS = frozenset(
-    {"openapi.openapi", "docs.page", "docs.start", "docs.static", "health.healthz", "health.readyz"}
+    {
+        "openapi.openapi",
+        "docs.page",
+        "docs.start",
+        "docs.static",
+        "health.healthz",
+        "health.readyz",
+        "metrics.metrics",
+    }
 )
 ADMIN_ENDPOINTS = frozenset({"fixture.export", "fixture.reset"})
 ADMIN_SCOPE = "admin"

@@ -261,6 +261,19 @@ def _paths(fixture_mode: bool) -> dict[str, dict[str, Any]]:
             },
         }
     }
+    paths["/metrics"] = {
+        "get": {
+            "summary": "Prometheus metrics, summed over every worker process.",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "429": _problem(429),
+            },
+        }
+    }
     paths["/readyz"] = {
         "get": {
             "summary": "Readiness: the database (and replica, and Redis, when set) answer within "

@@ -1,0 +1,74 @@
+"""Prometheus metrics from a live server with several worker processes add up exactly."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.databases import emptied
+from tests.live_server import serving
+
+LIST_ROUTE = "/users/<id:user_id>/accounts"
+CLIENTS, REQUESTS_EACH = 8, 40
+# Who each client asks for, in turn: two users with 3 and 4 accounts, and one that does not exist.
+USERS = ["user123", "user789", "nobody"]
+ACCOUNTS = {"user123": 3, "user789": 4, "nobody": 0}
+SCHEDULE = [USERS[n % len(USERS)] for n in range(REQUESTS_EACH)] * CLIENTS
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def test_totals_add_up_across_worker_processes(tmp_path: Path) -> None:
+    env = {
+        "ACCOUNTS_DATABASE_URL": emptied(f"sqlite:///{tmp_path / 'metrics.db'}"),
+        "ACCOUNTS_AUTH": "off",
+        "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": "",
+    }
+    with serving(env) as (url, server):
+        server.wait_for_workers(2 * (os.cpu_count() or 1))  # several processes, each counting
+
+        def traffic(client: int) -> int:
+            # Separate connections, so that the requests spread over the worker processes.
+            for n in range(REQUESTS_EACH):
+                with requests.Session() as session:
+                    user = USERS[n % len(USERS)]
+                    session.get(f"{url}/users/{user}/accounts", timeout=10)
+            return REQUESTS_EACH
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            sent = sum(pool.map(traffic, range(CLIENTS)))
+        text = requests.get(f"{url}/metrics", timeout=10).text
+
+    requests_total = {
+        (labels["route"], labels["status"]): value
+        for labels, value in samples(text, "accounts_http_requests_total")
+        if labels["method"] == "GET"
+    }
+    ok, missing = requests_total[(LIST_ROUTE, "200")], requests_total[(LIST_ROUTE, "404")]
+    assert ok + missing == sent == len(SCHEDULE)
+    assert missing == SCHEDULE.count("nobody")
+    # Labelled by the route's template: no user id is ever a label.
+    assert not any("user123" in route for route, _ in requests_total)
+    latency_count = {
+        labels["route"]: value
+        for labels, value in samples(text, "accounts_http_request_duration_seconds_count")
+    }
+    assert latency_count[LIST_ROUTE] == sent
+    [(_, served)] = samples(text, "accounts_served_total")
+    assert served == sum(ACCOUNTS[user] for user in SCHEDULE)
+    repository_calls = {
+        labels["operation"]: value
+        for labels, value in samples(text, "accounts_repository_call_duration_seconds_count")
+    }
+    assert repository_calls["list_accounts"] == sent
