@@ -12,6 +12,7 @@ from app.api import register_api
 from app.api.auth import token_verifier
 from app.config import ConfigurationError, settings
 from app.domain import StorageUnavailable
+from app.errors_tracking import init_error_tracking
 from app.json_provider import ExactJSONProvider
 from app.repositories import build_repositories
 from app.seed import load_seed_file
@@ -21,6 +22,7 @@ __all__ = ["create_app"]
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Raises ConfigurationError, with a one-line reason, when it cannot start."""
+    init_error_tracking()
     app = Flask(__name__)
     app.config.update(settings(config))
     app.json = ExactJSONProvider(app)

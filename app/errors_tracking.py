@@ -1,0 +1,42 @@
+"""Unexpected exceptions to Sentry, only when SENTRY_DSN is set, and never any account data.
+
+Events carry the request id (the one in the 500 answer and the log line), not the request's
+body, headers' secrets or the stack's local variables, where balances and routing numbers live.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.flask import FlaskIntegration
+
+from app.logs import current_request_id
+
+
+def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    request = event.get("request", {})
+    # Only where it happened: the route and method, never what was sent.
+    event["request"] = {key: request[key] for key in ("method", "url") if key in request}
+    if request_id := current_request_id():
+        event.setdefault("tags", {})["request_id"] = request_id
+    event.pop("extra", None)
+    return event
+
+
+def init_error_tracking() -> None:
+    dsn = os.environ.get("SENTRY_DSN")
+    if not dsn:
+        return
+    sentry_sdk.init(
+        dsn=dsn,
+        integrations=[FlaskIntegration()],  # no personal data: sentry-sdk's default
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=_scrub,  # type: ignore[arg-type]
+        # Errors only: no performance tracing, no release-health sessions, and no reports about
+        # what was not sent.
+        auto_session_tracking=False,
+        send_client_reports=False,
+    )
