@@ -1,0 +1,21 @@
+# accounts-service: gunicorn on a slim Python, as a non-root user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/accounts-metrics
+
+WORKDIR /srv
+COPY pyproject.toml setup.cfg README.md ./
+COPY app ./app
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --no-create-home accounts
+COPY wsgi.py gunicorn.conf.py seed_data.json ./
+
+USER accounts
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

@@ -1,0 +1,172 @@
+"""The deployment files say what the code really serves and reads.
+
+No container engine runs here, so each file is parsed and held against the app: probe paths are
+routes, ports agree, every environment variable is one the service reads, and every metric a
+dashboard or alert uses is one /metrics exports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from app import create_app
+from app.cli import main
+from app.config import DefaultConfig
+from tests.conftest import REPO_ROOT, SEED_FILE
+
+DEPLOY = REPO_ROOT / "deploy"
+READ_ELSEWHERE = {"PORT", "HOST", "SENTRY_DSN", "PROMETHEUS_MULTIPROC_DIR"}
+PYTHON_ITSELF = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
+KNOWN_SETTINGS = {
+    f"ACCOUNTS_{name}" for name in dir(DefaultConfig) if name.isupper()
+} | READ_ELSEWHERE
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            found[document["kind"]] = document
+    return found
+
+
+def routes() -> set[str]:
+    app = create_app({"SEED_DATA": str(SEED_FILE)})
+    return {rule.rule for rule in app.url_map.iter_rules()}
+
+
+def default_port() -> str:
+    """The port gunicorn.conf.py binds with no PORT set; read in a child process, because loading
+    the configuration also sets PROMETHEUS_MULTIPROC_DIR, which must not leak into this one."""
+    env = {name: value for name, value in os.environ.items() if name != "PORT"}
+    bind = subprocess.run(
+        [sys.executable, "-c", "import runpy; print(runpy.run_path('gunicorn.conf.py')['bind'])"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return bind.rsplit(":", 1)[1]
+
+
+def test_every_manifest_is_valid_yaml_of_the_expected_kinds() -> None:
+    assert set(manifests()) == {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
+
+
+def test_the_deployment_probes_routes_that_exist_on_the_port_served() -> None:
+    deployment = manifests()["Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert str(ports["http"]) == env["PORT"] == default_port()
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert {"/readyz", "/healthz"} <= routes()
+    assert set(env) <= KNOWN_SETTINGS, set(env) - KNOWN_SETTINGS
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    # Long enough for gunicorn's graceful shutdown (its default graceful timeout is 30 s).
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 30
+
+
+def test_service_hpa_and_pdb_point_at_the_deployment() -> None:
+    found = manifests()
+    deployment = found["Deployment"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert found["Service"]["spec"]["selector"] == labels
+    assert found["Service"]["spec"]["ports"][0]["targetPort"] == "http"
+    assert found["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == labels
+    target = found["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+
+
+def test_the_dockerfile_serves_as_a_non_root_user_with_a_healthcheck() -> None:
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
+    assert re.search(r"^USER accounts$", dockerfile, re.M)
+    assert f"EXPOSE {default_port()}" in dockerfile
+    assert "/healthz" in dockerfile
+    assert "/healthz" in routes()
+    assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]' in dockerfile
+    env_names = set(re.findall(r"^\s+(\w+)=", dockerfile.split("WORKDIR")[0], re.M))
+    assert env_names <= KNOWN_SETTINGS | PYTHON_ITSELF, env_names
+
+
+def test_compose_wires_known_settings_and_real_commands() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"migrate", "accounts", "postgres", "redis", "prometheus", "grafana"}
+    for name in ("migrate", "accounts"):
+        assert set(services[name]["environment"]) <= KNOWN_SETTINGS
+    command = services["migrate"]["command"]
+    assert command[0] == "accounts-service"
+    assert main.get_command(None, command[1]) is not None  # type: ignore[arg-type]
+    assert command[1:] == ["db", "upgrade"]
+
+
+@pytest.fixture
+def exported_metrics(client: FlaskClient) -> set[str]:
+    client.get("/users/user123/accounts")
+    text = client.get("/metrics").get_data(as_text=True)
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+def queries() -> list[str]:
+    dashboard = json.loads(
+        (DEPLOY / "grafana" / "dashboards" / "accounts-service.json").read_text()
+    )
+    from_dashboard = [
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    ]
+    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    from_alerts = [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
+    return from_dashboard + from_alerts
+
+
+def test_dashboards_and_alerts_use_metrics_and_routes_that_exist(
+    exported_metrics: set[str],
+) -> None:
+    used = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for query in queries()
+        for name in re.findall(r"\baccounts_[a-z_]+", query)
+    }
+    exported = {re.sub(r"_total$", "", name) for name in exported_metrics}
+    assert used
+    assert used <= exported, used - exported
+    labelled_routes = {
+        route for query in queries() for route in re.findall(r'route="([^"]+)"', query)
+    }
+    assert labelled_routes <= routes()
+    names = {
+        rule["alert"]
+        for group in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    }
+    assert {"AccountsErrorRatioHigh", "AccountsLatencyP99High", "AccountsNotReady"} <= names
+
+
+def test_prometheus_scrapes_the_metrics_route(exported_metrics: set[str]) -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" in routes()
+    assert job["static_configs"][0]["targets"] == [f"accounts:{default_port()}"]
+    assert config["rule_files"] == ["alerts.yml"]
+    assert Path(DEPLOY / "prometheus" / "alerts.yml").exists()
