@@ -10,15 +10,22 @@ import os
 from typing import Any
 
 import sentry_sdk
+from flask import has_request_context, request
 from sentry_sdk.integrations.flask import FlaskIntegration
 
 from app.logs import current_request_id
 
 
 def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
-    request = event.get("request", {})
-    # Only where it happened: the route and method, never what was sent.
-    event["request"] = {key: request[key] for key in ("method", "url") if key in request}
+    # Only where it happened: the method and the route's template, never the path (it holds the
+    # user's id), the query, the headers (tokens) or the body (balances, routing numbers).
+    event["request"] = {}
+    if has_request_context():
+        event["request"]["method"] = request.method
+        event["tags"] = {
+            **event.get("tags", {}),
+            "route": request.url_rule.rule if request.url_rule else "(unmatched)",
+        }
     if request_id := current_request_id():
         event.setdefault("tags", {})["request_id"] = request_id
     event.pop("extra", None)
