@@ -39,6 +39,16 @@ class DefaultConfig:
     #: empty allows none.
     CORS_ORIGINS: list[str] = []  # noqa: RUF012 (read, never changed)
 
+    #: Where account lists are cached, ready to send: `process` (each worker's own memory) or
+    #: `redis` (REDIS_URL, shared by every worker and machine). A write makes a user's cached
+    #: lists stale everywhere at once, whichever it is.
+    CACHE_BACKEND = "process"
+    #: Most bytes of lists one process keeps cached (least recently used go first); 0 for none.
+    CACHE_MAX_BYTES = 32 * 1024 * 1024
+    #: How long Redis keeps a list, and how long to wait for Redis before answering without it.
+    CACHE_TTL_SECONDS = 3600
+    CACHE_REDIS_TIMEOUT_SECONDS = 0.1
+
     #: `sqlite:///path.db` or `postgresql://…`; None keeps the data in this process's memory.
     DATABASE_URL: str | None = None
     #: A database (a replica of DATABASE_URL) for GET and HEAD requests; None reads the primary.

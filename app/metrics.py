@@ -41,6 +41,15 @@ REPOSITORY_LATENCY = Histogram(
     buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
 )
 ACCOUNTS_SERVED = Counter("accounts_served_total", "Accounts returned in account lists.")
+CACHE_LOOKUPS = Counter(
+    "accounts_cache_lookups_total",
+    "Account lists looked up in the response cache, by result: hit, miss (rendered from the "
+    "store), or shared (rendered once for several requests that missed at the same time).",
+    ["result"],
+)
+CACHE_ERRORS = Counter(
+    "accounts_cache_errors_total", "Calls to the cache's Redis that failed or timed out."
+)
 
 blueprint = Blueprint("metrics", __name__)
 

@@ -72,8 +72,8 @@ def load(url: str, users: int, per_user: int) -> None:
     started = time.monotonic()
     with psycopg.connect(url) as connection:
         connection.execute("TRUNCATE accounts, users")
-        with connection.cursor().copy("COPY users (id) FROM STDIN") as copy:
-            copy.write("".join(f"u{user}\n" for user in range(users)))
+        with connection.cursor().copy("COPY users (id, revision) FROM STDIN") as copy:
+            copy.write("".join(f"u{user}\t{user}\n" for user in range(users)))
         columns = "user_id, id, type, provider, account_name, balance, currency, version, details"
         with connection.cursor().copy(f"COPY accounts ({columns}) FROM STDIN") as copy:
             for first in range(0, users, 10_000):

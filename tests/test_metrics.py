@@ -71,4 +71,12 @@ def test_totals_add_up_across_worker_processes(tmp_path: Path) -> None:
         labels["operation"]: value
         for labels, value in samples(text, "accounts_repository_call_duration_seconds_count")
     }
-    assert repository_calls["list_accounts"] == sent
+    # Every request reads the user's revision; only cache misses read the accounts, at most
+    # once per user and worker, since nothing is written.
+    assert repository_calls["user_revision"] == sent
+    lookups = {
+        labels["result"]: value for labels, value in samples(text, "accounts_cache_lookups_total")
+    }
+    assert sum(lookups.values()) == ok
+    assert lookups.get("miss", 0) == repository_calls["list_accounts"]
+    assert 2 <= repository_calls["list_accounts"] <= 2 * 2 * (os.cpu_count() or 1)

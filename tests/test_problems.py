@@ -18,6 +18,9 @@ SECRET = "postgres://admin:hunter2@db"  # a fake, to prove it never leaks
 
 
 class BrokenRepository(InMemoryAccountRepository):
+    def user_revision(self, user_id: str) -> int:
+        raise RuntimeError(f"cannot reach {SECRET}")
+
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> list[Account]:

@@ -215,6 +215,54 @@ def test_delete_user_takes_their_accounts(repository: AccountRepository) -> None
     assert repository.list_accounts("bob") == BOB
 
 
+def test_every_write_to_a_user_gives_a_new_revision_that_never_comes_back(
+    repository: AccountRepository,
+) -> None:
+    seen = [repository.user_revision("alice")]
+
+    def changed() -> None:
+        revision = repository.user_revision("alice")
+        assert revision not in seen
+        seen.append(revision)
+
+    repository.add_account("alice", account("savings", "s1"))
+    changed()
+    repository.replace_account("alice", account("credit", "s1"))
+    changed()
+    repository.modify_account("alice", "s1", add_one)
+    changed()
+    repository.delete_account("alice", "s1")
+    changed()
+    repository.seed({"alice": [account("savings", "s2")]})
+    changed()
+    for _ in range(3):
+        repository.delete_user("alice")
+        repository.add_user("alice")
+        changed()
+    repository.replace_all({"alice": []})
+    changed()
+
+
+def test_reads_and_refused_writes_keep_the_revision(repository: AccountRepository) -> None:
+    revision = repository.user_revision("alice")
+    bob = repository.user_revision("bob")
+    repository.list_accounts("alice")
+    repository.get_account("alice", "a1")
+    stale = repository.get_account("alice", "a1").version + 1000
+    with pytest.raises(AccountExists):
+        repository.add_account("alice", account("credit", "a1"))
+    with pytest.raises(VersionConflict):
+        repository.delete_account("alice", "a1", expected_version=stale)
+    with pytest.raises(AccountNotFound):
+        repository.modify_account("alice", "nope", add_one)
+    repository.seed({"alice": ALICE})
+    assert repository.user_revision("alice") == revision
+    repository.add_account("alice", account("savings", "s1"))
+    assert repository.user_revision("bob") == bob
+    with pytest.raises(UserNotFound):
+        repository.user_revision("dave")
+
+
 def test_export_and_replace_all(repository: AccountRepository) -> None:
     assert repository.export() == {"alice": ALICE, "bob": BOB, "carol": []}
     repository.replace_all({"erin": [account("loan", "e1")]})

@@ -13,6 +13,7 @@ from app.api.limits import register_limits
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
 from app.api.security import register_security
+from app.cache import build_cache
 from app.domain import ID_PATTERN, Account
 from app.logs import register_request_log
 from app.metrics import register_metrics, timed_repository
@@ -39,6 +40,7 @@ def register_api(
     app.extensions[accounts.READ_REPOSITORY_KEY] = (
         timed if read_repository is repository else timed_repository(read_repository)
     )
+    app.extensions[accounts.CACHE_KEY] = build_cache(app.config)
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.

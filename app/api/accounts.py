@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from app.api.http import (
+    body_response,
+    entity_tag,
     expected_version,
     invalid_body,
     invalid_query,
@@ -16,7 +18,9 @@ from app.api.http import (
     refuse_unknown_parameters,
 )
 from app.api.problems import Problem
+from app.cache import CachedBody, CacheKey, ResponseCache
 from app.domain import Account, AccountType
+from app.json_provider import dumps_bytes
 from app.metrics import count_accounts_served
 from app.repositories.base import AccountRepository
 from app.schemas.accounts import AccountSchema, UserAccountsSchema
@@ -24,6 +28,7 @@ from app.services import accounts as service
 
 REPOSITORY_KEY = "accounts.repository"
 READ_REPOSITORY_KEY = "accounts.read_repository"
+CACHE_KEY = "accounts.cache"
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -39,6 +44,11 @@ def repository() -> AccountRepository:
     its reads included, goes to the primary."""
     key = READ_REPOSITORY_KEY if request.method in ("GET", "HEAD") else REPOSITORY_KEY
     found: AccountRepository = current_app.extensions[key]
+    return found
+
+
+def _cache() -> ResponseCache:
+    found: ResponseCache = current_app.extensions[CACHE_KEY]
     return found
 
 
@@ -92,10 +102,21 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 
 @blueprint.get("/users/<id:user_id>/accounts")
 def list_accounts(user_id: str) -> Response:
+    """Served from the response cache; see app/cache.py for why it is never stale."""
     refuse_unknown_parameters(["type"])
-    accounts = service.list_accounts(repository(), user_id, _requested_types())
-    count_accounts_served(len(accounts))
-    return json_response(_user_accounts_schema.dump({"user_id": user_id, "accounts": accounts}))
+    types = frozenset(_requested_types())
+    store = repository()
+    # The revision first: the accounts read after it are then at least as new as it says.
+    key = CacheKey(user_id, ",".join(sorted(types)), service.user_revision(store, user_id))
+
+    def render() -> CachedBody:
+        accounts = service.list_accounts(store, user_id, types)
+        body = dumps_bytes(_user_accounts_schema.dump({"user_id": user_id, "accounts": accounts}))
+        return CachedBody(body, entity_tag(body), len(accounts))
+
+    entry = _cache().fetch(key, render)
+    count_accounts_served(entry.accounts)
+    return body_response(entry.body, entry.etag)
 
 
 @blueprint.post("/users/<id:user_id>/accounts")

@@ -81,13 +81,19 @@ def entity_tag(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """JSON with a strong ETag; a GET whose If-None-Match holds that tag gets 304 instead."""
-    body = dumps_bytes(data)
+def body_response(
+    body: bytes, etag: str, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """JSON bytes with their strong ETag; a GET whose If-None-Match holds that tag gets 304."""
     response = Response(body, status, headers, mimetype="application/json")
-    response.set_etag(entity_tag(body))
+    response.set_etag(etag)
     response.make_conditional(request)
     return response
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = dumps_bytes(data)
+    return body_response(body, entity_tag(body), status, headers)
 
 
 def expected_version(user_id: str, current: Account, current_body: Any) -> int | None:

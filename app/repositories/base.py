@@ -35,6 +35,15 @@ class AccountRepository(ABC):
         """Raises UserNotFound or AccountNotFound."""
 
     @abstractmethod
+    def user_revision(self, user_id: str) -> int:
+        """A number that changes with every write to the user or their accounts, and never comes
+        back, not even after the user is deleted and created again. Raises UserNotFound.
+
+        It changes in the same transaction as the write: read it before the accounts, and those
+        accounts are at least as new as the revision says.
+        """
+
+    @abstractmethod
     def add_user(self, user_id: str) -> None:
         """Raises UserExists."""
 

@@ -1,8 +1,8 @@
 """The default store: dicts in this process, filled from the seed file at start.
 
-Writers take one lock. Readers take none: a user's accounts live in a dict that is never changed
-once published (a write builds a new one and swaps it in), so a reader sees either the whole
-write or none of it.
+Writers take one lock. Readers take none: a user's accounts live in a record that is never
+changed once published (a write builds a new one and swaps it in), so a reader sees either the
+whole write or none of it, and a revision that matches what it sees.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import itertools
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 from app.domain import (
     Account,
@@ -24,19 +25,30 @@ from app.domain import (
 from app.repositories.base import AccountRepository
 
 
+class _User(NamedTuple):
+    revision: int
+    accounts: dict[str, Account]
+
+
 class InMemoryAccountRepository(AccountRepository):
     def __init__(self, users: Mapping[str, Sequence[Account]]) -> None:
         self._lock = threading.Lock()
-        # Versions come from one counter, so no version is ever given out twice.
+        # Versions and revisions come from one counter, so none is ever given out twice.
         self._versions = itertools.count(1)
-        self._users: dict[str, dict[str, Account]] = {}
+        self._users: dict[str, _User] = {}
         self.replace_all(users)
 
-    def _accounts_of(self, user_id: str) -> dict[str, Account]:
+    def _user(self, user_id: str) -> _User:
         try:
             return self._users[user_id]
         except KeyError:
             raise UserNotFound(user_id) from None
+
+    def _accounts_of(self, user_id: str) -> dict[str, Account]:
+        return self._user(user_id).accounts
+
+    def _publish(self, user_id: str, accounts: dict[str, Account]) -> None:
+        self._users[user_id] = _User(next(self._versions), accounts)
 
     def _stored(self, user_id: str, account_id: str) -> Account:
         try:
@@ -64,11 +76,14 @@ class InMemoryAccountRepository(AccountRepository):
     def get_account(self, user_id: str, account_id: str) -> Account:
         return self._stored(user_id, account_id)
 
+    def user_revision(self, user_id: str) -> int:
+        return self._user(user_id).revision
+
     def add_user(self, user_id: str) -> None:
         with self._lock:
             if user_id in self._users:
                 raise UserExists(user_id)
-            self._users[user_id] = {}
+            self._publish(user_id, {})
 
     def delete_user(self, user_id: str) -> None:
         with self._lock:
@@ -81,7 +96,7 @@ class InMemoryAccountRepository(AccountRepository):
             if account.id in accounts:
                 raise AccountExists(user_id, account.id)
             stored = self._versioned(account)
-            self._users[user_id] = {**accounts, account.id: stored}
+            self._publish(user_id, {**accounts, account.id: stored})
             return stored
 
     def replace_account(
@@ -90,7 +105,7 @@ class InMemoryAccountRepository(AccountRepository):
         with self._lock:
             self._checked(user_id, account.id, expected_version)
             stored = self._versioned(account)
-            self._users[user_id] = {**self._users[user_id], account.id: stored}
+            self._publish(user_id, {**self._accounts_of(user_id), account.id: stored})
             return stored
 
     def modify_account(
@@ -102,7 +117,7 @@ class InMemoryAccountRepository(AccountRepository):
     ) -> Account:
         with self._lock:
             stored = self._versioned(change(self._checked(user_id, account_id, expected_version)))
-            self._users[user_id] = {**self._users[user_id], account_id: stored}
+            self._publish(user_id, {**self._accounts_of(user_id), account_id: stored})
             return stored
 
     def delete_account(
@@ -110,9 +125,9 @@ class InMemoryAccountRepository(AccountRepository):
     ) -> None:
         with self._lock:
             self._checked(user_id, account_id, expected_version)
-            accounts = dict(self._users[user_id])
+            accounts = dict(self._accounts_of(user_id))
             del accounts[account_id]
-            self._users[user_id] = accounts
+            self._publish(user_id, accounts)
 
     def is_empty(self) -> bool:
         return not self._users
@@ -121,26 +136,28 @@ class InMemoryAccountRepository(AccountRepository):
         changed = 0
         with self._lock:
             for user_id, accounts in users.items():
-                stored = self._users.get(user_id)
-                if stored is None:
-                    stored = {}
-                    changed += 1
+                user = self._users.get(user_id)
+                stored = {} if user is None else user.accounts
                 fresh = {
                     account.id: self._versioned(account)
                     for account in accounts
                     if stored.get(account.id) != account
                 }
-                changed += len(fresh)
-                self._users[user_id] = {**stored, **fresh}
+                changed += len(fresh) + (1 if user is None else 0)
+                if user is None or fresh:
+                    self._publish(user_id, {**stored, **fresh})
         return changed
 
     def export(self) -> dict[str, list[Account]]:
         with self._lock:
-            return {user_id: list(accounts.values()) for user_id, accounts in self._users.items()}
+            return {user_id: list(user.accounts.values()) for user_id, user in self._users.items()}
 
     def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:
         fresh = {
-            user_id: {account.id: self._versioned(account) for account in accounts}
+            user_id: _User(
+                next(self._versions),
+                {account.id: self._versioned(account) for account in accounts},
+            )
             for user_id, accounts in users.items()
         }
         with self._lock:

@@ -7,6 +7,7 @@ So several gunicorn worker processes, or several machines, can share one databas
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Update,
     and_,
+    bindparam,
     delete,
     exc,
     func,
@@ -100,6 +102,12 @@ def _unavailable_on_failure() -> Iterator[None]:
         raise StorageUnavailable() from error
 
 
+def _new_revision() -> int:
+    # Random rather than counted: a counter would start again when a user is deleted and created
+    # again, and SQLite has no sequence to count from. 63 bits: two equal ones will not happen.
+    return secrets.randbits(63)
+
+
 def account_row(user_id: str, account: Account) -> dict[str, Any]:
     return {
         "user_id": user_id,
@@ -166,6 +174,20 @@ class SqlAccountRepository(AccountRepository):
             yield connection
 
     @staticmethod
+    def _touch(connection: Connection, user_id: str) -> None:
+        """Gives the user a new revision, or raises UserNotFound.
+
+        Every write does this first, in its transaction: it also takes the user's row lock
+        (SQLite's write lock), so writes to one user's accounts take turns, each reading what the
+        one before it wrote.
+        """
+        touched = connection.execute(
+            update(users).where(users.c.id == user_id).values(revision=_new_revision())
+        )
+        if touched.rowcount == 0:
+            raise UserNotFound(user_id)
+
+    @staticmethod
     def _user_exists(connection: Connection, user_id: str) -> bool:
         return connection.scalar(select(literal(True)).where(users.c.id == user_id)) is not None
 
@@ -209,10 +231,17 @@ class SqlAccountRepository(AccountRepository):
                 raise self._missing(connection, user_id, account_id)
         return _account(row)
 
+    def user_revision(self, user_id: str) -> int:
+        with self._reading() as connection:
+            revision = connection.scalar(select(users.c.revision).where(users.c.id == user_id))
+        if revision is None:
+            raise UserNotFound(user_id)
+        return int(revision)
+
     def add_user(self, user_id: str) -> None:
         try:
             with self._transaction() as connection:
-                connection.execute(insert(users).values(id=user_id))
+                connection.execute(insert(users).values(id=user_id, revision=_new_revision()))
         except exc.IntegrityError:
             raise UserExists(user_id) from None
 
@@ -226,12 +255,9 @@ class SqlAccountRepository(AccountRepository):
         stored = replace(account, version=1)
         try:
             with self._transaction() as connection:
+                self._touch(connection, user_id)
                 connection.execute(insert(accounts).values(account_row(user_id, stored)))
         except exc.IntegrityError:
-            # Either the user is missing (foreign key) or the id is taken (unique): ask which.
-            with self._reading() as connection:
-                if not self._user_exists(connection, user_id):
-                    raise UserNotFound(user_id) from None
             raise AccountExists(user_id, account.id) from None
         return stored
 
@@ -242,6 +268,7 @@ class SqlAccountRepository(AccountRepository):
         if expected_version is not None:
             condition.append(accounts.c.version == expected_version)
         with self._transaction() as connection:
+            self._touch(connection, user_id)
             version = connection.scalar(_rewrite(user_id, account, condition))
             if version is None:
                 raise self._missing(connection, user_id, account.id)
@@ -256,15 +283,12 @@ class SqlAccountRepository(AccountRepository):
     ) -> Account:
         where = [accounts.c.user_id == user_id, accounts.c.id == account_id]
         with self._transaction() as connection:
-            # Claim the row before reading it: a write that changes nothing takes PostgreSQL's row
-            # lock (and SQLite's write lock) until commit, so concurrent modifiers wait their turn
-            # and each reads what the one before it wrote.
-            claimed = connection.execute(
-                update(accounts).where(*where).values(version=accounts.c.version)
-            )
-            if claimed.rowcount == 0:
-                raise self._missing(connection, user_id, account_id)
-            row = connection.execute(select(*_ACCOUNT_COLUMNS).where(*where)).one()
+            # The touch makes concurrent modifiers wait their turn, so this read is what the one
+            # before wrote, and the change applies to it.
+            self._touch(connection, user_id)
+            row = connection.execute(select(*_ACCOUNT_COLUMNS).where(*where)).first()
+            if row is None:
+                raise AccountNotFound(user_id, account_id)
             if expected_version is not None and row.version != expected_version:
                 raise VersionConflict(user_id, account_id)
             changed = change(_account(row))
@@ -278,6 +302,7 @@ class SqlAccountRepository(AccountRepository):
         if expected_version is not None:
             condition.append(accounts.c.version == expected_version)
         with self._transaction() as connection:
+            self._touch(connection, user_id)
             if connection.execute(delete(accounts).where(*condition)).rowcount == 0:
                 raise self._missing(connection, user_id, account_id)
 
@@ -287,7 +312,7 @@ class SqlAccountRepository(AccountRepository):
 
     def seed(self, users_accounts: Mapping[str, Sequence[Account]]) -> int:
         insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
-        user_rows = [{"id": user_id} for user_id in users_accounts]
+        user_rows = [{"id": user_id, "revision": _new_revision()} for user_id in users_accounts]
         account_rows = [
             account_row(user_id, replace(account, version=1))
             for user_id, user_accounts in users_accounts.items()
@@ -319,6 +344,15 @@ class SqlAccountRepository(AccountRepository):
             ]:
                 if rows:
                     changed += len(connection.execute(statement.returning(key), rows).all())
+            if changed:
+                # Which users' accounts changed is not known here; new revisions for all of them
+                # cost a few cached responses, and seeding is rare.
+                connection.execute(
+                    update(users)
+                    .where(users.c.id == bindparam("user_id"))
+                    .values(revision=bindparam("new_revision")),
+                    [{"user_id": row["id"], "new_revision": _new_revision()} for row in user_rows],
+                )
         return changed
 
     def export(self) -> dict[str, list[Account]]:
@@ -342,7 +376,10 @@ class SqlAccountRepository(AccountRepository):
 
 def _insert(connection: Connection, users_accounts: Mapping[str, Sequence[Account]]) -> None:
     if users_accounts:
-        connection.execute(insert(users), [{"id": user_id} for user_id in users_accounts])
+        connection.execute(
+            insert(users),
+            [{"id": user_id, "revision": _new_revision()} for user_id in users_accounts],
+        )
     rows = [
         account_row(user_id, replace(account, version=1))
         for user_id, user_accounts in users_accounts.items()

@@ -63,6 +63,9 @@ users = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Random, new with every write to the user's accounts (see AccountRepository.user_revision);
+    # no default, so that no insert can forget it and bring an old value back.
+    Column("revision", BigInteger, nullable=False),
 )
 
 accounts = Table(

@@ -21,6 +21,11 @@ def list_accounts(
     return repository.list_accounts(user_id, frozenset(types) or None)
 
 
+def user_revision(repository: AccountRepository, user_id: str) -> int:
+    """Changes with every write to the user's accounts; raises UserNotFound."""
+    return repository.user_revision(user_id)
+
+
 def get_account(repository: AccountRepository, user_id: str, account_id: str) -> Account:
     return repository.get_account(user_id, account_id)
 

@@ -1,0 +1,208 @@
+"""Response bodies of account lists, cached per (user, type filter, user revision).
+
+The key holds the user's revision (AccountRepository.user_revision), which every write changes in
+the same transaction as the write itself. So nothing is ever invalidated by hand: after a write,
+every worker (and every machine) reads the new revision and asks for a key nobody has filled yet.
+An entry can only be newer than its key says, never older, because the revision is read first.
+
+Two backends: this process's memory (the default), or Redis, shared by every worker. Redis that is
+down or slow is skipped for a second at a time, and the request is answered from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import redis
+
+from app.config import ConfigurationError
+from app.metrics import CACHE_ERRORS, CACHE_LOOKUPS
+
+logger = logging.getLogger(__name__)
+
+_HIT = CACHE_LOOKUPS.labels("hit")
+_MISS = CACHE_LOOKUPS.labels("miss")
+_SHARED = CACHE_LOOKUPS.labels("shared")
+
+
+class CacheKey(NamedTuple):
+    user_id: str
+    #: The type filter, as a canonical string ("" for none), so equal filters share an entry.
+    variant: str
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    body: bytes
+    etag: str
+    #: How many accounts the body lists (for the accounts-served metric).
+    accounts: int
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: CachedBody | None = None
+
+
+class ResponseCache(ABC):
+    """A store of CachedBody by CacheKey. `fetch` is what callers use."""
+
+    def __init__(self) -> None:
+        self._flights: dict[CacheKey, _Flight] = {}
+        self._flights_lock = threading.Lock()
+
+    @abstractmethod
+    def get(self, key: CacheKey) -> CachedBody | None: ...
+
+    @abstractmethod
+    def put(self, key: CacheKey, entry: CachedBody) -> None: ...
+
+    def fetch(self, key: CacheKey, render: Callable[[], CachedBody]) -> CachedBody:
+        """The entry for `key`, rendered (once, however many threads ask at the same time)
+        when there is none."""
+        entry = self.get(key)
+        if entry is not None:
+            _HIT.inc()
+            return entry
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leading:
+            flight.done.wait()
+            if flight.result is not None:
+                _SHARED.inc()
+                return flight.result
+            # The leader failed (a 503, say); this request tries on its own and fails on its own.
+            _MISS.inc()
+            return render()
+        try:
+            _MISS.inc()
+            flight.result = render()
+            self.put(key, flight.result)
+            return flight.result
+        finally:
+            with self._flights_lock:
+                del self._flights[key]
+            flight.done.set()
+
+
+class ProcessCache(ResponseCache):
+    """Entries in this process's memory, least recently used dropped first past `max_bytes`.
+
+    One entry per (user, variant): a newer revision replaces the older one in place.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._entries: OrderedDict[tuple[str, str], tuple[int, CachedBody]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: CacheKey) -> CachedBody | None:
+        slot = (key.user_id, key.variant)
+        with self._lock:
+            found = self._entries.get(slot)
+            if found is None or found[0] != key.revision:
+                return None
+            self._entries.move_to_end(slot)
+            return found[1]
+
+    def put(self, key: CacheKey, entry: CachedBody) -> None:
+        size = len(entry.body)
+        if size > self._max_bytes:
+            return
+        slot = (key.user_id, key.variant)
+        with self._lock:
+            replaced = self._entries.pop(slot, None)
+            if replaced is not None:
+                self._bytes -= len(replaced[1].body)
+            self._entries[slot] = (key.revision, entry)
+            self._bytes += size
+            while self._bytes > self._max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= len(dropped.body)
+
+
+class RedisCache(ResponseCache):
+    """Entries in Redis, shared by every worker process and machine, expiring after `ttl`.
+
+    An entry is stored as `<etag> <accounts>\\n<body>` under a key that names the revision, so
+    entries of older revisions are never read again and simply expire.
+    """
+
+    #: After Redis fails, it is left alone this long, so an outage costs one timeout a second,
+    #: not one per request.
+    PAUSE_SECONDS = 1.0
+
+    def __init__(self, url: str, ttl_seconds: int, timeout_seconds: float) -> None:
+        super().__init__()
+        self._client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout_seconds,
+            socket_timeout=timeout_seconds,
+            retry_on_timeout=False,
+        )
+        self._ttl = ttl_seconds
+        self._paused_until = 0.0
+        self._down = False
+
+    @staticmethod
+    def _name(key: CacheKey) -> str:
+        return f"accounts-service:list:{key.user_id}:{key.revision}:{key.variant}"
+
+    def _call(self, operation: Callable[[], Any]) -> Any:
+        """`operation`'s result; None, with Redis paused, when Redis fails."""
+        if time.monotonic() < self._paused_until:
+            return None
+        try:
+            result = operation()
+        except redis.RedisError as error:
+            CACHE_ERRORS.inc()
+            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
+            if not self._down:
+                self._down = True
+                logger.warning("cache: Redis failed (%s); answering from the store", error)
+            return None
+        if self._down:
+            self._down = False
+            logger.info("cache: Redis is back")
+        return result
+
+    def get(self, key: CacheKey) -> CachedBody | None:
+        stored = self._call(lambda: self._client.get(self._name(key)))
+        if stored is None:
+            return None
+        header, _, body = bytes(stored).partition(b"\n")
+        etag, accounts = header.decode().split(" ")
+        return CachedBody(body, etag, int(accounts))
+
+    def put(self, key: CacheKey, entry: CachedBody) -> None:
+        stored = f"{entry.etag} {entry.accounts}\n".encode() + entry.body
+        self._call(lambda: self._client.set(self._name(key), stored, ex=self._ttl))
+
+
+def build_cache(config: Mapping[str, Any]) -> ResponseCache:
+    backend = config["CACHE_BACKEND"]
+    if backend == "process":
+        return ProcessCache(int(config["CACHE_MAX_BYTES"]))
+    if backend == "redis":
+        if not config["REDIS_URL"]:
+            raise ConfigurationError("CACHE_BACKEND=redis needs REDIS_URL")
+        return RedisCache(
+            str(config["REDIS_URL"]),
+            int(config["CACHE_TTL_SECONDS"]),
+            float(config["CACHE_REDIS_TIMEOUT_SECONDS"]),
+        )
+    raise ConfigurationError(f"CACHE_BACKEND must be 'process' or 'redis', not {backend!r}")
