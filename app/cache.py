@@ -60,6 +60,9 @@ class ResponseCache(ABC):
         self._flights: dict[CacheKey, _Flight] = {}
         self._flights_lock = threading.Lock()
 
+    def close(self) -> None:  # noqa: B027 (a cache in this process's memory holds nothing to release)
+        """Releases connections; a cache used again afterwards reconnects."""
+
     @abstractmethod
     def get(self, key: CacheKey) -> CachedBody | None: ...
 
@@ -157,6 +160,9 @@ class RedisCache(ResponseCache):
         self._ttl = ttl_seconds
         self._paused_until = 0.0
         self._down = False
+
+    def close(self) -> None:
+        self._client.close()
 
     @staticmethod
     def _name(key: CacheKey) -> str:

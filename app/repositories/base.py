@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from app.domain import Account, AccountType
+
+
+def new_revision() -> int:
+    """A user revision: random, not counted, so that it never comes back, not after the user is
+    deleted and created again, nor after a restart of an in-memory store whose lists are still
+    cached in Redis. 63 bits: two equal ones will not happen."""
+    return secrets.randbits(63)
 
 
 class AccountRepository(ABC):

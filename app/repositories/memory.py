@@ -22,7 +22,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import AccountRepository
+from app.repositories.base import AccountRepository, new_revision
 
 
 class _User(NamedTuple):
@@ -33,7 +33,7 @@ class _User(NamedTuple):
 class InMemoryAccountRepository(AccountRepository):
     def __init__(self, users: Mapping[str, Sequence[Account]]) -> None:
         self._lock = threading.Lock()
-        # Versions and revisions come from one counter, so none is ever given out twice.
+        # Versions come from one counter, so no version is ever given out twice.
         self._versions = itertools.count(1)
         self._users: dict[str, _User] = {}
         self.replace_all(users)
@@ -48,7 +48,7 @@ class InMemoryAccountRepository(AccountRepository):
         return self._user(user_id).accounts
 
     def _publish(self, user_id: str, accounts: dict[str, Account]) -> None:
-        self._users[user_id] = _User(next(self._versions), accounts)
+        self._users[user_id] = _User(new_revision(), accounts)
 
     def _stored(self, user_id: str, account_id: str) -> Account:
         try:
@@ -155,7 +155,7 @@ class InMemoryAccountRepository(AccountRepository):
     def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:
         fresh = {
             user_id: _User(
-                next(self._versions),
+                new_revision(),
                 {account.id: self._versioned(account) for account in accounts},
             )
             for user_id, accounts in users.items()

@@ -7,7 +7,6 @@ So several gunicorn worker processes, or several machines, can share one databas
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -47,7 +46,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import AccountRepository
+from app.repositories.base import AccountRepository, new_revision
 from app.repositories.tables import accounts, users
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
@@ -100,12 +99,6 @@ def _unavailable_on_failure() -> Iterator[None]:
         yield
     except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
         raise StorageUnavailable() from error
-
-
-def _new_revision() -> int:
-    # Random rather than counted: a counter would start again when a user is deleted and created
-    # again, and SQLite has no sequence to count from. 63 bits: two equal ones will not happen.
-    return secrets.randbits(63)
 
 
 def account_row(user_id: str, account: Account) -> dict[str, Any]:
@@ -182,7 +175,7 @@ class SqlAccountRepository(AccountRepository):
         one before it wrote.
         """
         touched = connection.execute(
-            update(users).where(users.c.id == user_id).values(revision=_new_revision())
+            update(users).where(users.c.id == user_id).values(revision=new_revision())
         )
         if touched.rowcount == 0:
             raise UserNotFound(user_id)
@@ -241,7 +234,7 @@ class SqlAccountRepository(AccountRepository):
     def add_user(self, user_id: str) -> None:
         try:
             with self._transaction() as connection:
-                connection.execute(insert(users).values(id=user_id, revision=_new_revision()))
+                connection.execute(insert(users).values(id=user_id, revision=new_revision()))
         except exc.IntegrityError:
             raise UserExists(user_id) from None
 
@@ -312,7 +305,7 @@ class SqlAccountRepository(AccountRepository):
 
     def seed(self, users_accounts: Mapping[str, Sequence[Account]]) -> int:
         insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
-        user_rows = [{"id": user_id, "revision": _new_revision()} for user_id in users_accounts]
+        user_rows = [{"id": user_id, "revision": new_revision()} for user_id in users_accounts]
         account_rows = [
             account_row(user_id, replace(account, version=1))
             for user_id, user_accounts in users_accounts.items()
@@ -351,7 +344,7 @@ class SqlAccountRepository(AccountRepository):
                     update(users)
                     .where(users.c.id == bindparam("user_id"))
                     .values(revision=bindparam("new_revision")),
-                    [{"user_id": row["id"], "new_revision": _new_revision()} for row in user_rows],
+                    [{"user_id": row["id"], "new_revision": new_revision()} for row in user_rows],
                 )
         return changed
 
@@ -378,7 +371,7 @@ def _insert(connection: Connection, users_accounts: Mapping[str, Sequence[Accoun
     if users_accounts:
         connection.execute(
             insert(users),
-            [{"id": user_id, "revision": _new_revision()} for user_id in users_accounts],
+            [{"id": user_id, "revision": new_revision()} for user_id in users_accounts],
         )
     rows = [
         account_row(user_id, replace(account, version=1))
