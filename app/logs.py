@@ -24,16 +24,21 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 requests_log = logging.getLogger("app.requests")
 
 
+def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
+    if has_request_context() and "request_id" in g:
+        entry["request_id"] = g.request_id
+    return entry
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if has_request_context() and "request_id" in g:
-            entry["request_id"] = g.request_id
+        entry = _entry(record.created, record.levelname, record.name, record.getMessage())
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
@@ -70,19 +75,19 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.request_id
-    requests_log.info(
-        "request",
-        extra={
-            "fields": {
-                "method": request.method,
-                # The route's template, never the path: ids stay out of logs (and label sets).
-                "route": request.url_rule.rule if request.url_rule else None,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.started) * 1000, 3),
-                "bytes": response.content_length,
-            }
-        },
-    )
+    if requests_log.isEnabledFor(logging.INFO):
+        # Written straight to the stream rather than through a LogRecord and a handler: the same
+        # JSON line, for a third of the cost, on the path every request takes.
+        entry = _entry(time.time(), "INFO", requests_log.name, "request")
+        entry["method"] = request.method
+        # The route's template, never the path: ids stay out of logs (and label sets).
+        entry["route"] = request.url_rule.rule if request.url_rule else None
+        entry["status"] = response.status_code
+        entry["duration_ms"] = round((time.perf_counter() - g.started) * 1000, 3)
+        entry["bytes"] = response.content_length
+        stream = sys.stdout
+        stream.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode())
+        stream.flush()
     return response
 
 

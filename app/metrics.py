@@ -80,6 +80,8 @@ class TimedRepository:
             with observe():
                 return method(*args, **kwargs)
 
+        # Kept, so that later calls find it as an attribute and skip __getattr__ and the lookup.
+        setattr(self, name, timed)
         return timed
 
 
