@@ -8,13 +8,20 @@ from typing import Any
 # PORT as the design card names it; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container).
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
+# Chosen by measurement (bench/workers.sh, cached reads, wrk -t2 -c32 on 2 cores; bench/README.md).
 # Without a database the store lives in this process's memory: several worker processes would each
-# hold a copy, and a write to one would never reach the others, so one process serves and threads
-# give it concurrency. With a database every process sees the same data, so there are two per
-# core. gthread also keeps connections alive, which the sync worker does not.
-workers = 2 * (os.cpu_count() or 1) if os.environ.get("ACCOUNTS_DATABASE_URL") else 1
+# hold a copy, and a write to one would never reach the others, so one process serves. Its work
+# is all CPU under one GIL, so more threads only add hand-offs between them: 1 thread served
+# ~1,950 req/s, 4 threads ~1,430. gthread's poller still keeps many connections alive at once.
+# With a database every process sees the same data, and a request waits on the database's
+# answer: 4 workers x 4 threads on 2 cores was the steadiest (1,385-1,520 req/s, p99 66-91 ms);
+# 2 x 4 swung from 656 to 1,580, 4 x 1 had p99 spikes of 160-770 ms, and the sync worker
+# (no keep-alive: a TCP handshake per request) was no faster.
+_on_database = bool(os.environ.get("ACCOUNTS_DATABASE_URL"))
+workers = 2 * (os.cpu_count() or 1) if _on_database else 1
 worker_class = "gthread"
-threads = 4
+threads = 4 if _on_database else 1
+# Clients (and a proxy in front) reuse connections; 5 s outlasts the gaps between their requests.
 keepalive = 5
 
 # Load the app (and validate the seed file) in the master before binding the port, so a bad seed
