@@ -53,7 +53,7 @@ def _dependencies(app: Flask) -> dict[str, Callable[[], None]]:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
-    """Ready when every dependency answers within a second; the checks run side by side."""
+    """Ready when the database (and replica) answer within a second; checks run side by side."""
     futures = {name: _checks.submit(check) for name, check in _dependencies(current_app).items()}
     results = {}
     for name, future in futures.items():

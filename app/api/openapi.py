@@ -154,6 +154,9 @@ def _paths(fixture_mode: bool) -> dict[str, dict[str, Any]]:
             "parameters": [_USER],
             "get": {
                 "summary": "Every account of the user, in the order they were added.",
+                "description": "Answered from a cache of response bodies that any write to the "
+                "user's accounts makes stale at once, in every process: the answer always "
+                "reflects every write already acknowledged.",
                 "parameters": [
                     {
                         "name": "type",
@@ -276,8 +279,9 @@ def _paths(fixture_mode: bool) -> dict[str, dict[str, Any]]:
     }
     paths["/readyz"] = {
         "get": {
-            "summary": "Readiness: the database (and replica, and Redis, when set) answer within "
-            "a second. The 503 names what does not, in `checks`.",
+            "summary": "Readiness: the database (and replica, when set) answer within a second. "
+            "The 503 names what does not, in `checks`. Redis, when set, is reported in `checks` "
+            "but never makes the service unready.",
             "security": [],
             "responses": {
                 "200": _json(
