@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 requests_log = logging.getLogger("app.requests")
+# Threads of one worker take turns at the stream, so that their lines never interleave.
+_stream_lock = threading.Lock()
 
 
 def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
@@ -85,9 +88,10 @@ def _finish(response: Response) -> Response:
         entry["status"] = response.status_code
         entry["duration_ms"] = round((time.perf_counter() - g.started) * 1000, 3)
         entry["bytes"] = response.content_length
-        stream = sys.stdout
-        stream.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode())
-        stream.flush()
+        line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode()
+        with _stream_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
     return response
 
 
