@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy.engine import make_url
@@ -14,6 +15,7 @@ from app import create_app
 from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
 from app.config import ConfigurationError
 from app.json_provider import loads_exact
+from app.repositories import engine as engines
 from app.repositories.engine import make_engine
 from app.repositories.migrate import upgrade
 from app.repositories.sql import SqlAccountRepository
@@ -156,3 +158,43 @@ def test_while_postgresql_is_away_requests_get_503_and_then_recover(
         assert client.post("/users", json={"id": "after-outage"}).status_code == 201
     finally:
         proxy.stop()
+
+
+def _cut_connections_to(url: str) -> int:
+    """Ends every other session on the database, as a restart of PostgreSQL does."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        return len(
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        )
+
+
+def test_a_pooled_connection_the_database_dropped_while_idle_is_replaced_unseen(
+    postgres_url: str, app_on: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app_on(emptied(postgres_url)).test_client()
+    assert client.get("/users/user123/accounts").status_code == 200
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 0)  # every pooled one is idle now
+
+    assert _cut_connections_to(postgres_url) >= 1
+    assert client.get("/users/user123/accounts").data == USER123_RESPONSE
+    assert _cut_connections_to(postgres_url) >= 1
+    assert client.post("/users", json={"id": "after-restart"}).status_code == 201
+
+
+def test_a_connection_dropped_between_busy_requests_costs_one_503_then_the_pool_renews(
+    postgres_url: str, app_on: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Connections in steady use are not tested before each request (that round trip would cost
+    # a quarter of a cached read); the first request to meet a dead one learns of the restart.
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 3600)
+    client = app_on(emptied(postgres_url)).test_client()
+    assert client.get("/users/user123/accounts").status_code == 200
+
+    assert _cut_connections_to(postgres_url) >= 1
+    failed = client.get("/users/user123/accounts")
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == "1"
+    assert client.get("/users/user123/accounts").data == USER123_RESPONSE
