@@ -14,11 +14,14 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # is all CPU under one GIL, so more threads only add hand-offs between them: 1 thread served
 # ~1,950 req/s, 4 threads ~1,430. gthread's poller still keeps many connections alive at once.
 # With a database every process sees the same data, and a request waits on the database's
-# answer: 4 workers x 4 threads on 2 cores was the steadiest (1,385-1,520 req/s, p99 66-91 ms);
-# 2 x 4 swung from 656 to 1,580, 4 x 1 had p99 spikes of 160-770 ms, and the sync worker
-# (no keep-alive: a TCP handshake per request) was no faster.
+# answer. One process per core (at least two, so that one busy or restarting process never
+# stops the service) with 4 threads each: on 2 cores, 2 x 4 served 2,280-2,350 req/s (p99
+# 34-47 ms) against 2,070-2,220 (p99 49-125 ms) for 4 x 4, and more on random users too; 2 x 1
+# was as fast while the database answers in well under a millisecond, but each process then
+# waits out every slow query alone; 4 x 1 had p99 spikes past 700 ms; the sync worker (no
+# keep-alive: a TCP handshake per request) was no faster.
 _on_database = bool(os.environ.get("ACCOUNTS_DATABASE_URL"))
-workers = 2 * (os.cpu_count() or 1) if _on_database else 1
+workers = max(2, os.cpu_count() or 1) if _on_database else 1
 worker_class = "gthread"
 threads = 4 if _on_database else 1
 # Clients (and a proxy in front) reuse connections; 5 s outlasts the gaps between their requests.

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
+#: How many worker processes gunicorn.conf.py starts on a database.
+DATABASE_WORKERS = max(2, os.cpu_count() or 1)
+
 _LISTENING = re.compile(r"Listening at: (http://\S+)")
 _WORKER_BOOTED = re.compile(r"Booting worker with pid")
 

@@ -3,7 +3,6 @@ burst of misses reads the store once, and a Redis that goes away costs nothing b
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -26,7 +25,7 @@ from app.repositories.memory import InMemoryAccountRepository
 from app.seed import load_seed_file
 from tests.conftest import SEED_FILE
 from tests.databases import emptied
-from tests.live_server import serving
+from tests.live_server import DATABASE_WORKERS, serving
 from tests.tcp_proxy import TcpProxy
 
 
@@ -289,7 +288,7 @@ def test_no_stale_read_after_a_write_on_a_live_server_with_several_workers(
     env |= {"ACCOUNTS_AUTH": "off", "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": ""}
     lists = [f"/users/user123/accounts{query}" for query in ("", "?type=credit")]
     with serving(env) as (url, server):
-        server.wait_for_workers(2 * (os.cpu_count() or 1))
+        server.wait_for_workers(DATABASE_WORKERS)
 
         def get(path: str) -> requests.Response:
             # A new connection each time, so that requests spread over the worker processes.

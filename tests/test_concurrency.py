@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -13,7 +12,7 @@ import pytest
 import requests
 
 from tests.databases import emptied
-from tests.live_server import serving
+from tests.live_server import DATABASE_WORKERS, serving
 from tests.samples import valid_account
 
 THREADS = 8
@@ -36,7 +35,7 @@ def base_url(
             else request.getfixturevalue("postgres_url")
         )
     with serving(env) as (url, server):
-        server.wait_for_workers(1 if request.param == "memory" else 2 * (os.cpu_count() or 1))
+        server.wait_for_workers(1 if request.param == "memory" else DATABASE_WORKERS)
         yield url
 
 
