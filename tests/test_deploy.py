@@ -26,7 +26,7 @@ from app.config import DefaultConfig
 from tests.conftest import REPO_ROOT, SEED_FILE
 
 DEPLOY = REPO_ROOT / "deploy"
-READ_ELSEWHERE = {"PORT", "HOST", "SENTRY_DSN", "PROMETHEUS_MULTIPROC_DIR"}
+READ_ELSEWHERE = {"PORT", "HOST", "SENTRY_DSN", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_CMD_ARGS"}
 PYTHON_ITSELF = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
 KNOWN_SETTINGS = {
     f"ACCOUNTS_{name}" for name in dir(DefaultConfig) if name.isupper()
@@ -81,7 +81,8 @@ def test_the_deployment_probes_routes_that_exist_on_the_port_served() -> None:
     assert {"/readyz", "/healthz"} <= routes()
     assert set(env) <= KNOWN_SETTINGS, set(env) - KNOWN_SETTINGS
     assert container["resources"]["requests"]
-    assert container["resources"]["limits"]
+    # A container sees every core of its node; the workers follow its CPU limit instead.
+    assert env["GUNICORN_CMD_ARGS"] == f"--workers {container['resources']['limits']['cpu']}"
     # Long enough for gunicorn's graceful shutdown (its default graceful timeout is 30 s).
     assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > 30
 
