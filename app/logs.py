@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,8 +22,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 requests_log = logging.getLogger("app.requests")
-# Threads of one worker take turns at the stream, so that their lines never interleave.
-_stream_lock = threading.Lock()
 
 
 def _entry(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
@@ -59,15 +56,30 @@ class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
         self.stream = getattr(sys, self.stream_name)  # not setStream: it flushes the old one
         super().emit(record)
 
+    def write_line(self, line: str) -> None:
+        """A line formatted already, under the lock every record takes, so lines never mix."""
+        self.acquire()
+        try:
+            stream = getattr(sys, self.stream_name)
+            stream.write(line)
+            stream.flush()
+        finally:
+            self.release()
 
-def configure_logging(stream: str = "stdout") -> None:
-    """Once per process: the `app` logger writes JSON lines to standard output (or `stderr`)."""
+
+def configure_logging(stream: str = "stdout") -> _StandardStream:
+    """Once per process: the `app` logger writes JSON lines to standard output (or `stderr`).
+
+    Returns the handler, the one set up by the first call."""
     logger = logging.getLogger("app")
-    if not any(isinstance(handler, _StandardStream) for handler in logger.handlers):
-        handler = _StandardStream(stream)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    for handler in logger.handlers:
+        if isinstance(handler, _StandardStream):
+            return handler
+    handler = _StandardStream(stream)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
 
 
 def _start() -> None:
@@ -76,23 +88,15 @@ def _start() -> None:
     g.started = time.perf_counter()
 
 
-def _finish(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = g.request_id
-    if requests_log.isEnabledFor(logging.INFO):
-        # Written straight to the stream rather than through a LogRecord and a handler: the same
-        # JSON line, for a third of the cost, on the path every request takes.
-        entry = _entry(time.time(), "INFO", requests_log.name, "request")
-        entry["method"] = request.method
-        # The route's template, never the path: ids stay out of logs (and label sets).
-        entry["route"] = request.url_rule.rule if request.url_rule else None
-        entry["status"] = response.status_code
-        entry["duration_ms"] = round((time.perf_counter() - g.started) * 1000, 3)
-        entry["bytes"] = response.content_length
-        line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode()
-        with _stream_lock:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-    return response
+def _request_line(response: Response) -> str:
+    entry = _entry(time.time(), "INFO", requests_log.name, "request")
+    entry["method"] = request.method
+    # The route's template, never the path: ids stay out of logs (and label sets).
+    entry["route"] = request.url_rule.rule if request.url_rule else None
+    entry["status"] = response.status_code
+    entry["duration_ms"] = round((time.perf_counter() - g.started) * 1000, 3)
+    entry["bytes"] = response.content_length
+    return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode()
 
 
 def current_request_id() -> str | None:
@@ -101,7 +105,16 @@ def current_request_id() -> str | None:
 
 
 def register_request_log(app: Flask) -> None:
-    configure_logging()
+    handler = configure_logging()
+
+    def finish(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        if requests_log.isEnabledFor(logging.INFO):
+            # Straight to the handler's stream rather than through a LogRecord and the handler
+            # chain: the same JSON line, for a third of the cost, on the path every request takes.
+            handler.write_line(_request_line(response))
+        return response
+
     # Before every other hook, so that even a request refused early has an id and a log line.
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
-    app.after_request(_finish)
+    app.after_request(finish)

@@ -21,6 +21,7 @@ import selectors
 import subprocess  # nosec B404
 import sys
 import tempfile
+import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -71,23 +72,35 @@ class AccountsService:
 
 def start(seed: Path) -> AccountsService:
     """Start `accounts-service serve` on a free port; returns once it has said its URL."""
-    # Our own command, with no shell and no input from elsewhere.
-    process = subprocess.Popen(  # noqa: S603  # nosec B603
-        [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    stdout = cast(IO[str], process.stdout)  # never None: it is a pipe
-    with selectors.DefaultSelector() as selector:
-        selector.register(stdout, selectors.EVENT_READ)
-        ready = selector.select(timeout=_START_TIMEOUT_SECONDS)
-    url = stdout.readline().strip() if ready else ""
-    if not url.startswith("http"):
-        process.kill()
-        _, errors = process.communicate()
-        raise RuntimeError(f"accounts-service did not start: {errors.strip()}")
+    # The server logs a line per request to standard error: into a file, not a pipe, since a
+    # pipe nobody reads fills up after a few hundred requests and the server then stops.
+    with tempfile.TemporaryFile("w+") as log:
+        # Our own command, with no shell and no input from elsewhere.
+        process = subprocess.Popen(  # noqa: S603  # nosec B603
+            [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        stdout = cast(IO[str], process.stdout)  # never None: it is a pipe
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=_START_TIMEOUT_SECONDS)
+        url = stdout.readline().strip() if ready else ""
+        if not url.startswith("http"):
+            process.kill()
+            process.communicate()
+            log.seek(0)
+            raise RuntimeError(f"accounts-service did not start: {log.read().strip()}")
+    # The URL is all the server writes to standard output; anything after it is read and
+    # dropped all the same, for the same reason, until the server exits.
+    threading.Thread(target=_drain, args=(stdout,), daemon=True).start()
     return AccountsService(url, process)
+
+
+def _drain(stream: IO[str]) -> None:
+    with stream:
+        stream.read()
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +114,7 @@ def accounts_service_server() -> Iterator[AccountsService]:
             yield server
         finally:
             server.process.terminate()
-            server.process.communicate(timeout=30)
+            server.process.wait(timeout=30)
 
 
 @pytest.fixture

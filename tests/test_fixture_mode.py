@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,7 +82,6 @@ def served(write_seed: WriteSeed) -> Iterator[AccountsService]:
     yield server
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
-    server.process.communicate()
 
 
 def test_serve_prints_its_url_and_serves_the_seed(served: AccountsService) -> None:
@@ -92,6 +92,46 @@ def test_serve_prints_its_url_and_serves_the_seed(served: AccountsService) -> No
     served.reset({"bob": []})
     assert served.export() == {"bob": []}
     assert requests.get(f"{served.url}/users/alice", timeout=5).status_code == 404
+
+
+def test_the_plugins_server_keeps_answering_however_much_it_logs(served: AccountsService) -> None:
+    # A line of log per request: far more than a pipe holds (64 KiB) if nobody read it.
+    with requests.Session() as session:
+        for _ in range(1000):
+            response = session.get(f"{served.url}/users/alice/accounts", timeout=5)
+            assert response.status_code == 200
+
+
+def test_serve_writes_only_its_url_to_standard_output_and_logs_to_standard_error(
+    write_seed: WriteSeed, tmp_path: Path
+) -> None:
+    seed = write_seed({"alice": []})
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not out.read_text().endswith("\n"):
+            assert process.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, "no URL on standard output"
+            time.sleep(0.05)
+        url = out.read_text().strip()
+        for path in ["/users/alice/accounts", "/users/nobody/accounts"]:
+            requests.get(f"{url}{path}", timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+    assert out.read_text() == f"{url}\n"
+    logged = [json.loads(line) for line in err.read_text().splitlines() if line.startswith("{")]
+    assert [(line["route"], line["status"]) for line in logged if line["message"] == "request"] == [
+        ("/users/<id:user_id>/accounts", 200),
+        ("/users/<id:user_id>/accounts", 404),
+    ]
 
 
 def test_serve_with_an_invalid_seed_says_why_and_exits_1(write_seed: WriteSeed) -> None:
