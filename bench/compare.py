@@ -227,13 +227,14 @@ def main() -> None:
             ours=False,
         ),
     ]
-    loads = [
-        ("user123", "/users/user123/accounts", None),
-        ("user123 ?type=credit", "/users/user123/accounts?type=credit", None),
-        (f"random of {args.users:,} users", "/", "random_users.lua"),
-        ("90% reads, 10% writes", "/", "read_write_mix.lua"),
+    users = {"USERS": str(args.users)}
+    # (name, path, wrk script, its environment); the writes are for ours only (the peers have none).
+    loads: list[tuple[str, str, str | None, dict[str, str]]] = [
+        ("user123", "/users/user123/accounts", None, {}),
+        ("user123 ?type=credit", "/users/user123/accounts?type=credit", None, {}),
+        (f"random of {args.users:,} users", "/", "random_users.lua", users),
+        ("90% reads, 10% writes", "/", "random_users.lua", {**users, "WRITE_PERCENT": "10"}),
     ]
-    load_env = {"USERS": str(args.users)}
     results: dict[tuple[str, str], Result] = {}
     half_peak: dict[str, Result] = {}
     memory: dict[str, str] = {}
@@ -253,8 +254,8 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_up(server.name, f"{base}/users/user123/accounts", process, log)
-            for load, path, script in loads:
-                if script == "read_write_mix.lua" and not server.ours:
+            for load, path, script, load_env in loads:
+                if "WRITE_PERCENT" in load_env and not server.ours:
                     continue
                 results[(server.name, load)] = wrk(
                     base + path, args.connections, args.duration, script, load_env
@@ -294,7 +295,7 @@ def main() -> None:
         + " |"
     )
     print("|---|---|---|---|---|---|" + "---|" * len(peer_names))
-    for load, _, _ in loads:
+    for load, *_ in loads:
         for server in servers:
             row = results.get((server.name, load))
             if row is None:

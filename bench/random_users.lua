@@ -1,5 +1,8 @@
--- wrk script: GET the account list of a random user u0 … u{USERS-1}.
+-- wrk script: GET the account list of a random user u0 … u{USERS-1}; with WRITE_PERCENT set,
+-- that share of requests PATCHes the balance of the user's first account instead.
 local users = tonumber(os.getenv("USERS") or "100000")
+local write_percent = tonumber(os.getenv("WRITE_PERCENT") or "0")
+local patch_headers = { ["Content-Type"] = "application/json" }
 
 function setup(thread)
   thread:set("seed", math.random(1, 1000000))
@@ -10,5 +13,10 @@ function init()
 end
 
 function request()
-  return wrk.format("GET", "/users/u" .. math.random(0, users - 1) .. "/accounts")
+  local user = "u" .. math.random(0, users - 1)
+  if math.random(1, 100) <= write_percent then
+    local body = '{"balance": ' .. math.random(1, 99999) .. '.25}'
+    return wrk.format("PATCH", "/users/" .. user .. "/accounts/" .. user .. "-acc1", patch_headers, body)
+  end
+  return wrk.format("GET", "/users/" .. user .. "/accounts")
 end
