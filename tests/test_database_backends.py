@@ -188,7 +188,7 @@ def test_a_connection_dropped_between_busy_requests_costs_one_503_then_the_pool_
     postgres_url: str, app_on: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Connections in steady use are not tested before each request (that round trip would cost
-    # a quarter of a cached read); the first request to meet a dead one learns of the restart.
+    # a fifth of a cached read); the first request to meet a dead one learns of the restart.
     monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 3600)
     client = app_on(emptied(postgres_url)).test_client()
     assert client.get("/users/user123/accounts").status_code == 200

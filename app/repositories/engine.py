@@ -5,7 +5,7 @@ thread: connecting, waiting for a pooled connection and running a statement each
 
 A pooled connection that sat unused for a second is tested before use, so after the database comes
 back the pool replaces its dead connections by itself. SQLAlchemy's `pool_pre_ping` would test
-every connection at every checkout: a round trip per request, which under load is a quarter of
+every connection at every checkout: a round trip per request, which under load is a fifth of
 what a cached read costs (bench/README.md), for connections that answered a moment ago.
 """
 
