@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.json_provider import loads_exact
+from tests.conftest import REPO_ROOT
 
 # The original example's response for user123, byte for byte, with one deliberate change: the
 # original's routing number 123456789 fails the ABA checksum, so the seed holds Wells Fargo's
@@ -202,3 +204,12 @@ def test_head_answers_like_get_without_a_body(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.data == b""
     assert response.content_length == len(USER123_RESPONSE)
+
+
+def test_the_readme_examples_show_what_the_service_answers(client: FlaskClient) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    example = readme.split("## Example", 1)[1].split("```console", 1)[1].split("```", 1)[0]
+    shown = re.findall(r"^\$ curl -s 'localhost:8000(\S+)'\n(.+)$", example, re.MULTILINE)
+    assert len(shown) == 2
+    for path, output in shown:
+        assert client.get(path).data.decode() == output, path
