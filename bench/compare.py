@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import wrk
 from sqlalchemy import make_url
 
 REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO / "bench"
 
 
 def synthetic_accounts(i: int) -> list[dict[str, object]]:
@@ -92,20 +91,6 @@ class Server:
     ours: bool
 
 
-@dataclass
-class Result:
-    rps: float
-    p50: str
-    p99: str
-    errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until_up(name: str, url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 900  # a first start installs the peers' packages
     while time.monotonic() < deadline:
@@ -117,29 +102,6 @@ def wait_until_up(name: str, url: str, server: subprocess.Popen[bytes], log: Pat
         except OSError:
             time.sleep(0.5)
     raise SystemExit(f"{name}: not answering {url} after 900 s:\n{log.read_text()[-2000:]}")
-
-
-def wrk(
-    url: str, connections: int, duration: int, script: str | None, env: dict[str, str]
-) -> Result:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if script:
-        command += ["-s", str(BENCH / script)]
-    output = subprocess.run(
-        [*command, url], capture_output=True, text=True, check=True, env={**os.environ, **env}
-    ).stdout
-
-    def grab(pattern: str, default: str = "?") -> str:
-        match = re.search(pattern, output)
-        return match.group(1) if match else default
-
-    return Result(
-        rps=float(grab(r"Requests/sec:\s+([\d.]+)", "0")),
-        p50=grab(r"(?m)^\s+50%\s+(\S+)"),
-        p99=grab(r"(?m)^\s+99%\s+(\S+)"),
-        errors=int(grab(r"Non-2xx or 3xx responses: (\d+)", "0"))
-        + sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)),
-    )
 
 
 def peak_memory_mib(root: int) -> dict[int, float]:
@@ -182,8 +144,6 @@ def main() -> None:
         "--admin-url", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL"
     )
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
 
     work = Path(tempfile.mkdtemp(prefix="accounts-compare-"))
     bundled = json.loads((REPO / "seed_data.json").read_text())
@@ -235,11 +195,11 @@ def main() -> None:
         (f"random of {args.users:,} users", "/", "random_users.lua", users),
         ("90% reads, 10% writes", "/", "random_users.lua", {**users, "WRITE_PERCENT": "10"}),
     ]
-    results: dict[tuple[str, str], Result] = {}
-    half_peak: dict[str, Result] = {}
+    results: dict[tuple[str, str], wrk.Result] = {}
+    half_peak: dict[str, wrk.Result] = {}
     memory: dict[str, str] = {}
     for server in servers:
-        port = free_port()
+        port = wrk.free_port()
         log = work / f"{port}.log"
         print(f"starting {server.name} …", flush=True)
         with log.open("wb") as output:
@@ -257,7 +217,7 @@ def main() -> None:
             for load, path, script, load_env in loads:
                 if "WRITE_PERCENT" in load_env and not server.ours:
                     continue
-                results[(server.name, load)] = wrk(
+                results[(server.name, load)] = wrk.run(
                     base + path, args.connections, args.duration, script, load_env
                 )
                 print(f"  {load}: {results[(server.name, load)]}", flush=True)
@@ -265,7 +225,7 @@ def main() -> None:
                 peak = results[(server.name, "user123")].rps
                 # Each connection waits this long between requests: about half the peak rate.
                 delay_ms = args.connections / (peak / 2) * 1000
-                half_peak[server.name] = wrk(
+                half_peak[server.name] = wrk.run(
                     base + "/users/user123/accounts",
                     args.connections,
                     args.duration,

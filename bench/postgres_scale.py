@@ -15,10 +15,7 @@ import argparse
 import io
 import json
 import os
-import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +28,8 @@ from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+import wrk  # noqa: E402  (beside this file)
 
 from app.api.auth import mint_token  # noqa: E402
 from app.repositories.engine import make_engine  # noqa: E402
@@ -101,12 +100,6 @@ def ensure_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve(url: str, port: int, token: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -153,29 +146,6 @@ def serve(url: str, port: int, token: str) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not start")
 
 
-def wrk(port: int, users: int, connections: int, duration: int, token: str) -> str:
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
-    return subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-H",
-            f"Authorization: Bearer {token}",
-            "-s",
-            str(REPO / "bench" / "random_users.lua"),
-            f"http://127.0.0.1:{port}",
-        ],
-        env={**os.environ, "USERS": str(users)},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -198,22 +168,24 @@ def main() -> None:
 
     # As in production with a database: authentication on, every request checking a token.
     token = mint_token("bench", SECRET, admin=True, expires_in=3600)
-    port = free_port()
+    port = wrk.free_port()
     server = serve(url, port, token)
     try:
-        output = wrk(port, args.users, args.connections, args.duration, token)
+        result = wrk.run(
+            f"http://127.0.0.1:{port}",
+            args.connections,
+            args.duration,
+            "random_users.lua",
+            {"USERS": str(args.users)},
+            [f"Authorization: Bearer {token}"],
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(output)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p50 = re.search(r"50%\s+(\S+)", output)
-    p99 = re.search(r"99%\s+(\S+)", output)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    print(result.output)
     print(
         f"| {args.users:,} users x {args.accounts_per_user} | {args.connections} | "
-        f"{rate.group(1) if rate else '?'} | {p50.group(1) if p50 else '?'} | "
-        f"{p99.group(1) if p99 else '?'} | {errors.group(1) if errors else 0} |"
+        f"{result.rps:.2f} | {result.p50} | {result.p99} | {result.errors} |"
     )
 
 
