@@ -26,6 +26,7 @@ from app.seed import load_seed_file
 from tests.conftest import SEED_FILE
 from tests.databases import emptied
 from tests.live_server import DATABASE_WORKERS, serving
+from tests.samples import valid_account
 from tests.tcp_proxy import TcpProxy
 
 
@@ -254,15 +255,7 @@ def test_every_write_is_seen_by_the_next_read(
             == 200
         )
         assert [balance(path) for path in lists] == [amount, amount]
-    new_account = {
-        "id": "acc9",
-        "type": "credit",
-        "provider": "Citi",
-        "accountName": "Double Cash",
-        "balance": 5,
-        "currency": "USD",
-        "details": {"creditLimit": 100, "availableCredit": 95, "apr": 20, "dueDate": "2026-12-01"},
-    }
+    new_account = valid_account("credit", id="acc9")
     assert client.post("/users/user123/accounts", json=new_account).status_code == 201
     assert [len(client.get(path).json["accounts"]) for path in lists] == [4, 2]  # type: ignore[index]
     assert client.delete("/users/user123/accounts/acc9").status_code == 204
