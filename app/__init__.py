@@ -9,13 +9,13 @@ from typing import Any
 from flask import Flask
 
 from app.api import register_api
-from app.api.auth import token_verifier
+from app.api.error_tracking import init_error_tracking
+from app.api.json_provider import ExactJSONProvider
 from app.config import ConfigurationError, settings
 from app.domain import StorageUnavailable
-from app.errors_tracking import init_error_tracking
-from app.json_provider import ExactJSONProvider
 from app.repositories import build_repositories
 from app.seed import load_seed_file
+from app.tokens import token_verifier
 
 __all__ = ["create_app"]
 

@@ -75,7 +75,7 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
 )
 def token(user_id: str, admin: bool, expires_in: int, private_key: Path | None) -> None:
     """Print a bearer token for USER_ID, for development and tests."""
-    from app.api.auth import mint_token
+    from app.tokens import mint_token
 
     if private_key:
         key, algorithm = private_key.read_text(), "RS256"

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Config
+PREFIX = "ACCOUNTS_"
 
 
 class ConfigurationError(Exception):
@@ -63,10 +65,22 @@ class DefaultConfig:
     DB_STATEMENT_TIMEOUT_MS = 5000
 
 
-def settings(overrides: Mapping[str, Any] | None = None) -> Config:
-    """DefaultConfig, then the `ACCOUNTS_` environment variables, then `overrides`."""
-    config = Config(root_path=".")
-    config.from_object(DefaultConfig)
-    config.from_prefixed_env("ACCOUNTS")
-    config.update(overrides or {})
-    return config
+def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """DefaultConfig, then the `ACCOUNTS_` environment variables, then `overrides`.
+
+    A variable's value is read as JSON when it is JSON (`5`, `true`, `["https://a.example"]`),
+    as the string it is otherwise, the way Flask's `from_prefixed_env` reads it.
+    """
+    values = {name: getattr(DefaultConfig, name) for name in dir(DefaultConfig) if name.isupper()}
+    for name, raw in os.environ.items():
+        if name.startswith(PREFIX):
+            values[name.removeprefix(PREFIX)] = _parsed(raw)
+    values.update(overrides or {})
+    return values
+
+
+def _parsed(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

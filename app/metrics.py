@@ -1,30 +1,15 @@
-"""Prometheus metrics at /metrics, correct under several gunicorn worker processes.
+"""The service's Prometheus metrics, defined once per process as prometheus_client expects.
 
 With PROMETHEUS_MULTIPROC_DIR set (gunicorn.conf.py sets it, before any worker starts), each
-process writes its counts to files there and /metrics adds them all up. Routes are labelled by
-their template, never the raw path, so user ids cannot explode the number of series.
+process writes its counts to files there, and /metrics (app/api/metrics.py) adds them all up.
+Routes are labelled by their template, never the raw path, so user ids cannot explode the number
+of series.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from typing import Any
+from prometheus_client import Counter, Histogram
 
-from flask import Blueprint, Flask, Response, g, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-
-from app.repositories.base import AccountRepository
-
-# Defined once per process, as prometheus_client expects; the registry is the process's.
 REQUESTS = Counter(
     "accounts_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
 )
@@ -50,60 +35,3 @@ CACHE_LOOKUPS = Counter(
 CACHE_ERRORS = Counter(
     "accounts_cache_errors_total", "Calls to the cache's Redis that failed or timed out."
 )
-
-blueprint = Blueprint("metrics", __name__)
-
-
-@blueprint.get("/metrics")
-def metrics() -> Response:
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    else:
-        registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-class TimedRepository:
-    """The repository, with every call's duration observed, labelled by the method's name."""
-
-    def __init__(self, repository: AccountRepository) -> None:
-        self._repository = repository
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._repository, name)
-        if not callable(method):
-            return method
-        observe = REPOSITORY_LATENCY.labels(name).time
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with observe():
-                return method(*args, **kwargs)
-
-        # Kept, so that later calls find it as an attribute and skip __getattr__ and the lookup.
-        setattr(self, name, timed)
-        return timed
-
-
-def timed_repository(repository: AccountRepository) -> AccountRepository:
-    # Duck-typed on purpose: it answers every method the interface has, by delegation.
-    timed: AccountRepository = TimedRepository(repository)  # type: ignore[assignment]
-    return timed
-
-
-def _observe(response: Response) -> Response:
-    route = request.url_rule.rule if request.url_rule else "(unmatched)"
-    started: float | None = g.get("started")
-    if started is not None:
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    return response
-
-
-def count_accounts_served(count: int) -> None:
-    ACCOUNTS_SERVED.inc(count)
-
-
-def register_metrics(app: Flask) -> None:
-    app.register_blueprint(blueprint)
-    app.after_request(_observe)

@@ -30,7 +30,7 @@ from typing import IO, Any, cast
 
 import pytest
 
-from app.json_provider import dumps_bytes
+from app.exact_json import dumps_bytes
 
 _START_TIMEOUT_SECONDS = 30
 

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from app.config import ConfigurationError
 from app.domain import ID_RE, ID_RULE, Account
-from app.json_provider import loads_exact
+from app.exact_json import loads_exact
 from app.schemas.accounts import AccountSchema
 from app.schemas.errors import flatten_messages
 

@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))
 
 import wrk  # noqa: E402  (beside this file)
 
-from app.api.auth import mint_token  # noqa: E402
 from app.repositories.engine import make_engine  # noqa: E402
 from app.repositories.migrate import upgrade  # noqa: E402
+from app.tokens import mint_token  # noqa: E402
 
 TYPES = ["credit", "loan", "checking", "savings", "investment"]
 SECRET = secrets.token_hex(32)

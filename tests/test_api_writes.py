@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from app.domain import ID_RE
-from app.json_provider import dumps_bytes, loads_exact
+from app.exact_json import dumps_bytes, loads_exact
 from tests.conftest import SEED_FILE
 from tests.samples import VALID_ACCOUNTS, valid_account
 

@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
 from app import create_app
-from app.api.auth import PUBLIC_ENDPOINTS, mint_token
+from app.api.auth import PUBLIC_ENDPOINTS
 from app.cli import main
 from app.config import ConfigurationError
+from app.tokens import mint_token
 from tests.conftest import SEED_FILE
 from tests.samples import valid_account
 

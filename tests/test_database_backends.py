@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
 from app.config import ConfigurationError
-from app.json_provider import loads_exact
+from app.exact_json import loads_exact
 from app.repositories import engine as engines
 from app.repositories.engine import make_engine
 from app.repositories.migrate import upgrade

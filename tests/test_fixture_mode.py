@@ -15,7 +15,7 @@ import requests
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.json_provider import loads_exact
+from app.exact_json import loads_exact
 from app.pytest_plugin import AccountsService, start
 from tests.conftest import REPO_ROOT, SEED_FILE, WriteSeed
 from tests.samples import valid_account

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
 from app.domain import Account, AccountType
-from app.json_provider import loads_exact
+from app.exact_json import loads_exact
 from app.repositories.memory import InMemoryAccountRepository
 from tests.conftest import SEED_FILE
 

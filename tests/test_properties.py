@@ -22,7 +22,7 @@ from app.domain import (
     LoanDetails,
     SavingsDetails,
 )
-from app.json_provider import dumps_bytes, loads_exact
+from app.exact_json import dumps_bytes, loads_exact
 from app.schemas.accounts import AccountSchema
 from app.schemas.fields import MAX_INTEGER_DIGITS, MAX_PLACES
 from tests.conftest import SEED_FILE

@@ -9,7 +9,7 @@ import pytest
 from marshmallow import ValidationError
 
 from app.domain import Account, AccountType
-from app.json_provider import dumps_bytes, loads_exact
+from app.exact_json import dumps_bytes, loads_exact
 from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.errors import flatten_messages
 from tests.samples import VALID_ACCOUNTS, valid_account

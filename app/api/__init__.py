@@ -8,16 +8,18 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from app.api import accounts, docs, fixture, health, users
-from app.api.auth import TokenVerifier, register_auth
+from app.api.auth import register_auth
 from app.api.limits import register_limits
+from app.api.metrics import register_metrics
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
+from app.api.request_log import register_request_log
 from app.api.security import register_security
 from app.cache import build_cache
 from app.domain import ID_PATTERN, Account
-from app.logs import register_request_log
-from app.metrics import register_metrics, timed_repository
 from app.repositories.base import AccountRepository
+from app.repositories.timed import timed_repository
+from app.tokens import TokenVerifier
 
 __all__ = ["register_api"]
 

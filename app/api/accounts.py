@@ -20,8 +20,8 @@ from app.api.http import (
 from app.api.problems import Problem
 from app.cache import CachedBody, CacheKey, ResponseCache
 from app.domain import Account, AccountType
-from app.json_provider import dumps_bytes
-from app.metrics import count_accounts_served
+from app.exact_json import dumps_bytes
+from app.metrics import ACCOUNTS_SERVED
 from app.repositories.base import AccountRepository
 from app.schemas.accounts import AccountSchema, UserAccountsSchema
 from app.services import accounts as service
@@ -115,7 +115,7 @@ def list_accounts(user_id: str) -> Response:
         return CachedBody(body, entity_tag(body), len(accounts))
 
     entry = _cache().fetch(key, render)
-    count_accounts_served(entry.accounts)
+    ACCOUNTS_SERVED.inc(entry.accounts)
     return body_response(entry.body, entry.etag)
 
 

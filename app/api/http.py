@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError
 
 from app.api.problems import Problem
 from app.domain import Account, VersionConflict
-from app.json_provider import dumps_bytes, loads_exact
+from app.exact_json import dumps_bytes, loads_exact
 from app.schemas.errors import flatten_messages
 
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app
 
 from app.api.auth import auth_enabled
 from app.domain import ID_PATTERN, AccountType
-from app.json_provider import dumps_bytes
+from app.exact_json import dumps_bytes
 from app.schemas.accounts import ACCOUNT_SCHEMAS
 from app.schemas.users import NewUserSchema
 

@@ -20,8 +20,8 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.json_provider import dumps_bytes
-from app.logs import current_request_id
+from app.exact_json import dumps_bytes
+from app.logs import request_id
 
 PROBLEM_MIMETYPE = "application/problem+json"
 # Tag URIs (RFC 4151) name our problem types without pretending there is a page to fetch.
@@ -91,7 +91,7 @@ def _from_http_exception(error: HTTPException) -> Response:
     }
     if status == 500:
         # The traceback was logged with this id: it is what the client quotes to the operator.
-        body["requestId"] = current_request_id()
+        body["requestId"] = request_id.get()
     response = problem_response(status, body)
     for name, value in error.get_headers():
         if name.lower() != "content-type":

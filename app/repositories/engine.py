@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
 from app.config import ConfigurationError
-from app.json_provider import dumps_bytes, loads_exact
+from app.exact_json import dumps_bytes, loads_exact
 
 SUPPORTED = ("sqlite", "postgresql")
 

@@ -1,8 +1,5 @@
-"""JSON in and out of the app with money kept exact.
-
-Flask's default provider writes `Decimal` as a string and sorts keys; ours writes each number with
-the digits it was stored with (1200.45, never "1200.45" or 1200.4500000000001) in schema order.
-"""
+"""JSON with money kept exact: each number written with the digits it was stored with (1200.45,
+never "1200.45" or 1200.4500000000001), in the order given, and read back as `Decimal`."""
 
 from __future__ import annotations
 
@@ -11,8 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from flask import Response
-from flask.json.provider import JSONProvider
 
 
 def _encode_decimal(value: object) -> orjson.Fragment:
@@ -51,15 +46,3 @@ def loads_exact(text: str | bytes) -> Any:
         parse_constant=_refuse_constant,
         object_pairs_hook=_refuse_duplicate_keys,
     )
-
-
-class ExactJSONProvider(JSONProvider):
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return dumps_bytes(obj).decode()
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return loads_exact(s)
-
-    def response(self, *args: Any, **kwargs: Any) -> Response:
-        body = dumps_bytes(self._prepare_response_obj(args, kwargs))
-        return Response(body, mimetype="application/json")

@@ -13,7 +13,7 @@ import sentry_sdk
 from flask import has_request_context, request
 from sentry_sdk.integrations.flask import FlaskIntegration
 
-from app.logs import current_request_id
+from app.logs import request_id
 
 
 def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
@@ -26,8 +26,8 @@ def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
             **event.get("tags", {}),
             "route": request.url_rule.rule if request.url_rule else "(unmatched)",
         }
-    if request_id := current_request_id():
-        event.setdefault("tags", {})["request_id"] = request_id
+    if current := request_id.get():
+        event.setdefault("tags", {})["request_id"] = current
     event.pop("extra", None)
     return event
 

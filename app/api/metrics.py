@@ -1,0 +1,43 @@
+"""/metrics, and the request counts and latencies every response adds to."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
+
+from app.metrics import LATENCY, REQUESTS
+
+blueprint = Blueprint("metrics", __name__)
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _observe(response: Response) -> Response:
+    route = request.url_rule.rule if request.url_rule else "(unmatched)"
+    started: float | None = g.get("started")
+    if started is not None:
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    return response
+
+
+def register_metrics(app: Flask) -> None:
+    app.register_blueprint(blueprint)
+    app.after_request(_observe)

