@@ -101,6 +101,12 @@ class Account:
         return self.details.account_type
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    account_count: int
+
+
 class DomainError(Exception):
     """A request that the business rules refuse; the HTTP layer maps each subclass to a status."""
 
@@ -141,6 +147,28 @@ class VersionConflict(DomainError):
         )
         self.user_id = user_id
         self.account_id = account_id
+
+
+class InvalidData(DomainError):
+    """Data the rules refuse; `errors` pairs the path of each bad field (such as `details.apr`,
+    or "" for the data as a whole) with what is wrong with it."""
+
+    def __init__(self, errors: list[tuple[str, str]], message: str | None = None) -> None:
+        fields = ", ".join(field or "(the body)" for field, _ in errors)
+        super().__init__(message or f"Invalid: {fields}.")
+        self.errors = errors
+
+
+class TypeChangeNeedsPut(InvalidData):
+    """A patch may not change an account's type: another type has other details, every one of
+    which must then be given, which is a replacement."""
+
+    def __init__(self, account_id: str, account_type: AccountType) -> None:
+        super().__init__(
+            [("type", f"Must stay '{account_type}' in a PATCH.")],
+            f"PATCH cannot change the type of account '{account_id}'; "
+            "PUT a complete account of the new type instead.",
+        )
 
 
 class StorageUnavailable(DomainError):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.api.context import COMPONENTS_KEY, components_of
 
 pytest_plugins = ["pytester", "tests.databases"]
 
@@ -17,6 +19,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = REPO_ROOT / "seed_data.json"
 
 WriteSeed = Callable[[Any], Path]
+
+
+def serve_from(app: Flask, repository: Any) -> None:
+    """Make `app` read and write through `repository` instead of its own store."""
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
+        components_of(app), repository=repository, read_repository=repository
+    )
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.api import accounts as accounts_api
-from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
+from app.api.context import components_of
 from app.cache import CachedBody, CacheKey, ProcessCache, RedisCache, ResponseCache
 from app.domain import Account, AccountType
 from app.metrics import CACHE_ERRORS
 from app.repositories.memory import InMemoryAccountRepository
 from app.seed import load_seed_file
-from tests.conftest import SEED_FILE
+from tests.conftest import SEED_FILE, serve_from
 from tests.databases import emptied
 from tests.live_server import DATABASE_WORKERS, serving
 from tests.samples import valid_account
@@ -175,7 +175,7 @@ class CountingRepository(InMemoryAccountRepository):
 def app_with_counting_store(**config: Any) -> tuple[Flask, CountingRepository]:
     app = create_app({"SEED_DATA": str(SEED_FILE), **config})
     store = CountingRepository(load_seed_file(SEED_FILE))
-    app.extensions[REPOSITORY_KEY] = app.extensions[READ_REPOSITORY_KEY] = store
+    serve_from(app, store)
     return app, store
 
 
@@ -187,7 +187,7 @@ def cached_app(request: pytest.FixtureRequest) -> Iterator[tuple[Flask, Counting
         redis_url = request.getfixturevalue("redis_url")
         app, store = app_with_counting_store(CACHE_BACKEND="redis", REDIS_URL=redis_url)
     yield app, store
-    app.extensions[accounts_api.CACHE_KEY].close()
+    components_of(app).cache.close()
 
 
 def test_a_hit_reads_no_accounts_and_serializes_nothing(
@@ -348,4 +348,4 @@ def test_with_redis_down_the_service_answers_from_the_store(redis_proxy: TcpProx
     for _ in range(2):  # the first fills Redis again, the second is served from it
         [credit] = client.get("/users/user123/accounts?type=credit").json["accounts"]  # type: ignore[index]
         assert credit["balance"] == 7
-    app.extensions[accounts_api.CACHE_KEY].close()
+    components_of(app).cache.close()

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
+from app.api.context import components_of
 from app.config import ConfigurationError
 from app.exact_json import loads_exact
 from app.repositories import engine as engines
@@ -51,8 +51,7 @@ def app_on() -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in apps:
-        for key in (REPOSITORY_KEY, READ_REPOSITORY_KEY):
-            app.extensions[key].close()
+        components_of(app).close()
 
 
 def test_an_empty_database_is_seeded_and_serves_the_example(

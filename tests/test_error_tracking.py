@@ -15,10 +15,9 @@ import pytest
 import sentry_sdk
 
 from app import create_app
-from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
 from app.domain import Account
 from app.repositories.memory import InMemoryAccountRepository
-from tests.conftest import SEED_FILE
+from tests.conftest import SEED_FILE, serve_from
 from tests.samples import valid_account
 
 
@@ -60,7 +59,7 @@ def test_an_unexpected_exception_reaches_sentry_without_account_data(sentry_dsn:
     user_id = f"user-{secrets.token_hex(6)}"
     app = create_app({"SEED_DATA": str(SEED_FILE)})
     store = FailingStore({user_id: []})
-    app.extensions[REPOSITORY_KEY] = app.extensions[READ_REPOSITORY_KEY] = store
+    serve_from(app, store)
     account = valid_account("checking", balance=1200.45, details__routingNumber="121000248")
     response = app.test_client().post(
         f"/users/{user_id}/accounts", json=account, headers={"Authorization": "Bearer secret-token"}

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.api.accounts import REPOSITORY_KEY
+from app.api.context import components_of
 from tests.conftest import SEED_FILE
 from tests.databases import emptied
 from tests.tcp_proxy import TcpProxy
@@ -68,4 +68,4 @@ def test_readiness_follows_postgresql_away_and_back(postgres_url: str) -> None:
     finally:
         proxy.stop()
         if app is not None:
-            app.extensions[REPOSITORY_KEY].close()
+            components_of(app).close()

@@ -9,8 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
-from tests.conftest import SEED_FILE
+from tests.conftest import SEED_FILE, serve_from
 from tests.test_problems import SECRET, BrokenRepository
 
 
@@ -69,7 +68,7 @@ def test_an_unexpected_exception_is_logged_once_with_the_id_the_client_gets(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     app = create_app({"SEED_DATA": str(SEED_FILE)})
-    app.extensions[REPOSITORY_KEY] = app.extensions[READ_REPOSITORY_KEY] = BrokenRepository({})
+    serve_from(app, BrokenRepository({}))
     capsys.readouterr()
     response = app.test_client().get("/users/user123/accounts")
     assert response.status_code == 500

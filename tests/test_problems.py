@@ -8,11 +8,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
 from app.domain import Account, AccountType
 from app.exact_json import loads_exact
 from app.repositories.memory import InMemoryAccountRepository
-from tests.conftest import SEED_FILE
+from tests.conftest import SEED_FILE, serve_from
 
 SECRET = "postgres://admin:hunter2@db"  # a fake, to prove it never leaks
 
@@ -78,7 +77,7 @@ def test_method_not_allowed_keeps_its_allow_header(
 def broken_client() -> FlaskClient:
     # Not in testing mode, so Flask handles the exception as it would in production.
     app = create_app({"SEED_DATA": str(SEED_FILE)})
-    app.extensions[REPOSITORY_KEY] = app.extensions[READ_REPOSITORY_KEY] = BrokenRepository({})
+    serve_from(app, BrokenRepository({}))
     return app.test_client()
 
 

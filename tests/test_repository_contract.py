@@ -19,7 +19,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import AccountRepository
+from app.repositories.base import Store
 from app.repositories.memory import InMemoryAccountRepository
 from app.repositories.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
@@ -41,7 +41,7 @@ INITIAL = {"alice": ALICE, "bob": BOB, "carol": []}
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AccountRepository]:
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "memory":
         yield InMemoryAccountRepository(INITIAL)
         return
@@ -56,11 +56,11 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Accou
     engine.dispose()
 
 
-def test_lists_accounts_in_the_order_they_were_added(repository: AccountRepository) -> None:
+def test_lists_accounts_in_the_order_they_were_added(repository: Store) -> None:
     assert repository.list_accounts("alice") == ALICE
 
 
-def test_filters_by_a_set_of_types_keeping_the_order(repository: AccountRepository) -> None:
+def test_filters_by_a_set_of_types_keeping_the_order(repository: Store) -> None:
     assert repository.list_accounts("alice", {AccountType.CREDIT, AccountType.LOAN}) == [
         ALICE[0],
         ALICE[1],
@@ -68,29 +68,29 @@ def test_filters_by_a_set_of_types_keeping_the_order(repository: AccountReposito
     assert repository.list_accounts("alice", {AccountType.SAVINGS}) == []
 
 
-def test_a_user_without_accounts_has_an_empty_list(repository: AccountRepository) -> None:
+def test_a_user_without_accounts_has_an_empty_list(repository: Store) -> None:
     assert repository.list_accounts("carol") == []
     assert repository.list_accounts("carol", {AccountType.CREDIT}) == []
 
 
-def test_an_unknown_user_is_not_found(repository: AccountRepository) -> None:
+def test_an_unknown_user_is_not_found(repository: Store) -> None:
     with pytest.raises(UserNotFound):
         repository.list_accounts("dave")
     with pytest.raises(UserNotFound):
         repository.get_account("dave", "a1")
 
 
-def test_gets_one_account_of_the_right_user(repository: AccountRepository) -> None:
+def test_gets_one_account_of_the_right_user(repository: Store) -> None:
     assert repository.get_account("alice", "a1") == ALICE[1]
     assert repository.get_account("bob", "a1") == BOB[0]
 
 
-def test_an_account_of_another_user_is_not_found(repository: AccountRepository) -> None:
+def test_an_account_of_another_user_is_not_found(repository: Store) -> None:
     with pytest.raises(AccountNotFound):
         repository.get_account("bob", "z9")
 
 
-def test_the_list_handed_out_is_a_copy(repository: AccountRepository) -> None:
+def test_the_list_handed_out_is_a_copy(repository: Store) -> None:
     repository.list_accounts("alice").clear()
     assert repository.list_accounts("alice") == ALICE
 
@@ -98,14 +98,14 @@ def test_the_list_handed_out_is_a_copy(repository: AccountRepository) -> None:
 # Writes
 
 
-def test_add_user_and_account(repository: AccountRepository) -> None:
+def test_add_user_and_account(repository: Store) -> None:
     repository.add_user("dave")
     stored = repository.add_account("dave", account("savings", "s1"))
     assert repository.list_accounts("dave") == [stored]
     assert stored.version > 0
 
 
-def test_add_an_existing_user_or_account(repository: AccountRepository) -> None:
+def test_add_an_existing_user_or_account(repository: Store) -> None:
     with pytest.raises(UserExists):
         repository.add_user("alice")
     with pytest.raises(AccountExists):
@@ -115,21 +115,21 @@ def test_add_an_existing_user_or_account(repository: AccountRepository) -> None:
     assert repository.list_accounts("alice") == ALICE
 
 
-def test_every_write_gives_a_new_version(repository: AccountRepository) -> None:
+def test_every_write_gives_a_new_version(repository: Store) -> None:
     first = repository.get_account("alice", "a1")
     second = repository.replace_account("alice", first)
     third = repository.replace_account("alice", second)
     assert len({first.version, second.version, third.version}) == 3
 
 
-def test_replace_keeps_the_place_in_the_list(repository: AccountRepository) -> None:
+def test_replace_keeps_the_place_in_the_list(repository: Store) -> None:
     changed = account("savings", "a1")
     repository.replace_account("alice", changed)
     assert [a.id for a in repository.list_accounts("alice")] == ["z9", "a1", "m5"]
     assert repository.get_account("alice", "a1") == changed
 
 
-def test_a_stale_version_is_a_conflict_and_changes_nothing(repository: AccountRepository) -> None:
+def test_a_stale_version_is_a_conflict_and_changes_nothing(repository: Store) -> None:
     stale = repository.get_account("alice", "a1").version
     repository.replace_account("alice", account("credit", "a1"))
     current = repository.get_account("alice", "a1")
@@ -146,7 +146,7 @@ def add_one(account: Account) -> Account:
     return replace(account, balance=account.balance + 1)
 
 
-def test_modify_applies_the_change_to_what_is_stored(repository: AccountRepository) -> None:
+def test_modify_applies_the_change_to_what_is_stored(repository: Store) -> None:
     before = repository.get_account("alice", "a1")
     after = repository.modify_account("alice", "a1", add_one)
     assert after.balance == before.balance + 1
@@ -156,7 +156,7 @@ def test_modify_applies_the_change_to_what_is_stored(repository: AccountReposito
     assert [a.id for a in repository.list_accounts("alice")] == ["z9", "a1", "m5"]
 
 
-def test_modify_of_a_stale_version_changes_nothing(repository: AccountRepository) -> None:
+def test_modify_of_a_stale_version_changes_nothing(repository: Store) -> None:
     stale = repository.get_account("alice", "a1").version
     current = repository.modify_account("alice", "a1", add_one)
     with pytest.raises(VersionConflict):
@@ -167,7 +167,7 @@ def test_modify_of_a_stale_version_changes_nothing(repository: AccountRepository
     )
 
 
-def test_modify_whose_change_fails_changes_nothing(repository: AccountRepository) -> None:
+def test_modify_whose_change_fails_changes_nothing(repository: Store) -> None:
     before = repository.get_account("alice", "a1")
 
     def refuse(_: Account) -> Account:
@@ -178,14 +178,14 @@ def test_modify_whose_change_fails_changes_nothing(repository: AccountRepository
     assert repository.get_account("alice", "a1").version == before.version
 
 
-def test_modify_of_missing_things(repository: AccountRepository) -> None:
+def test_modify_of_missing_things(repository: Store) -> None:
     with pytest.raises(UserNotFound):
         repository.modify_account("dave", "a1", add_one)
     with pytest.raises(AccountNotFound):
         repository.modify_account("alice", "nope", add_one)
 
 
-def test_concurrent_modifies_take_turns_and_all_land(repository: AccountRepository) -> None:
+def test_concurrent_modifies_take_turns_and_all_land(repository: Store) -> None:
     start = repository.get_account("bob", "a1").balance
 
     def work(_: int) -> None:
@@ -197,7 +197,7 @@ def test_concurrent_modifies_take_turns_and_all_land(repository: AccountReposito
     assert repository.get_account("bob", "a1").balance == start + 8 * 25
 
 
-def test_writes_to_missing_things(repository: AccountRepository) -> None:
+def test_writes_to_missing_things(repository: Store) -> None:
     with pytest.raises(AccountNotFound):
         repository.replace_account("alice", account("loan", "nope"))
     with pytest.raises(AccountNotFound):
@@ -206,7 +206,7 @@ def test_writes_to_missing_things(repository: AccountRepository) -> None:
         repository.delete_user("dave")
 
 
-def test_delete_user_takes_their_accounts(repository: AccountRepository) -> None:
+def test_delete_user_takes_their_accounts(repository: Store) -> None:
     repository.delete_user("alice")
     with pytest.raises(UserNotFound):
         repository.get_account("alice", "a1")
@@ -216,7 +216,7 @@ def test_delete_user_takes_their_accounts(repository: AccountRepository) -> None
 
 
 def test_every_write_to_a_user_gives_a_new_revision_that_never_comes_back(
-    repository: AccountRepository,
+    repository: Store,
 ) -> None:
     seen = [repository.user_revision("alice")]
 
@@ -243,7 +243,7 @@ def test_every_write_to_a_user_gives_a_new_revision_that_never_comes_back(
     changed()
 
 
-def test_reads_and_refused_writes_keep_the_revision(repository: AccountRepository) -> None:
+def test_reads_and_refused_writes_keep_the_revision(repository: Store) -> None:
     revision = repository.user_revision("alice")
     bob = repository.user_revision("bob")
     repository.list_accounts("alice")
@@ -263,7 +263,7 @@ def test_reads_and_refused_writes_keep_the_revision(repository: AccountRepositor
         repository.user_revision("dave")
 
 
-def test_export_and_replace_all(repository: AccountRepository) -> None:
+def test_export_and_replace_all(repository: Store) -> None:
     assert repository.export() == {"alice": ALICE, "bob": BOB, "carol": []}
     repository.replace_all({"erin": [account("loan", "e1")]})
     assert repository.export() == {"erin": [account("loan", "e1")]}
@@ -271,7 +271,7 @@ def test_export_and_replace_all(repository: AccountRepository) -> None:
         repository.list_accounts("alice")
 
 
-def test_compare_and_set_loses_no_update_under_threads(repository: AccountRepository) -> None:
+def test_compare_and_set_loses_no_update_under_threads(repository: Store) -> None:
     # Switch threads as often as possible, so that a read and the write after it get interleaved.
     usual = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
@@ -282,7 +282,7 @@ def test_compare_and_set_loses_no_update_under_threads(repository: AccountReposi
     assert repository.get_account("bob", "a1").balance == BOB[0].balance + successes
 
 
-def _increment_concurrently(repository: AccountRepository, threads: int, attempts: int) -> int:
+def _increment_concurrently(repository: Store, threads: int, attempts: int) -> int:
     def work() -> int:
         done = 0
         for _ in range(attempts):

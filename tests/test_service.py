@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from app.domain import Account, AccountNotFound, AccountType, UserNotFound, VersionConflict
+from app.domain import (
+    Account,
+    AccountNotFound,
+    AccountType,
+    User,
+    UserNotFound,
+    VersionConflict,
+)
 from app.repositories.memory import InMemoryAccountRepository
 from app.seed import load_seed_file
-from app.services import accounts
+from app.services import accounts, users
 from tests.conftest import SEED_FILE
 
 
@@ -50,12 +55,11 @@ def test_get_account(repository: InMemoryAccountRepository) -> None:
         accounts.get_account(repository, "user456", "acc1")
 
 
-def rename(account: Account) -> Account:
-    return replace(account, account_name="renamed")
+RENAME = {"accountName": "renamed"}
 
 
 def test_patch_applies_the_change(repository: InMemoryAccountRepository) -> None:
-    stored = accounts.patch_account(repository, "user123", "acc1", rename)
+    stored = accounts.patch_account(repository, "user123", "acc1", RENAME)
     assert stored.account_name == "renamed"
     assert accounts.get_account(repository, "user123", "acc1") == stored
 
@@ -63,11 +67,11 @@ def test_patch_applies_the_change(repository: InMemoryAccountRepository) -> None
 def test_a_conditional_patch_of_a_changed_account_is_refused(
     repository: InMemoryAccountRepository,
 ) -> None:
-    seen = accounts.get_account(repository, "user123", "acc1").version
-    accounts.patch_account(repository, "user123", "acc1", rename)
+    seen = accounts.get_account(repository, "user123", "acc1")
+    accounts.patch_account(repository, "user123", "acc1", RENAME)
     with pytest.raises(VersionConflict):
         accounts.patch_account(
-            repository, "user123", "acc1", lambda a: replace(a, provider="x"), seen
+            repository, "user123", "acc1", {"provider": "x"}, lambda current: current == seen
         )
     assert accounts.get_account(repository, "user123", "acc1").provider == "Chase"
 
@@ -75,7 +79,7 @@ def test_a_conditional_patch_of_a_changed_account_is_refused(
 def test_create_user_generates_an_id_when_none_is_given(
     repository: InMemoryAccountRepository,
 ) -> None:
-    user_id = accounts.create_user(repository)
-    assert user_id.startswith("user-")
-    assert accounts.list_accounts(repository, user_id) == []
-    assert accounts.create_user(repository, "chosen") == "chosen"
+    user = users.create_user(repository)
+    assert user.id.startswith("user-")
+    assert accounts.list_accounts(repository, user.id) == []
+    assert users.create_user(repository, "chosen") == User("chosen", 0)

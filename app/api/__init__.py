@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from app.api import accounts, docs, fixture, health, users
-from app.api.auth import register_auth
+from app.api.auth import PUBLIC_ENDPOINTS, register_auth
+from app.api.context import COMPONENTS_KEY
+from app.api.contract import refuse_undeclared_parameters
 from app.api.limits import register_limits
 from app.api.metrics import register_metrics
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
 from app.api.request_log import register_request_log
 from app.api.security import register_security
-from app.cache import build_cache
-from app.domain import ID_PATTERN, Account
-from app.repositories.base import AccountRepository
-from app.repositories.timed import timed_repository
-from app.tokens import TokenVerifier
+from app.domain import ID_PATTERN
+from app.wiring import Components
 
 __all__ = ["register_api"]
 
@@ -30,19 +27,8 @@ class IdConverter(BaseConverter):
     regex = ID_PATTERN
 
 
-def register_api(
-    app: Flask,
-    repository: AccountRepository,
-    read_repository: AccountRepository,
-    seed: Mapping[str, Sequence[Account]],
-    verifier: TokenVerifier | None,
-) -> None:
-    timed = timed_repository(repository)
-    app.extensions[accounts.REPOSITORY_KEY] = timed
-    app.extensions[accounts.READ_REPOSITORY_KEY] = (
-        timed if read_repository is repository else timed_repository(read_repository)
-    )
-    app.extensions[accounts.CACHE_KEY] = build_cache(app.config)
+def register_api(app: Flask, components: Components) -> None:
+    app.extensions[COMPONENTS_KEY] = components
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.
@@ -51,13 +37,21 @@ def register_api(
     register_problem_handlers(app)
     register_limits(app)  # before authentication, so that floods of bad tokens are counted too
     register_security(app)
-    register_auth(app, verifier)
+    register_auth(app)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
     if app.config["FIXTURE_MODE"]:
-        app.extensions[fixture.SEED_KEY] = seed
         app.register_blueprint(fixture.blueprint)
-    register_openapi(app)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(health.blueprint)
     register_metrics(app)
+    register_openapi(app)
+    # After authentication: a caller without a token learns nothing about a route's parameters.
+    refuse_undeclared_parameters(
+        app,
+        [
+            endpoint
+            for endpoint in app.view_functions
+            if endpoint not in PUBLIC_ENDPOINTS and endpoint != "static"
+        ],
+    )

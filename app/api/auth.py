@@ -8,10 +8,12 @@ read and change; the `admin` scope may act for any user and use the fixture rout
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import jwt
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
+from app.api.context import components_of
 from app.api.problems import Problem
 from app.tokens import Principal, TokenVerifier
 
@@ -27,7 +29,6 @@ PUBLIC_ENDPOINTS = frozenset(
     }
 )
 ADMIN_ENDPOINTS = frozenset({"fixture.export", "fixture.reset"})
-_VERIFIER_KEY = "accounts.token_verifier"
 _REALM = 'Bearer realm="accounts-service"'
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,18 @@ def current_principal() -> Principal | None:
     return principal
 
 
-def require_access(user_id: str) -> None:
-    """403 unless the caller may act for `user_id` (anyone may, when authentication is off)."""
+def require_access(user_id: str | None) -> None:
+    """403 unless the caller may act for `user_id` (anyone may, when authentication is off);
+    None stands for an id yet to be generated, which only an admin may ask for."""
     principal = current_principal()
     if principal is not None and not principal.may_act_for(user_id):
-        raise forbidden(f"This token may not act for user '{user_id}'.")
+        whom = f"user '{user_id}'" if user_id else "a user whose id is generated"
+        raise forbidden(f"This token may not act for {whom}.")
 
 
-def _authenticate() -> None:
+def _authenticate(verifier: TokenVerifier) -> None:
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return  # an unknown route is a 404 for everyone; public routes need nobody
-    verifier: TokenVerifier = current_app.extensions[_VERIFIER_KEY]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Send a bearer token: Authorization: Bearer <JWT>.")
@@ -77,10 +79,11 @@ def _authenticate() -> None:
 
 
 def auth_enabled(app: Flask) -> bool:
-    return _VERIFIER_KEY in app.extensions
+    return components_of(app).verifier is not None
 
 
-def register_auth(app: Flask, verifier: TokenVerifier | None) -> None:
+def register_auth(app: Flask) -> None:
+    verifier = components_of(app).verifier
     if verifier is None:
         # Said once the app is otherwise ready, so that a failed start says only why it failed.
         log.warning(
@@ -88,5 +91,4 @@ def register_auth(app: Flask, verifier: TokenVerifier | None) -> None:
             "user's accounts (set ACCOUNTS_AUTH=jwt and a key to turn it on)"
         )
         return
-    app.extensions[_VERIFIER_KEY] = verifier
-    app.before_request(_authenticate)
+    app.before_request(partial(_authenticate, verifier))

@@ -12,6 +12,8 @@ from pathlib import Path
 import swagger_ui
 from flask import Blueprint, Response, url_for
 
+from app.api.contract import Answer, contract
+
 ASSETS = Path(swagger_ui.__file__).parent / "static"
 
 blueprint = Blueprint("docs", __name__, static_folder=ASSETS, static_url_path="/docs/assets")
@@ -25,6 +27,10 @@ _PAGE_CSP = (
 
 
 @blueprint.get("/docs")
+@contract(
+    "This description, as a page to read and try (Swagger UI).",
+    [Answer(200, "HTML.", {"type": "string"}, "text/html")],
+)
 def page() -> Response:
     html = f"""<!doctype html>
 <html lang="en">

@@ -6,16 +6,19 @@ replace every user's data at once.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from collections.abc import Mapping, Sequence
 
-from app.api.accounts import repository
-from app.api.http import json_body, json_response, refuse_unknown_parameters
+from flask import Blueprint, Response, request
+
+from app.api.context import components
+from app.api.contract import Answer, Body, contract
+from app.api.http import json_body, json_response
 from app.api.problems import Problem
+from app.domain import Account
 from app.schemas.accounts import AccountSchema
 from app.seed import SeedDataError, parse_seed
-from app.services import accounts as service
+from app.services import store as service
 
-SEED_KEY = "accounts.seed"
 # A seed sent to /reset may be far larger than an account; this is still far below harm.
 RESET_MAX_BYTES = 64 * 1024 * 1024
 
@@ -25,26 +28,31 @@ _account_schema = AccountSchema()
 
 
 @blueprint.get("/export")
+@contract(
+    "Every user and account, in the seed-file format.", [Answer(200, "The whole store.", "Seed")]
+)
 def export() -> Response:
     """The whole store in the seed-file format: save it, and start a server from it later."""
-    refuse_unknown_parameters([])
-    users = service.export(repository())
+    users = service.export(components().store)
     return json_response(
         {user_id: _account_schema.dump(accounts, many=True) for user_id, accounts in users.items()}
     )
 
 
 @blueprint.post("/reset")
+@contract(
+    "Replace everything with the body's seed data, or the start-up seed.",
+    [Answer(204, "Replaced.")],
+    body=Body("Seed", required=False),
+)
 def reset() -> Response:
     """Replaces every user with the seed-format body, or with the start-up seed when empty."""
-    refuse_unknown_parameters([])
     request.max_content_length = RESET_MAX_BYTES
+    users: Mapping[str, Sequence[Account]] = components().seed
     if request.content_length or request.is_json:
         try:
             users = parse_seed(json_body(), source="reset body")
         except SeedDataError as error:
             raise Problem(422, "invalid-body", "Invalid body", str(error)) from None
-    else:
-        users = current_app.extensions[SEED_KEY]
-    service.replace_all(repository(), users)
+    service.reset(components().store, users)
     return Response(status=204)

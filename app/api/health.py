@@ -9,10 +9,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import redis
 from flask import Blueprint, Flask, Response, current_app
 
-from app.api.accounts import READ_REPOSITORY_KEY, REPOSITORY_KEY
+from app.api.context import components_of
+from app.api.contract import Answer, contract
 from app.api.http import json_response
 from app.api.problems import Problem, problem_response_of
-from app.repositories.base import AccountRepository
 
 CHECK_TIMEOUT_SECONDS = 1.0
 
@@ -21,12 +21,12 @@ _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readiness")
 
 
 @blueprint.get("/healthz")
+@contract(
+    "Liveness: the process answers.",
+    [Answer(200, "Alive.", {"type": "object", "properties": {"status": {"const": "alive"}}})],
+)
 def healthz() -> Response:
     return json_response({"status": "alive"})
-
-
-def _repository_check(repository: AccountRepository) -> Callable[[], None]:
-    return repository.ping
 
 
 def _redis_check(url: str) -> Callable[[], None]:
@@ -43,15 +43,32 @@ def _redis_check(url: str) -> Callable[[], None]:
 
 
 def _dependencies(app: Flask) -> dict[str, Callable[[], None]]:
-    checks = {"database": _repository_check(app.extensions[REPOSITORY_KEY])}
-    if app.extensions[READ_REPOSITORY_KEY] is not app.extensions[REPOSITORY_KEY]:
-        checks["read replica"] = _repository_check(app.extensions[READ_REPOSITORY_KEY])
+    checks = {name: store.ping for name, store in components_of(app).stores.items()}
     if app.config["REDIS_URL"]:
         checks["redis"] = _redis_check(app.config["REDIS_URL"])
     return checks
 
 
 @blueprint.get("/readyz")
+@contract(
+    "Readiness: the database (and replica, when set) answer within a second. The 503 names "
+    "what does not, in `checks`. Redis, when set, is reported in `checks` but never makes the "
+    "service unready.",
+    [
+        Answer(
+            200,
+            "Ready.",
+            {
+                "type": "object",
+                "properties": {
+                    "status": {"const": "ready"},
+                    "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        )
+    ],
+    errors=[503],
+)
 def readyz() -> Response:
     """Ready when the database (and replica) answer within a second; checks run side by side."""
     futures = {name: _checks.submit(check) for name, check in _dependencies(current_app).items()}

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Response, request
-from marshmallow import Schema, ValidationError
 
 from app.api.problems import Problem
-from app.domain import Account, VersionConflict
+from app.domain import Account, InvalidData
 from app.exact_json import dumps_bytes, loads_exact
-from app.schemas.errors import flatten_messages
+from app.services.accounts import Precondition
 
 
 def invalid_query(detail: str, errors: Iterable[tuple[str, str]], **extensions: Any) -> Problem:
@@ -25,16 +24,6 @@ def invalid_query(detail: str, errors: Iterable[tuple[str, str]], **extensions: 
         errors=[{"parameter": name, "detail": problem} for name, problem in errors],
         **extensions,
     )
-
-
-def refuse_unknown_parameters(allowed: Collection[str]) -> None:
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        takes = f"this route takes: {', '.join(allowed)}" if allowed else "this route takes none"
-        raise invalid_query(
-            f"Unknown query parameter(s): {', '.join(unknown)}; {takes}.",
-            [(name, "Unknown query parameter.") for name in unknown],
-        )
 
 
 def json_body() -> Any:
@@ -54,25 +43,11 @@ def json_body() -> Any:
         ) from None
 
 
-def invalid_body(messages: Any) -> Problem:
-    """A 422 naming each bad field by its path in the body, such as `details.apr`."""
-    errors = [{"field": field, "detail": message} for field, message in flatten_messages(messages)]
-    fields = ", ".join(error["field"] or "(the body)" for error in errors)
-    return Problem(422, "invalid-body", "Invalid body", f"Invalid: {fields}.", errors=errors)
-
-
 def json_object_body() -> dict[str, Any]:
     body = json_body()
     if not isinstance(body, dict):
-        raise invalid_body(["Must be a JSON object."])
+        raise InvalidData([("", "Must be a JSON object.")])
     return body
-
-
-def load(schema: Schema, data: dict[str, Any]) -> Any:
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        raise invalid_body(error.messages) from None
 
 
 def entity_tag(body: bytes) -> str:
@@ -105,14 +80,10 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return body_response(body, entity_tag(body), status, headers)
 
 
-def expected_version(user_id: str, current: Account, current_body: Any) -> int | None:
-    """Honours If-Match: None for an unconditional write, the version the client saw otherwise.
-
-    Raises VersionConflict (412) when the tag the client sent is no longer the account's.
-    """
+def if_match(representation: Callable[[Account], Any]) -> Precondition | None:
+    """The request's If-Match as a precondition on the stored account: true while the account's
+    `representation` still has one of the tags it names (or any, for `*`); None without one."""
     condition = request.if_match
     if not condition:
         return None
-    if entity_tag(dumps_bytes(current_body)) not in condition:
-        raise VersionConflict(user_id, current.id)
-    return current.version
+    return lambda account: entity_tag(dumps_bytes(representation(account))) in condition

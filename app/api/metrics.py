@@ -14,12 +14,17 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app.api.contract import Answer, contract
 from app.metrics import LATENCY, REQUESTS
 
 blueprint = Blueprint("metrics", __name__)
 
 
 @blueprint.get("/metrics")
+@contract(
+    "Prometheus metrics, summed over every worker process.",
+    [Answer(200, "Prometheus text format.", {"type": "string"}, "text/plain")],
+)
 def metrics() -> Response:
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()

@@ -15,13 +15,16 @@ from app.domain import (
     AccountExists,
     AccountNotFound,
     DomainError,
+    InvalidData,
     StorageUnavailable,
+    TypeChangeNeedsPut,
     UserExists,
     UserNotFound,
     VersionConflict,
 )
 from app.exact_json import dumps_bytes
 from app.logs import request_id
+from app.schemas.problems import ProblemSchema
 
 PROBLEM_MIMETYPE = "application/problem+json"
 # Tag URIs (RFC 4151) name our problem types without pretending there is a page to fetch.
@@ -29,7 +32,10 @@ PROBLEM_TYPE_PREFIX = "tag:accounts-service,2026:problems/"
 
 
 class Problem(Exception):
-    """Raised by views for a request they refuse; rendered by the handler below."""
+    """Raised by views for a request they refuse; rendered by the handler below.
+
+    `extensions` are the members of ProblemSchema beyond the standard four, by attribute name.
+    """
 
     def __init__(
         self,
@@ -58,12 +64,19 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     UserExists: (409, "user-exists", "User exists"),
     AccountExists: (409, "account-exists", "Account exists"),
     VersionConflict: (412, "precondition-failed", "Precondition failed"),
+    InvalidData: (422, "invalid-body", "Invalid body"),
+    TypeChangeNeedsPut: (422, "type-change-needs-put", "Type change needs PUT"),
     StorageUnavailable: (503, "storage-unavailable", "Service unavailable"),
 }
 
 
+_problem_schema = ProblemSchema()
+
+
 def problem_response(status: int, body: dict[str, Any]) -> Response:
-    return Response(dumps_bytes(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    return Response(
+        dumps_bytes(_problem_schema.dump(body)), status=status, mimetype=PROBLEM_MIMETYPE
+    )
 
 
 def problem_response_of(problem: Problem) -> Response:
@@ -75,7 +88,12 @@ def problem_response_of(problem: Problem) -> Response:
 def _from_domain_error(error: DomainError) -> Response:
     status, slug, title = _DOMAIN_PROBLEMS[type(error)]
     headers = {"Retry-After": "1"} if status == 503 else {}
-    return problem_response_of(Problem(status, slug, title, str(error), headers))
+    extensions = {}
+    if isinstance(error, InvalidData):
+        extensions["errors"] = [
+            {"field": field, "detail": detail} for field, detail in error.errors
+        ]
+    return problem_response_of(Problem(status, slug, title, str(error), headers, **extensions))
 
 
 def _from_http_exception(error: HTTPException) -> Response:
@@ -91,7 +109,7 @@ def _from_http_exception(error: HTTPException) -> Response:
     }
     if status == 500:
         # The traceback was logged with this id: it is what the client quotes to the operator.
-        body["requestId"] = request_id.get()
+        body["request_id"] = request_id.get()
     response = problem_response(status, body)
     for name, value in error.get_headers():
         if name.lower() != "content-type":

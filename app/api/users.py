@@ -2,45 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, request, url_for
 
-from app.api.accounts import repository
 from app.api.auth import require_access
-from app.api.http import json_object_body, json_response, load, refuse_unknown_parameters
-from app.schemas.users import NewUserSchema
-from app.services import accounts as service
+from app.api.context import repository
+from app.api.contract import Answer, Body, contract
+from app.api.http import json_object_body, json_response
+from app.domain import User
+from app.schemas.errors import load
+from app.schemas.users import NewUserSchema, UserSchema
+from app.services import users as service
 
 blueprint = Blueprint("users", __name__)
 
 _new_user_schema = NewUserSchema()
+_user_schema = UserSchema()
 
 
-def _user(user_id: str, account_count: int) -> dict[str, Any]:
-    return {"userId": user_id, "accountCount": account_count}
+def _user_response(
+    user: User, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response(_user_schema.dump(user), status, headers)
 
 
 @blueprint.post("/users")
+@contract(
+    "Create a user without accounts; the id is generated when left out.",
+    [Answer(201, "Created.", UserSchema, location=True)],
+    body=Body(NewUserSchema, required=False),
+    errors=[409],
+)
 def create_user() -> Response:
-    refuse_unknown_parameters([])
     # An empty POST is fine: it asks for a user with a generated id.
     body = json_object_body() if request.content_length or request.is_json else {}
-    user_id = load(_new_user_schema, body).get("id") or service.new_id("user")
-    require_access(user_id)  # a token may create its own user; only an admin any other
-    service.create_user(repository(), user_id)
-    location = url_for(".get_user", user_id=user_id)
-    return json_response(_user(user_id, 0), 201, {"Location": location})
+    requested = load(_new_user_schema, body).get("id")
+    require_access(requested)  # a token may create its own user; only an admin any other
+    user = service.create_user(repository(), requested)
+    return _user_response(user, 201, {"Location": url_for(".get_user", user_id=user.id)})
 
 
 @blueprint.get("/users/<id:user_id>")
+@contract(
+    "A user and how many accounts they hold.",
+    [Answer(200, "The user.", UserSchema)],
+    conditional_read=True,
+)
 def get_user(user_id: str) -> Response:
-    refuse_unknown_parameters([])
-    return json_response(_user(user_id, len(service.list_accounts(repository(), user_id))))
+    return _user_response(service.get_user(repository(), user_id))
 
 
 @blueprint.delete("/users/<id:user_id>")
+@contract("Delete the user and all of their accounts.", [Answer(204, "Deleted.")])
 def delete_user(user_id: str) -> Response:
-    refuse_unknown_parameters([])
     service.delete_user(repository(), user_id)
     return Response(status=204)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigurationError
-from app.repositories.base import AccountRepository
+from app.repositories.base import Store
 from app.repositories.memory import InMemoryAccountRepository
 
 if TYPE_CHECKING:
@@ -45,12 +45,12 @@ def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepositor
     return SqlAccountRepository(engine)
 
 
-def build_repositories(settings: Mapping[str, Any]) -> tuple[AccountRepository, AccountRepository]:
-    """The repository for writes, and the one for reads (the same one unless a replica is set)."""
+def build_stores(settings: Mapping[str, Any]) -> tuple[Store, Store | None]:
+    """The store for writes, and a replica for reads when one is configured."""
     url = settings["DATABASE_URL"]
     if not url:
-        memory = InMemoryAccountRepository({})
-        return memory, memory
-    primary = sql_repository(url, settings)
+        return InMemoryAccountRepository({}), None
     replica_url = settings["READ_REPLICA_URL"]
-    return primary, sql_repository(replica_url, settings) if replica_url else primary
+    return sql_repository(url, settings), sql_repository(
+        replica_url, settings
+    ) if replica_url else None

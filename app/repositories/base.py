@@ -1,4 +1,6 @@
-"""The one interface every storage backend implements; services depend on nothing else."""
+"""The storage interfaces every backend implements: the domain's operations on users and their
+accounts (what services use), and apart from them, what is done to a whole store at once (probe,
+seed, export, replace: start-up, fixtures and operators)."""
 
 from __future__ import annotations
 
@@ -22,12 +24,6 @@ class AccountRepository(ABC):
     Accounts handed in come back with a fresh `version`; a write that names an
     `expected_version` only happens if the stored account still has it (else VersionConflict).
     """
-
-    def close(self) -> None:  # noqa: B027 (most stores hold nothing to release)
-        """Releases connections; a repository used again afterwards reconnects."""
-
-    def ping(self) -> None:  # noqa: B027 (a store in this process's memory is always there)
-        """Raises StorageUnavailable unless the store answers."""
 
     @abstractmethod
     def list_accounts(
@@ -93,6 +89,17 @@ class AccountRepository(ABC):
     ) -> None:
         """Raises UserNotFound, AccountNotFound or VersionConflict."""
 
+
+class StoreAdministration(ABC):
+    """The whole store at once: for start-up, fixture mode and operators, never for one request
+    about one user's accounts."""
+
+    def close(self) -> None:  # noqa: B027 (most stores hold nothing to release)
+        """Releases connections; a store used again afterwards reconnects."""
+
+    def ping(self) -> None:  # noqa: B027 (a store in this process's memory is always there)
+        """Raises StorageUnavailable unless the store answers."""
+
     @abstractmethod
     def is_empty(self) -> bool:
         """True when the store holds no user at all."""
@@ -112,3 +119,7 @@ class AccountRepository(ABC):
     @abstractmethod
     def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:
         """Replaces everything stored with `users`, at once."""
+
+
+class Store(AccountRepository, StoreAdministration, ABC):
+    """A storage backend: both interfaces, over the same data."""

@@ -22,7 +22,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import AccountRepository, new_revision
+from app.repositories.base import Store, new_revision
 
 
 class _User(NamedTuple):
@@ -30,7 +30,7 @@ class _User(NamedTuple):
     accounts: dict[str, Account]
 
 
-class InMemoryAccountRepository(AccountRepository):
+class InMemoryAccountRepository(Store):
     def __init__(self, users: Mapping[str, Sequence[Account]]) -> None:
         self._lock = threading.Lock()
         # Versions come from one counter, so no version is ever given out twice.

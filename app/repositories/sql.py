@@ -46,7 +46,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import AccountRepository, new_revision
+from app.repositories.base import Store, new_revision
 from app.repositories.tables import accounts, users
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
@@ -121,6 +121,19 @@ def account_row(user_id: str, account: Account) -> dict[str, Any]:
     }
 
 
+def _new_rows(
+    users_accounts: Mapping[str, Sequence[Account]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows for these users (each with a fresh revision) and their accounts (at version 1)."""
+    user_rows = [{"id": user_id, "revision": new_revision()} for user_id in users_accounts]
+    account_rows = [
+        account_row(user_id, replace(account, version=1))
+        for user_id, user_accounts in users_accounts.items()
+        for account in user_accounts
+    ]
+    return user_rows, account_rows
+
+
 def _rewrite(user_id: str, account: Account, where: list[ColumnElement[bool]]) -> Update:
     """Overwrite the matching row with `account`, with the next version; returns that version."""
     values = account_row(user_id, account)
@@ -146,7 +159,7 @@ def _account(row: Row[Any]) -> Account:
     )
 
 
-class SqlAccountRepository(AccountRepository):
+class SqlAccountRepository(Store):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -309,12 +322,7 @@ class SqlAccountRepository(AccountRepository):
 
     def seed(self, users_accounts: Mapping[str, Sequence[Account]]) -> int:
         insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
-        user_rows = [{"id": user_id, "revision": new_revision()} for user_id in users_accounts]
-        account_rows = [
-            account_row(user_id, replace(account, version=1))
-            for user_id, user_accounts in users_accounts.items()
-            for account in user_accounts
-        ]
+        user_rows, account_rows = _new_rows(users_accounts)
         new_users = insert_(users).on_conflict_do_nothing(index_elements=["id"])
         new_accounts = insert_(accounts)
         new_accounts = new_accounts.on_conflict_do_update(
@@ -365,22 +373,10 @@ class SqlAccountRepository(AccountRepository):
         return exported
 
     def replace_all(self, users_accounts: Mapping[str, Sequence[Account]]) -> None:
+        user_rows, account_rows = _new_rows(users_accounts)
         with self._transaction() as connection:
             connection.execute(delete(accounts))
             connection.execute(delete(users))
-            _insert(connection, users_accounts)
-
-
-def _insert(connection: Connection, users_accounts: Mapping[str, Sequence[Account]]) -> None:
-    if users_accounts:
-        connection.execute(
-            insert(users),
-            [{"id": user_id, "revision": new_revision()} for user_id in users_accounts],
-        )
-    rows = [
-        account_row(user_id, replace(account, version=1))
-        for user_id, user_accounts in users_accounts.items()
-        for account in user_accounts
-    ]
-    if rows:
-        connection.execute(insert(accounts), rows)
+            for table, rows in [(users, user_rows), (accounts, account_rows)]:
+                if rows:
+                    connection.execute(insert(table), rows)

@@ -16,6 +16,7 @@ from app.domain import (
     AccountType,
     CheckingDetails,
     CreditDetails,
+    Details,
     InvestmentDetails,
     InvestmentSubtype,
     LoanDetails,
@@ -33,18 +34,28 @@ from app.schemas.fields import (
 )
 
 
-class CreditDetailsSchema(Schema):
+class DetailsSchema(Schema):
+    """The `details` of one account type, loaded into that type's dataclass."""
+
+    details_class: ClassVar[type[Details]]
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Details:
+        return self.details_class(**data)
+
+
+class CreditDetailsSchema(DetailsSchema):
+    details_class = CreditDetails
+
     credit_limit = amount(data_key="creditLimit")
     available_credit = amount(data_key="availableCredit")
     apr = percentage()
     due_date = fields.Date(required=True, data_key="dueDate")
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> CreditDetails:
-        return CreditDetails(**data)
 
+class LoanDetailsSchema(DetailsSchema):
+    details_class = LoanDetails
 
-class LoanDetailsSchema(Schema):
     principal = amount()
     interest_rate = percentage(data_key="interestRate")
     remaining_term_months = fields.Integer(
@@ -54,38 +65,28 @@ class LoanDetailsSchema(Schema):
         data_key="remainingTermMonths",
     )
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> LoanDetails:
-        return LoanDetails(**data)
 
+class CheckingDetailsSchema(DetailsSchema):
+    details_class = CheckingDetails
 
-class CheckingDetailsSchema(Schema):
     overdraft_protection = strict_boolean(data_key="overdraftProtection")
     routing_number = routing_number(data_key="routingNumber")
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> CheckingDetails:
-        return CheckingDetails(**data)
 
+class SavingsDetailsSchema(DetailsSchema):
+    details_class = SavingsDetails
 
-class SavingsDetailsSchema(Schema):
     apy = percentage()
     minimum_balance = amount(data_key="minimumBalance")
     routing_number = routing_number(data_key="routingNumber")
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> SavingsDetails:
-        return SavingsDetails(**data)
 
+class InvestmentDetailsSchema(DetailsSchema):
+    details_class = InvestmentDetails
 
-class InvestmentDetailsSchema(Schema):
     subtype = fields.Enum(InvestmentSubtype, by_value=True, required=True)
     holdings_value = amount(data_key="holdingsValue")
     cash_balance = amount(data_key="cashBalance")
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> InvestmentDetails:
-        return InvestmentDetails(**data)
 
 
 class BaseAccountSchema(Schema):
@@ -153,5 +154,17 @@ class AccountSchema(OneOfSchema):  # type: ignore[misc]  # marshmallow-oneofsche
 
 
 class UserAccountsSchema(Schema):
-    user_id = fields.String(data_key="userId")
-    accounts = fields.List(fields.Nested(AccountSchema))
+    user_id = fields.String(required=True, data_key="userId")
+    accounts = fields.List(fields.Nested(AccountSchema), required=True)
+
+
+class AccountFilterSchema(Schema):
+    """The list's query parameters."""
+
+    type = fields.List(
+        fields.Enum(AccountType, by_value=True),
+        metadata={
+            "description": "Only accounts of these types (their union). Also accepted "
+            "comma-separated: `?type=credit,loan`."
+        },
+    )

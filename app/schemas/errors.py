@@ -1,4 +1,5 @@
-"""marshmallow's nested error dicts, flattened to (field path, message) pairs.
+"""marshmallow's refusals as the domain's InvalidData: nested error dicts, flattened to (field
+path, message) pairs.
 
 ("details.apr", "Must be greater than or equal to 0 …") reads well in an error response and in a
 start-up message alike.
@@ -7,6 +8,18 @@ start-up message alike.
 from __future__ import annotations
 
 from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from app.domain import InvalidData
+
+
+def load(schema: Schema, data: Any) -> Any:
+    """`schema.load(data)`, a refusal raised as InvalidData naming each bad field."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise InvalidData(flatten_messages(error.messages)) from None
 
 
 def flatten_messages(messages: Any, path: str = "") -> list[tuple[str, str]]:

@@ -1,12 +1,32 @@
-"""Reading and changing users' accounts."""
+"""Reading and changing users' accounts: the rules, in plain Python over a repository.
+
+Bodies arrive here as the JSON the client sent (numbers already `Decimal`); whether they make a
+valid account, which id it gets, how a patch merges and whether a write is still allowed are
+decided here, the same for every caller.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
-from app.domain import Account, AccountType
+from app.cache import CachedBody, CacheKey, ResponseCache
+from app.domain import (
+    Account,
+    AccountType,
+    InvalidData,
+    TypeChangeNeedsPut,
+    VersionConflict,
+)
 from app.repositories.base import AccountRepository
+from app.schemas.accounts import AccountSchema
+from app.schemas.errors import load
+
+#: Whether the stored account is still the one the client last saw (HTTP's If-Match).
+Precondition = Callable[[Account], bool]
+
+_account_schema = AccountSchema()
 
 
 def new_id(prefix: str) -> str:
@@ -21,68 +41,112 @@ def list_accounts(
     return repository.list_accounts(user_id, frozenset(types) or None)
 
 
-def user_revision(repository: AccountRepository, user_id: str) -> int:
-    """Changes with every write to the user's accounts; raises UserNotFound."""
-    return repository.user_revision(user_id)
+def cached_list(
+    repository: AccountRepository,
+    cache: ResponseCache,
+    user_id: str,
+    types: Collection[AccountType],
+    render: Callable[[list[Account]], CachedBody],
+) -> CachedBody:
+    """The rendered list, from the cache when it holds the user's current revision.
+
+    The revision is read first: accounts read after it are at least as new as it says, so an
+    entry can be newer than its key but never older (see app/cache.py).
+    """
+    key = CacheKey(user_id, ",".join(sorted(set(types))), repository.user_revision(user_id))
+    return cache.fetch(key, lambda: render(list_accounts(repository, user_id, types)))
 
 
 def get_account(repository: AccountRepository, user_id: str, account_id: str) -> Account:
     return repository.get_account(user_id, account_id)
 
 
-def create_user(repository: AccountRepository, user_id: str | None = None) -> str:
-    """Adds a user without accounts, under `user_id` or a generated id; returns the id."""
-    user_id = user_id or new_id("user")
-    repository.add_user(user_id)
-    return user_id
-
-
-def delete_user(repository: AccountRepository, user_id: str) -> None:
-    repository.delete_user(user_id)
-
-
-def create_account(repository: AccountRepository, user_id: str, account: Account) -> Account:
-    return repository.add_account(user_id, account)
+def create_account(repository: AccountRepository, user_id: str, body: Mapping[str, Any]) -> Account:
+    """Adds the account `body` describes; its `id` is generated when the body has none."""
+    account_id = body["id"] if "id" in body else new_id("acc")
+    return repository.add_account(user_id, _account(body, account_id))
 
 
 def replace_account(
     repository: AccountRepository,
     user_id: str,
-    account: Account,
-    expected_version: int | None = None,
+    account_id: str,
+    body: Mapping[str, Any],
+    precondition: Precondition | None = None,
 ) -> Account:
-    """Replaces the whole account, which may change its type."""
-    return repository.replace_account(user_id, account, expected_version)
+    """Replaces the whole account with the one `body` describes, which may change its type."""
+    version = _expected_version(repository, user_id, account_id, precondition)
+    account = _account(body, account_id)
+    return repository.replace_account(user_id, account, version)
 
 
 def patch_account(
     repository: AccountRepository,
     user_id: str,
     account_id: str,
-    apply: Callable[[Account], Account],
-    expected_version: int | None = None,
+    patch: Mapping[str, Any],
+    precondition: Precondition | None = None,
 ) -> Account:
-    """Stores `apply(current)` in place of the current account, never over someone else's write.
+    """Merges `patch` into the account (RFC 7396 JSON Merge Patch); its type must stay.
 
-    With `expected_version` the patch applies to that version only (else VersionConflict).
-    Without it, the patch applies to whatever is stored at that moment: concurrent patches of one
-    account take turns, each onto the result of the one before, so every one of them sticks.
+    Without a precondition the patch applies to whatever is stored at that moment: concurrent
+    patches of one account take turns, each onto the result of the one before, so every one of
+    them sticks and none overwrites a field it does not name.
     """
-    return repository.modify_account(user_id, account_id, apply, expected_version)
+    version = _expected_version(repository, user_id, account_id, precondition)
+
+    def apply(current: Account) -> Account:
+        merged = merge_patch(_account_schema.dump(current), patch)
+        if merged.get("type") != current.type:
+            raise TypeChangeNeedsPut(account_id, current.type)
+        return _account(merged, account_id)
+
+    return repository.modify_account(user_id, account_id, apply, version)
 
 
 def delete_account(
     repository: AccountRepository,
     user_id: str,
     account_id: str,
-    expected_version: int | None = None,
+    precondition: Precondition | None = None,
 ) -> None:
-    repository.delete_account(user_id, account_id, expected_version)
+    version = _expected_version(repository, user_id, account_id, precondition)
+    repository.delete_account(user_id, account_id, version)
 
 
-def export(repository: AccountRepository) -> dict[str, list[Account]]:
-    return repository.export()
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge key by key, null removes, anything else replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
-def replace_all(repository: AccountRepository, users: Mapping[str, Sequence[Account]]) -> None:
-    repository.replace_all(users)
+def _account(body: Mapping[str, Any], account_id: str) -> Account:
+    """The body as an account stored under `account_id`; an `id` in the body must agree."""
+    if body.get("id", account_id) != account_id:
+        raise InvalidData([("id", f"Must be '{account_id}', the id in the URL, or left out.")])
+    loaded: Account = load(_account_schema, {**body, "id": account_id})
+    return loaded
+
+
+def _expected_version(
+    repository: AccountRepository,
+    user_id: str,
+    account_id: str,
+    precondition: Precondition | None,
+) -> int | None:
+    """None for an unconditional write, which then reads nothing first; otherwise the version
+    of the stored account, which must still satisfy the precondition (else VersionConflict),
+    for the repository's compare-and-set."""
+    if precondition is None:
+        return None
+    current = repository.get_account(user_id, account_id)
+    if not precondition(current):
+        raise VersionConflict(user_id, account_id)
+    return current.version

@@ -1,0 +1,23 @@
+"""Users themselves: create (under a chosen or a generated id), look up, delete."""
+
+from __future__ import annotations
+
+from app.domain import User
+from app.repositories.base import AccountRepository
+from app.services.accounts import new_id
+
+
+def create_user(repository: AccountRepository, user_id: str | None = None) -> User:
+    """Adds a user without accounts, under `user_id`, or a generated id when it is None."""
+    user = User(user_id or new_id("user"), 0)
+    repository.add_user(user.id)
+    return user
+
+
+def get_user(repository: AccountRepository, user_id: str) -> User:
+    return User(user_id, len(repository.list_accounts(user_id)))
+
+
+def delete_user(repository: AccountRepository, user_id: str) -> None:
+    """Removes the user and all of their accounts."""
+    repository.delete_user(user_id)
