@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pytest
 
+from app.cache import CachedBody, ProcessCache
 from app.domain import (
     Account,
     AccountNotFound,
     AccountType,
+    CreditDetails,
+    InvalidData,
+    TypeChangeNeedsPut,
     User,
     UserNotFound,
     VersionConflict,
@@ -16,6 +23,7 @@ from app.repositories.memory import InMemoryAccountRepository
 from app.seed import load_seed_file
 from app.services import accounts, users
 from tests.conftest import SEED_FILE
+from tests.samples import valid_account
 
 
 @pytest.fixture
@@ -83,3 +91,120 @@ def test_create_user_generates_an_id_when_none_is_given(
     assert user.id.startswith("user-")
     assert accounts.list_accounts(repository, user.id) == []
     assert users.create_user(repository, "chosen") == User("chosen", 0)
+
+
+class CountingReads(InMemoryAccountRepository):
+    """Counts the single-account reads a rule makes before it writes."""
+
+    reads = 0
+
+    def get_account(self, user_id: str, account_id: str) -> Account:
+        self.reads += 1
+        return super().get_account(user_id, account_id)
+
+
+@pytest.fixture
+def counting() -> CountingReads:
+    return CountingReads(load_seed_file(SEED_FILE))
+
+
+def test_a_created_account_gets_an_id_when_its_body_has_none(
+    repository: InMemoryAccountRepository,
+) -> None:
+    body = valid_account("loan")
+    del body["id"]
+    created = accounts.create_account(repository, "user123", body)
+    assert re.fullmatch(r"acc-[0-9a-f]{16}", created.id)
+    assert accounts.get_account(repository, "user123", created.id) == created
+    chosen = accounts.create_account(repository, "user123", valid_account("loan", id="mine"))
+    assert chosen.id == "mine"
+
+
+def test_a_body_whose_id_is_not_the_urls_is_refused(repository: InMemoryAccountRepository) -> None:
+    with pytest.raises(InvalidData) as refused:
+        accounts.replace_account(repository, "user123", "acc1", valid_account("credit", id="x"))
+    assert refused.value.errors == [("id", "Must be 'acc1', the id in the URL, or left out.")]
+    assert accounts.get_account(repository, "user123", "acc1").provider == "Chase"
+
+
+def test_an_invalid_body_names_each_bad_field(repository: InMemoryAccountRepository) -> None:
+    with pytest.raises(InvalidData) as refused:
+        accounts.create_account(
+            repository, "user123", valid_account("credit", currency="usd", details__apr=101)
+        )
+    assert [field for field, _ in refused.value.errors] == ["currency", "details.apr"]
+    assert str(refused.value) == "Invalid: currency, details.apr."
+
+
+def test_unconditional_writes_read_nothing_first(counting: CountingReads) -> None:
+    accounts.replace_account(counting, "user123", "acc1", valid_account("credit", id="acc1"))
+    accounts.patch_account(counting, "user123", "acc1", RENAME)
+    accounts.delete_account(counting, "user123", "acc1")
+    assert counting.reads == 0
+
+
+def test_a_precondition_that_no_longer_holds_writes_nothing(counting: CountingReads) -> None:
+    before = counting.export()
+    never: accounts.Precondition = lambda current: False  # noqa: E731
+    with pytest.raises(VersionConflict):
+        accounts.replace_account(
+            counting, "user123", "acc1", valid_account("loan", id="acc1"), never
+        )
+    with pytest.raises(VersionConflict):
+        accounts.patch_account(counting, "user123", "acc1", RENAME, never)
+    with pytest.raises(VersionConflict):
+        accounts.delete_account(counting, "user123", "acc1", never)
+    assert counting.export() == before
+
+
+def test_a_precondition_that_holds_lets_the_write_through(counting: CountingReads) -> None:
+    seen = accounts.get_account(counting, "user123", "acc1")
+    stored = accounts.patch_account(counting, "user123", "acc1", RENAME, seen.__eq__)
+    assert stored.account_name == "renamed"
+
+
+def test_a_patch_merges_details_key_by_key_and_null_removes(
+    repository: InMemoryAccountRepository,
+) -> None:
+    stored = accounts.patch_account(
+        repository, "user123", "acc1", {"details": {"apr": Decimal("18.24")}}
+    )
+    assert isinstance(stored.details, CreditDetails)
+    assert (stored.details.apr, stored.details.credit_limit) == (Decimal("18.24"), Decimal(5000))
+    with pytest.raises(InvalidData) as refused:
+        accounts.patch_account(repository, "user123", "acc1", {"provider": None})
+    assert refused.value.errors == [("provider", "Missing data for required field.")]
+
+
+def test_a_patch_cannot_change_the_type(repository: InMemoryAccountRepository) -> None:
+    with pytest.raises(TypeChangeNeedsPut) as refused:
+        accounts.patch_account(repository, "user123", "acc1", {"type": "loan"})
+    assert refused.value.errors == [("type", "Must stay 'credit' in a PATCH.")]
+    assert accounts.get_account(repository, "user123", "acc1").type == AccountType.CREDIT
+
+
+def test_merge_patch_follows_rfc_7396() -> None:
+    # The examples of RFC 7396, appendix A, that apply to objects.
+    assert accounts.merge_patch({"a": "b"}, {"a": "c"}) == {"a": "c"}
+    assert accounts.merge_patch({"a": "b"}, {"b": "c"}) == {"a": "b", "b": "c"}
+    assert accounts.merge_patch({"a": "b"}, {"a": None}) == {}
+    assert accounts.merge_patch({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}) == {
+        "a": {"b": "d"}
+    }
+    assert accounts.merge_patch({"a": [{"b": "c"}]}, {"a": [1]}) == {"a": [1]}
+    assert accounts.merge_patch({"e": None}, {"a": 1}) == {"e": None, "a": 1}
+
+
+def test_cached_list_renders_once_per_revision(repository: InMemoryAccountRepository) -> None:
+    cache = ProcessCache(1 << 20)
+    rendered: list[list[str]] = []
+
+    def render(found: list[Account]) -> CachedBody:
+        rendered.append(ids(found))
+        return CachedBody(b"", "tag", len(found))
+
+    for _ in range(3):
+        accounts.cached_list(repository, cache, "user123", [AccountType.LOAN], render)
+    accounts.patch_account(repository, "user123", "acc2", RENAME)
+    accounts.cached_list(repository, cache, "user123", [AccountType.LOAN], render)
+    assert rendered == [["acc2"], ["acc2"]]
