@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/accounts-metrics
 
 WORKDIR /srv
-COPY pyproject.toml setup.cfg README.md ./
+COPY pyproject.toml setup.cfg README.md pytest_accounts_service.py ./
 COPY app ./app
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --no-create-home accounts

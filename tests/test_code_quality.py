@@ -17,7 +17,15 @@ from tests.conftest import REPO_ROOT
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
         ["mypy"],
-        ["bandit", "--quiet", "--recursive", "app", "wsgi.py", "gunicorn.conf.py"],
+        [
+            "bandit",
+            "--quiet",
+            "--recursive",
+            "app",
+            "wsgi.py",
+            "gunicorn.conf.py",
+            "pytest_accounts_service.py",
+        ],
     ],
     ids=" ".join,
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.exact_json import loads_exact
-from app.pytest_plugin import AccountsService, start
+from pytest_accounts_service import AccountsService, start
 from tests.conftest import REPO_ROOT, SEED_FILE, WriteSeed
 from tests.samples import valid_account
 
@@ -223,3 +225,67 @@ def test_the_readme_plugin_example_runs(pytester: pytest.Pytester) -> None:
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
     pytester.makepyfile(example)
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+THEIR_APP_TESTS = """
+import app
+import pytest
+
+from app.views import hello
+
+
+@pytest.fixture
+def accounts_service_data():
+    return {"alice": []}
+
+
+def test_their_own_app_is_the_one_imported():
+    assert hello() == "theirs"
+
+
+def test_the_plugin_serves_beside_it(accounts_service):
+    assert accounts_service.export() == {"alice": []}
+    assert app.__file__.endswith("theirs/app/__init__.py")
+"""
+
+
+def test_the_plugin_works_in_a_project_with_its_own_app_package(tmp_path: Path) -> None:
+    """Installed (not editable) into a fresh environment, beside a project whose package is
+    `app` too, as most Flask projects' is: their tests and the plugin each get their own."""
+    environment = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(environment)], check=True)
+    python = environment / "bin" / "python"
+    # This project's dependencies (pytest, Flask, ...) from the running environment, without its
+    # .pth files, so that nothing of the project itself comes along: it is installed below.
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    source = tmp_path / "accounts-service"
+    shutil.copytree(REPO_ROOT / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ["setup.cfg", "pyproject.toml", "README.md", "pytest_accounts_service.py"]:
+        shutil.copy(REPO_ROOT / name, source / name)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(source)],
+        check=True,
+        capture_output=True,
+    )
+
+    theirs = tmp_path / "theirs"
+    (theirs / "app").mkdir(parents=True)
+    (theirs / "app" / "__init__.py").write_text("")
+    (theirs / "app" / "views.py").write_text("def hello():\n    return 'theirs'\n")
+    (theirs / "tests").mkdir()
+    (theirs / "tests" / "test_theirs.py").write_text(THEIR_APP_TESTS)
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"],
+        cwd=theirs,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

@@ -1,5 +1,10 @@
 """pytest fixtures for projects whose tests need a live accounts-service.
 
+A module of its own, outside the `app` package, and importing nothing from it: `app` is the most
+common name a Flask project gives its own package, and whichever of the two came first on
+sys.path would hide the other. The server runs in its own process, which finds this project's
+`app` in the environment it is installed in, never the current directory's.
+
 Installed with the package (entry point `pytest11`), so any project that installs
 accounts-service can write:
 
@@ -25,12 +30,13 @@ import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, cast
 
+import orjson
 import pytest
 
-from app.exact_json import dumps_bytes
 
 _START_TIMEOUT_SECONDS = 30
 
@@ -52,7 +58,7 @@ class AccountsService:
 
         Amounts may be int, float or Decimal; they are sent as exact JSON numbers.
         """
-        body = data.read_bytes() if isinstance(data, Path) else dumps_bytes(data)
+        body = data.read_bytes() if isinstance(data, Path) else orjson.dumps(data, default=_exact)
         request = urllib.request.Request(  # noqa: S310 (our own server's http URL)
             f"{self.url}/reset",
             data=body,
@@ -70,6 +76,13 @@ class AccountsService:
         return exported
 
 
+def _exact(value: object) -> orjson.Fragment:
+    """A Decimal as the JSON number with its own digits."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(str(value))
+    raise TypeError(f"cannot send {value!r} as JSON")
+
+
 def start(seed: Path) -> AccountsService:
     """Start `accounts-service serve` on a free port; returns once it has said its URL."""
     # The server logs a line per request to standard error: into a file, not a pipe, since a
@@ -77,7 +90,8 @@ def start(seed: Path) -> AccountsService:
     with tempfile.TemporaryFile("w+") as log:
         # Our own command, with no shell and no input from elsewhere.
         process = subprocess.Popen(  # noqa: S603  # nosec B603
-            [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+            # -P: the current directory is not searched, so its own `app` cannot stand in for ours.
+            [sys.executable, "-P", "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
