@@ -37,7 +37,6 @@ from typing import IO, Any, cast
 import orjson
 import pytest
 
-
 _START_TIMEOUT_SECONDS = 30
 
 
