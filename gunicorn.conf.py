@@ -8,18 +8,15 @@ from typing import Any
 # PORT as the design card names it; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container).
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
-# Chosen by measurement (bench/workers.sh, cached reads, wrk -t2 -c32 on 2 cores; bench/README.md).
+# Chosen by measurement: bench/README.md, "Worker settings", has the figures.
 # Without a database the store lives in this process's memory: several worker processes would each
 # hold a copy, and a write to one would never reach the others, so one process serves. Its work
-# is all CPU under one GIL, so more threads only add hand-offs between them: 1 thread served
-# ~1,950 req/s, 4 threads ~1,430. gthread's poller still keeps many connections alive at once.
+# is all CPU under one GIL, so more threads only add hand-offs between them. gthread's poller
+# still keeps many connections alive at once.
 # With a database every process sees the same data, and a request waits on the database's
-# answer. One process per core (at least two, so that one busy or restarting process never
-# stops the service) with 4 threads each: on 2 cores, 2 x 4 served 2,280-2,350 req/s (p99
-# 34-47 ms) against 2,070-2,220 (p99 49-125 ms) for 4 x 4, and more on random users too; 2 x 1
-# was as fast while the database answers in well under a millisecond, but each process then
-# waits out every slow query alone; 4 x 1 had p99 spikes past 700 ms; the sync worker (no
-# keep-alive: a TCP handshake per request) was no faster.
+# answer: one process per core (at least two, so that one busy or restarting process never
+# stops the service), with 4 threads each, so that a process does not wait out every slow query
+# alone.
 _on_database = bool(os.environ.get("ACCOUNTS_DATABASE_URL"))
 workers = max(2, os.cpu_count() or 1) if _on_database else 1
 worker_class = "gthread"

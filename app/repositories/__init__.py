@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepository:
     """A repository on the database at `url`, whose schema must be up to date."""
-    # Imported here, not above: SQLAlchemy and Alembic add a quarter of a second to every start,
+    # Imported here, not above: SQLAlchemy and Alembic add to every start (a measurable pause),
     # which the in-memory default (and every fixture server) would pay for nothing.
     from sqlalchemy import exc
 

@@ -5,8 +5,8 @@ thread: connecting, waiting for a pooled connection and running a statement each
 
 A pooled connection that sat unused for a second is tested before use, so after the database comes
 back the pool replaces its dead connections by itself. SQLAlchemy's `pool_pre_ping` would test
-every connection at every checkout: a round trip per request, which under load is a fifth of
-what a cached read costs (bench/README.md), for connections that answered a moment ago.
+every connection at every checkout: a round trip per request, for connections that answered a
+moment ago (what that cost is measured in bench/README.md).
 """
 
 from __future__ import annotations
