@@ -162,7 +162,7 @@ class AccountFilterSchema(Schema):
     """The list's query parameters."""
 
     type = fields.List(
-        fields.Enum(AccountType, by_value=True),
+        fields.Enum(AccountType, by_value=fields.String),
         metadata={
             "description": "Only accounts of these types (their union). Also accepted "
             "comma-separated: `?type=credit,loan`."
