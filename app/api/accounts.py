@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from flask import Blueprint, Response, request, url_for
 
 from app.api.context import components, repository
@@ -18,8 +21,10 @@ from app.cache import CachedBody
 from app.domain import Account, AccountType
 from app.exact_json import dumps_bytes
 from app.metrics import ACCOUNTS_SERVED
+from app.repositories.base import AccountRepository
 from app.schemas.accounts import AccountFilterSchema, AccountSchema, UserAccountsSchema
 from app.services import accounts as service
+from app.services.accounts import Precondition
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -49,6 +54,19 @@ def _requested_types() -> list[AccountType]:
 
 def _account_response(account: Account, status: int = 200) -> Response:
     return json_response(_account_schema.dump(account), status)
+
+
+def _rewrite(
+    change: Callable[
+        [AccountRepository, str, str, Mapping[str, Any], Precondition | None], Account
+    ],
+    user_id: str,
+    account_id: str,
+) -> Response:
+    """A PUT or PATCH: the body and If-Match handed to the service's `change`."""
+    body = json_object_body()
+    stored = change(repository(), user_id, account_id, body, if_match(_account_schema.dump))
+    return _account_response(stored)
 
 
 def _render(user_id: str, accounts: list[Account]) -> CachedBody:
@@ -106,10 +124,7 @@ def get_account(user_id: str, account_id: str) -> Response:
     conditional_write=True,
 )
 def replace_account(user_id: str, account_id: str) -> Response:
-    body = json_object_body()
-    precondition = if_match(_account_schema.dump)
-    stored = service.replace_account(repository(), user_id, account_id, body, precondition)
-    return _account_response(stored)
+    return _rewrite(service.replace_account, user_id, account_id)
 
 
 @blueprint.patch(ACCOUNT_ROUTE)
@@ -120,10 +135,7 @@ def replace_account(user_id: str, account_id: str) -> Response:
     conditional_write=True,
 )
 def patch_account(user_id: str, account_id: str) -> Response:
-    patch = json_object_body()
-    precondition = if_match(_account_schema.dump)
-    stored = service.patch_account(repository(), user_id, account_id, patch, precondition)
-    return _account_response(stored)
+    return _rewrite(service.patch_account, user_id, account_id)
 
 
 @blueprint.delete(ACCOUNT_ROUTE)
