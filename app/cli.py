@@ -77,13 +77,23 @@ def token(user_id: str, admin: bool, expires_in: int, private_key: Path | None) 
     """Print a bearer token for USER_ID, for development and tests."""
     from app.tokens import mint_token
 
+    configured = settings()
     if private_key:
         key, algorithm = private_key.read_text(), "RS256"
-    elif secret := settings()["JWT_SECRET"]:
+    elif secret := configured["JWT_SECRET"]:
         key, algorithm = secret, "HS256"
     else:
         raise click.ClickException("set ACCOUNTS_JWT_SECRET, or give --private-key")
-    click.echo(mint_token(user_id, key, algorithm, admin=admin, expires_in=expires_in))
+    token = mint_token(
+        user_id,
+        key,
+        algorithm,
+        admin=admin,
+        expires_in=expires_in,
+        issuer=configured["JWT_ISSUER"],
+        audience=configured["JWT_AUDIENCE"],
+    )
+    click.echo(token)
 
 
 @main.group()

@@ -28,6 +28,11 @@ class DefaultConfig:
     #: The HS256 secret tokens are signed with; or the path of the PEM public key for RS256.
     JWT_SECRET: str | None = None
     JWT_PUBLIC_KEY: str | None = None
+    #: When set, tokens must carry this `iss`, and name this in their `aud`.
+    JWT_ISSUER: str | None = None
+    JWT_AUDIENCE: str | None = None
+    #: The longest a token may still be valid: one expiring later than this from now is refused.
+    JWT_MAX_LIFETIME_SECONDS = 86400
     #: Requests allowed per client address, and per bearer token, across all routes (limits
     #: syntax, e.g. "300 per second"; empty for no limit). Past either: 429 with Retry-After.
     RATE_LIMIT_PER_ADDRESS = "300 per second"

@@ -34,17 +34,30 @@ class Principal:
 class TokenVerifier:
     key: Any
     algorithm: str
+    #: When set, a token's `iss` must be this, and its `aud` must name this.
+    issuer: str | None = None
+    audience: str | None = None
+    #: A token may not expire later than this many seconds from now: a stolen token that
+    #: lives for years is a permanent key.
+    max_lifetime_seconds: int = 86400
 
     def principal(self, token: str) -> Principal:
         # `algorithms` pins the one algorithm we configured: "none", and an HS256 token signed
         # with our RS256 public key as its secret, are both refused.
+        required = ["sub", "exp"] + ["iss"] * bool(self.issuer) + ["aud"] * bool(self.audience)
         claims = jwt.decode(
             token,
             self.key,
             algorithms=[self.algorithm],
-            options={"require": ["sub", "exp"]},
+            issuer=self.issuer,
+            audience=self.audience,
+            options={"require": required},
             leeway=_CLOCK_SKEW_SECONDS,
         )
+        if claims["exp"] > time.time() + self.max_lifetime_seconds + _CLOCK_SKEW_SECONDS:
+            raise jwt.InvalidTokenError(
+                f"exp is more than {self.max_lifetime_seconds} seconds ahead"
+            )
         subject = claims["sub"]
         if not isinstance(subject, str):
             raise jwt.InvalidTokenError("sub must be a string")
@@ -55,27 +68,49 @@ class TokenVerifier:
 
 
 def mint_token(
-    user_id: str, key: Any, algorithm: str = "HS256", admin: bool = False, expires_in: int = 3600
+    user_id: str,
+    key: Any,
+    algorithm: str = "HS256",
+    admin: bool = False,
+    expires_in: int = 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
 ) -> str:
     """A token for `user_id`, valid for `expires_in` seconds (for development and tests)."""
     now = int(time.time())
     claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + expires_in}
     if admin:
         claims["scope"] = ADMIN_SCOPE
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
     return jwt.encode(claims, key, algorithm=algorithm)
 
 
 def _verifier(settings: Mapping[str, Any]) -> TokenVerifier:
+    key, algorithm = _key(settings)
+    return TokenVerifier(
+        key,
+        algorithm,
+        issuer=settings["JWT_ISSUER"] or None,
+        audience=settings["JWT_AUDIENCE"] or None,
+        max_lifetime_seconds=int(settings["JWT_MAX_LIFETIME_SECONDS"]),
+    )
+
+
+def _key(settings: Mapping[str, Any]) -> tuple[Any, str]:
+    """The key tokens are checked with, and its algorithm."""
     public_key_path = settings["JWT_PUBLIC_KEY"]
     if public_key_path:
         try:
-            return TokenVerifier(Path(public_key_path).read_text(), "RS256")
+            return Path(public_key_path).read_text(), "RS256"
         except OSError as error:
             raise ConfigurationError(
                 f"ACCOUNTS_JWT_PUBLIC_KEY {public_key_path}: cannot read it: {error.strerror}"
             ) from None
     if settings["JWT_SECRET"]:
-        return TokenVerifier(settings["JWT_SECRET"], "HS256")
+        return settings["JWT_SECRET"], "HS256"
     raise ConfigurationError(
         "authentication is on (ACCOUNTS_AUTH=jwt) but there is no key to check tokens with: "
         "set ACCOUNTS_JWT_SECRET (HS256) or ACCOUNTS_JWT_PUBLIC_KEY (RS256)"

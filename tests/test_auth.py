@@ -248,3 +248,50 @@ def test_cli_token_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["token", OWN])
     assert result.exit_code == 1
     assert "ACCOUNTS_JWT_SECRET" in result.output
+
+
+def status_with(client: Any, claims: dict[str, Any]) -> int:
+    token = jwt.encode({"sub": OWN, "exp": int(time.time()) + 600, **claims}, SECRET, "HS256")
+    response = client.get(f"/users/{OWN}/accounts", headers={"Authorization": f"Bearer {token}"})
+    return int(response.status_code)
+
+
+def test_a_token_living_longer_than_allowed_is_refused() -> None:
+    client = auth_app().test_client()
+    century = int(time.time()) + 100 * 365 * 86400
+    assert status_with(client, {"exp": century}) == 401
+    assert status_with(client, {"exp": int(time.time()) + 86400 + 60}) == 401
+    assert status_with(client, {"exp": int(time.time()) + 86400 - 60}) == 200
+    shorter = auth_app(JWT_MAX_LIFETIME_SECONDS=300).test_client()
+    assert status_with(shorter, {"exp": int(time.time()) + 600}) == 401
+    assert status_with(shorter, {"exp": int(time.time()) + 200}) == 200
+
+
+def test_issuer_and_audience_are_checked_when_set() -> None:
+    client = auth_app(JWT_ISSUER="https://login.example", JWT_AUDIENCE="accounts").test_client()
+    right = {"iss": "https://login.example", "aud": "accounts"}
+    assert status_with(client, right) == 200
+    assert status_with(client, {**right, "aud": ["other", "accounts"]}) == 200
+    for wrong in [
+        {},
+        {"iss": "https://login.example"},
+        {"aud": "accounts"},
+        {**right, "iss": "https://evil.example"},
+        {**right, "aud": "other"},
+    ]:
+        assert status_with(client, wrong) == 401, wrong
+    # Unset, neither is required; a token meant for another audience is still refused.
+    assert status_with(auth_app().test_client(), {}) == 200
+    assert status_with(auth_app().test_client(), {"aud": "another-service"}) == 401
+
+
+def test_cli_tokens_carry_the_configured_issuer_and_audience(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACCOUNTS_JWT_SECRET", SECRET)
+    monkeypatch.setenv("ACCOUNTS_JWT_ISSUER", "https://login.example")
+    monkeypatch.setenv("ACCOUNTS_JWT_AUDIENCE", "accounts")
+    token = CliRunner().invoke(main, ["token", OWN]).output.strip()
+    client = auth_app(JWT_ISSUER="https://login.example", JWT_AUDIENCE="accounts").test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/users/{OWN}/accounts", headers=headers).status_code == 200
