@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import string
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from random import Random
 
 import requests
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.databases import emptied
@@ -79,3 +82,24 @@ def test_totals_add_up_across_worker_processes(tmp_path: Path) -> None:
     assert sum(lookups.values()) == ok
     assert lookups.get("miss", 0) == repository_calls["list_accounts"]
     assert 2 <= repository_calls["list_accounts"] <= 2 * DATABASE_WORKERS
+
+
+def test_methods_nobody_defined_add_no_series(client: FlaskClient) -> None:
+    random = Random(13)  # noqa: S311 (a repeatable choice of methods, not a secret)
+    paths = ["/users/user123/accounts", "/users/user123", "/nowhere", "/healthz"]
+
+    def send_random_methods(count: int) -> None:
+        for _ in range(count):
+            method = "".join(random.choices(string.ascii_uppercase, k=random.randint(3, 12)))
+            response = client.open(random.choice(paths), method=method)
+            assert response.status_code in (404, 405)
+
+    # Every label set there can be: "other" with each route and its status, and the scrape's own.
+    for path in paths:
+        client.open(path, method="WARMUP")
+    client.get("/metrics")
+    before = client.get("/metrics").data.decode()
+    send_random_methods(1000)
+    after = client.get("/metrics").data.decode()
+    assert len(after.splitlines()) == len(before.splitlines())
+    assert 'method="other"' in after

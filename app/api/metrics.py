@@ -34,12 +34,18 @@ def metrics() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
+#: Methods labelled as themselves; any other is "other", since a client can send any token as a
+#: method and every new label value would be a series kept for good.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _observe(response: Response) -> Response:
     route = request.url_rule.rule if request.url_rule else "(unmatched)"
+    method = request.method if request.method in METHODS else "other"
     started: float | None = g.get("started")
     if started is not None:
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(method, route).observe(time.perf_counter() - started)
+    REQUESTS.labels(method, route, str(response.status_code)).inc()
     return response
 
 
