@@ -101,3 +101,16 @@ def test_with_redis_unreachable_requests_are_served_and_counted_in_memory() -> N
     ).test_client()
     address = a_fresh_address()
     assert [get(client, address).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_burst_from_one_address_never_limits_probes_or_scrapes() -> None:
+    client = limited_app(RATE_LIMIT_PER_ADDRESS="300 per second").test_client()
+    address = a_fresh_address()
+    statuses = []
+    for n in range(2000):
+        statuses.append(get(client, address).status_code)
+        if n % 50 == 0:
+            for probe in ["/healthz", "/readyz", "/metrics"]:
+                response = client.get(probe, environ_base={"REMOTE_ADDR": address})
+                assert response.status_code == 200, (n, probe)
+    assert statuses.count(429) > 1000  # the burst itself was limited

@@ -20,6 +20,10 @@ from app.api.problems import Problem, problem_response_of
 
 log = logging.getLogger(__name__)
 
+#: Never limited: a burst of traffic must not make liveness and readiness probes or metric
+#: scrapes fail, or the orchestrator would restart or unlist a service that is merely busy.
+UNLIMITED_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "metrics.metrics"})
+
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
@@ -70,7 +74,7 @@ def register_limits(app: Flask) -> None:
             "rate limits are counted in each worker process's memory (set ACCOUNTS_REDIS_URL to "
             "count them once for all workers)"
         )
-    Limiter(
+    limiter = Limiter(
         client_address,
         app=app,
         application_limits=limits,
@@ -81,6 +85,7 @@ def register_limits(app: Flask) -> None:
         in_memory_fallback_enabled=True,
         key_prefix="accounts-service",
     )
+    limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS)
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
 
 

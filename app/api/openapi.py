@@ -21,6 +21,7 @@ from marshmallow import Schema
 
 from app.api.auth import PUBLIC_ENDPOINTS, auth_enabled
 from app.api.contract import Answer, Contract, SchemaRef, contract, contract_of
+from app.api.limits import UNLIMITED_ENDPOINTS
 from app.domain import ID_PATTERN
 from app.exact_json import dumps_bytes
 from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema, UserAccountsSchema
@@ -145,9 +146,9 @@ class _Describer:
             app.config["RATE_LIMIT_PER_ADDRESS"] or app.config["RATE_LIMIT_PER_TOKEN"]
         )
 
-    def problems(self, declared: Contract, public: bool) -> list[int]:
+    def problems(self, declared: Contract, public: bool, limited: bool) -> list[int]:
         statuses = set(declared.errors)
-        if self.limited:
+        if self.limited and limited:
             statuses.add(429)
         if not public:
             # Every route on users' data: a bad query, an unknown user, a store that is down.
@@ -158,7 +159,8 @@ class _Describer:
             statuses.add(412)
         return sorted(statuses)
 
-    def operation(self, declared: Contract, public: bool) -> dict[str, Any]:
+    def operation(self, declared: Contract, endpoint: str) -> dict[str, Any]:
+        public = endpoint in PUBLIC_ENDPOINTS
         etag = not public
         responses = {str(answer.status): _answer(answer, etag) for answer in declared.answers}
         parameters: list[dict[str, Any]] = []
@@ -172,7 +174,7 @@ class _Describer:
             }
         if declared.conditional_write:
             parameters.append(_IF_MATCH)
-        for status in self.problems(declared, public):
+        for status in self.problems(declared, public, endpoint not in UNLIMITED_ENDPOINTS):
             responses[str(status)] = {
                 "description": _PROBLEMS[status],
                 "content": {"application/problem+json": {"schema": _ref(ProblemSchema)}},
@@ -243,9 +245,8 @@ def build_openapi(app: Flask) -> bytes:
         if declared is None:
             raise LookupError(f"the route {rule.rule} ({rule.endpoint}) declares no contract")
         path, path_parameters[path] = _path(rule.rule)
-        public = rule.endpoint in PUBLIC_ENDPOINTS
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths[path][method.lower()] = describer.operation(declared, public)
+            paths[path][method.lower()] = describer.operation(declared, rule.endpoint)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations, parameters=path_parameters[path])
     return dumps_bytes(spec.to_dict())
