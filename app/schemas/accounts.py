@@ -31,6 +31,7 @@ from app.schemas.fields import (
     percentage,
     routing_number,
     strict_boolean,
+    text,
 )
 
 
@@ -95,10 +96,8 @@ class BaseAccountSchema(Schema):
     id = identifier(required=True)
     # Loaded by the registry below (which picks the subclass from it); dumped from Account.type.
     type = fields.Enum(AccountType, by_value=True, dump_only=True)
-    provider = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    account_name = fields.String(
-        required=True, validate=validate.Length(min=1, max=100), data_key="accountName"
-    )
+    provider = text(100, required=True)
+    account_name = text(100, required=True, data_key="accountName")
     # A balance may be below zero: an overdrawn checking account, a credit card paid beyond it.
     balance = ExactDecimal(required=True, metadata={"description": EXACT})
     currency = currency_code()

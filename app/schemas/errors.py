@@ -37,4 +37,7 @@ def flatten_messages(messages: Any, path: str = "") -> list[tuple[str, str]]:
 def _join(path: str, key: object) -> str:
     if key == "_schema":  # marshmallow's key for an error about the object itself
         return path
-    return f"{path}.{key}" if path else str(key)
+    # An unknown field's name is the client's own text, which may not be writable as UTF-8 (a
+    # lone surrogate): it is named with such characters escaped.
+    name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+    return f"{path}.{name}" if path else name

@@ -54,6 +54,21 @@ def identifier(**kwargs: Any) -> fields.String:
     return fields.String(validate=validate_id, metadata={"pattern": f"^{ID_PATTERN}$"}, **kwargs)
 
 
+# NUL cannot be stored in PostgreSQL text, and a lone surrogate (JSON allows "\ud800") is not a
+# character at all: it cannot be written out as UTF-8 again, by any store or in any answer.
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def validate_text(value: str) -> None:
+    if _NOT_TEXT.search(value):
+        raise ValidationError("Must be text: no NUL character and no lone surrogate.")
+
+
+def text(max_length: int, **kwargs: Any) -> fields.String:
+    """A name people read: 1 to `max_length` characters of Unicode text."""
+    return fields.String(validate=[validate.Length(min=1, max=max_length), validate_text], **kwargs)
+
+
 EXACT = (
     f"An exact decimal number: at most {MAX_PLACES} decimal places and {MAX_INTEGER_DIGITS} "
     "digits before the point, written back with the digits it was given."
