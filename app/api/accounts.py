@@ -35,7 +35,7 @@ _ALLOWED_TYPES = ", ".join(AccountType)
 LIST_ROUTE = "/users/<id:user_id>/accounts"
 ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
 _THE_ACCOUNT = Answer(200, "The account.", "Account")
-_WHOLE_ACCOUNT = Body("Account")
+_WHOLE_ACCOUNT = Body("AccountInput")
 
 
 def _requested_types() -> list[AccountType]:

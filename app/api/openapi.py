@@ -197,8 +197,17 @@ class _Describer:
         return operation
 
 
+def _one_of(mapping: dict[str, str]) -> dict[str, Any]:
+    """Any of the per-type schemas in `mapping` (type -> component), picked by `type`."""
+    targets = {account_type: _COMPONENTS + name for account_type, name in mapping.items()}
+    return {
+        "oneOf": [{"$ref": target} for target in targets.values()],
+        "discriminator": {"propertyName": "type", "mapping": targets},
+    }
+
+
 def _schemas(spec: APISpec) -> None:
-    mapping = {}
+    answered, sent = {}, {}
     for account_type, schema in ACCOUNT_SCHEMAS.items():
         name = _component_name(schema)
         spec.components.schema(name, schema=schema)
@@ -207,14 +216,18 @@ def _schemas(spec: APISpec) -> None:
         # it read-only; here it is the discriminator, sent and received, with one value.
         generated["properties"]["type"] = {"type": "string", "const": str(account_type)}
         generated["required"] = ["type", *generated.get("required", [])]
-        mapping[str(account_type)] = _COMPONENTS + name
+        answered[str(account_type)] = name
+        # What a client sends may leave `id` out: POST then generates one, PUT takes the URL's.
+        sent[str(account_type)] = f"{name}Input"
+        spec.components.schema(
+            f"{name}Input",
+            {**generated, "required": [field for field in generated["required"] if field != "id"]},
+        )
     # Registered with its schema, so that fields nesting AccountSchema refer to it; apispec's
     # rendering of it (an object with no properties) is replaced by the oneOf.
     spec.components.schema("Account", schema=AccountSchema)
-    spec.components.schemas["Account"] = {
-        "oneOf": [{"$ref": target} for target in mapping.values()],
-        "discriminator": {"propertyName": "type", "mapping": mapping},
-    }
+    spec.components.schemas["Account"] = _one_of(answered)
+    spec.components.schema("AccountInput", _one_of(sent))
     for plain in (UserAccountsSchema, UserSchema, NewUserSchema, ProblemSchema):
         spec.components.schema(_component_name(plain), schema=plain)
     for name, written in _HAND_WRITTEN.items():
