@@ -47,6 +47,13 @@ shutil.rmtree(metrics_dir, ignore_errors=True)
 os.makedirs(metrics_dir)
 
 
+def on_starting(server: Any) -> None:
+    # The answers gunicorn writes itself (a request it cannot parse) are problem+json too.
+    from app.api.server_errors import install
+
+    install(server)
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 

@@ -15,6 +15,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from app import create_app
+from app.api.server_errors import install
 from app.logs import configure_logging
 
 
@@ -57,6 +58,7 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
         "worker_class": "gthread",
         "threads": threads,
         "when_ready": _announce,
+        "on_starting": install,
         "control_socket_disable": True,
     }
     _Gunicorn(app, options).run()
