@@ -70,12 +70,59 @@ def test_every_manifest_is_valid_yaml_of_the_expected_kinds() -> None:
     }
 
 
+TEMPLATE = DEPLOY / "nginx" / "nginx.conf.template"
+
+
+def placeholders() -> set[str]:
+    """The variables the proxy's template needs filled in (nginx's own are lower case)."""
+    return set(re.findall(r"\$\{([A-Z_]+)\}", TEMPLATE.read_text()))
+
+
+def containers() -> dict[str, dict[str, Any]]:
+    spec = manifests()["Deployment"]["spec"]["template"]["spec"]
+    return {container["name"]: container for container in spec["containers"]}
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {item["name"]: item.get("value") for item in container["env"]}
+
+
+def test_the_deployment_puts_the_buffering_proxy_in_front_of_gunicorn() -> None:
+    found = containers()
+    proxy, app = found["proxy"], found["accounts-service"]
+    proxy_env, app_env = env_of(proxy), env_of(app)
+    ports = {port["name"]: port["containerPort"] for port in proxy["ports"]}
+    # The pod's port is nginx's, on the port the service would otherwise have; gunicorn binds
+    # the pod's loopback only, where nginx sends every request.
+    assert str(ports["http"]) == proxy_env["PORT"] == default_port()
+    assert "ports" not in app
+    assert app_env["HOST"] == "127.0.0.1"
+    assert proxy_env["UPSTREAM"] == f"127.0.0.1:{app_env['PORT']}"
+    assert placeholders() == {"PORT", "UPSTREAM"} <= set(proxy_env)
+    # The image renders the mounted template into NGINX_ENVSUBST_OUTPUT_DIR; nginx reads it there.
+    assert proxy["command"][:3] == [
+        "nginx",
+        "-c",
+        f"{proxy_env['NGINX_ENVSUBST_OUTPUT_DIR']}/nginx.conf",
+    ]
+    [mount] = proxy["volumeMounts"]
+    assert mount["mountPath"] == "/etc/nginx/templates"
+    volumes = manifests()["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    [volume] = [volume for volume in volumes if volume["name"] == mount["name"]]
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    [generated] = kustomization["configMapGenerator"]
+    assert volume["configMap"]["name"] == generated["name"]
+    assert generated["files"] == ["nginx/nginx.conf.template"]
+    for resource in kustomization["resources"]:
+        assert (DEPLOY / resource).exists()
+    # Behind nginx, which replaces X-Forwarded-For, exactly one proxy is trusted.
+    assert app_env["ACCOUNTS_TRUSTED_PROXIES"] == "1"
+
+
 def test_the_deployment_probes_routes_that_exist_on_the_port_served() -> None:
     deployment = manifests()["Deployment"]
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    env = {item["name"]: item.get("value") for item in container["env"]}
-    assert str(ports["http"]) == env["PORT"] == default_port()
+    container = containers()["accounts-service"]
+    env = env_of(container)
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert {"/readyz", "/healthz"} <= routes()
@@ -113,9 +160,23 @@ def test_the_dockerfile_serves_as_a_non_root_user_with_a_healthcheck() -> None:
 def test_compose_wires_known_settings_and_real_commands() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"migrate", "accounts", "postgres", "redis", "prometheus", "grafana"}
+    assert set(services) == {
+        "migrate",
+        "accounts",
+        "proxy",
+        "postgres",
+        "redis",
+        "prometheus",
+        "grafana",
+    }
     for name in ("migrate", "accounts"):
         assert set(services[name]["environment"]) <= KNOWN_SETTINGS
+    proxy, accounts = services["proxy"], services["accounts"]
+    assert proxy["network_mode"] == "service:accounts"
+    assert placeholders() <= set(proxy["environment"])
+    assert proxy["environment"]["UPSTREAM"] == f"127.0.0.1:{accounts['environment']['PORT']}"
+    assert accounts["ports"] == [f"{default_port()}:{proxy['environment']['PORT']}"]
+    assert proxy["volumes"] == ["./nginx:/etc/nginx/templates:ro"]
     command = services["migrate"]["command"]
     assert command[0] == "accounts-service"
     assert main.get_command(None, command[1]) is not None  # type: ignore[arg-type]

@@ -1,0 +1,176 @@
+"""The shipped nginx configuration in front of live gunicorn, with Debian's nginx: slow clients,
+spoofed X-Forwarded-For, and nginx's own errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.databases import unavailable
+from tests.live_server import serving
+from tests.test_deploy import TEMPLATE, containers, env_of
+
+SLOW_CLIENTS, ATTACK_SECONDS, ANSWER_WITHIN = 50, 15.0, 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rendered(port: int, upstream: str) -> str:
+    """The template as envsubst '$PORT $UPSTREAM' renders it (as the nginx images do)."""
+    values = {"PORT": str(port), "UPSTREAM": upstream}
+    return re.sub(
+        r"\$\{(PORT|UPSTREAM)\}", lambda match: values[match.group(1)], TEMPLATE.read_text()
+    )
+
+
+@contextmanager
+def nginx_in_front_of(upstream: str, folder: Path) -> Iterator[str]:
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx is None:
+        unavailable("Debian's nginx is not installed (.ci/run installs nginx-light)")
+    port = free_port()
+    config = folder / "nginx.conf"
+    config.write_text(rendered(port, upstream))
+    process = subprocess.Popen(
+        [nginx, "-c", str(config), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "nginx did not start listening"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
+
+
+@contextmanager
+def proxied(folder: Path, env: Mapping[str, str] = {}) -> Iterator[str]:
+    with serving(env) as (url, _), nginx_in_front_of(url.removeprefix("http://"), folder) as front:
+        yield front
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # The in-memory default: one worker with one thread, which one stalled client would hold.
+    with proxied(tmp_path_factory.mktemp("nginx")) as url:
+        yield url
+
+
+def slow_client(address: tuple[str, int], stop: threading.Event) -> None:
+    """Sends a request's headers a few bytes at a time and never finishes them; reconnects
+    whenever it is cut off."""
+    while not stop.is_set():
+        try:
+            with socket.create_connection(address, timeout=2) as connection:
+                connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                while not stop.wait(1.0):
+                    connection.sendall(b"X-Slow: a\r\n")
+        except OSError:
+            stop.wait(0.1)
+
+
+def test_slow_clients_leave_probes_and_reads_answering(front: str) -> None:
+    host, port = front.removeprefix("http://").split(":")
+    stop = threading.Event()
+    attackers = [
+        threading.Thread(target=slow_client, args=((host, int(port)), stop), daemon=True)
+        for _ in range(SLOW_CLIENTS)
+    ]
+    for attacker in attackers:
+        attacker.start()
+    slowest = 0.0
+    answered = 0
+    try:
+        time.sleep(1)  # every slow connection is open and stalled
+        ends = time.monotonic() + ATTACK_SECONDS
+        while time.monotonic() < ends:
+            for path in ["/healthz", "/readyz", "/users/user123/accounts"]:
+                started = time.monotonic()
+                response = requests.get(front + path, timeout=ANSWER_WITHIN + 1)
+                slowest = max(slowest, time.monotonic() - started)
+                assert response.status_code == 200, (path, response.text)
+                answered += 1
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for attacker in attackers:
+            attacker.join(timeout=5)
+    assert slowest < ANSWER_WITHIN, slowest
+    assert answered > 3 * ATTACK_SECONDS
+
+
+def test_a_spoofed_x_forwarded_for_never_escapes_the_limit(tmp_path: Path) -> None:
+    # The shipped Deployment's settings for the trust in the proxy.
+    trusted = env_of(containers()["accounts-service"])["ACCOUNTS_TRUSTED_PROXIES"]
+    env = {"ACCOUNTS_TRUSTED_PROXIES": trusted, "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": "100 per minute"}
+    with proxied(tmp_path, env) as url, requests.Session() as session:
+        statuses = [
+            session.get(
+                f"{url}/users/user123/accounts",
+                headers={"X-Forwarded-For": f"203.0.113.{n % 250}, 198.51.100.{n % 200}"},
+                timeout=5,
+            ).status_code
+            for n in range(300)
+        ]
+    assert statuses.count(200) <= 100
+    assert statuses.count(429) >= 200
+
+
+def problem(response: requests.Response) -> dict[str, object]:
+    assert response.headers["Content-Type"] == "application/problem+json"
+    loaded: dict[str, object] = json.loads(response.content)
+    assert loaded["status"] == response.status_code
+    return loaded
+
+
+def test_what_nginx_answers_itself_is_problem_json(front: str) -> None:
+    assert requests.get(f"{front}/{'a' * 9000}", timeout=5).status_code == 414
+    problem(requests.get(f"{front}/{'a' * 9000}", timeout=5))
+    large = requests.get(f"{front}/healthz", headers={"X-Big": "b" * 9000}, timeout=5)
+    assert large.status_code == 431
+    problem(large)
+    too_big = requests.post(
+        f"{front}/users/user123/accounts",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert too_big.status_code == 413
+    problem(too_big)
+
+
+def test_a_gunicorn_that_is_down_is_a_502_problem(tmp_path: Path) -> None:
+    with nginx_in_front_of(f"127.0.0.1:{free_port()}", tmp_path) as url:
+        response = requests.get(f"{url}/healthz", timeout=5)
+    assert response.status_code == 502
+    problem(response)
