@@ -16,7 +16,8 @@ from app.api.context import components_of
 from app.config import ConfigurationError
 from app.exact_json import loads_exact
 from app.repositories import engine as engines
-from app.repositories.engine import make_engine
+from app.repositories.deadlines import deadlines
+from app.repositories.engine import PING_AFTER_IDLE_SECONDS, make_engine
 from app.repositories.migrate import upgrade
 from app.repositories.sql import SqlAccountRepository
 from tests.conftest import SEED_FILE
@@ -157,6 +158,64 @@ def test_while_postgresql_is_away_requests_get_503_and_then_recover(
         assert client.post("/users", json={"id": "after-outage"}).status_code == 201
     finally:
         proxy.stop()
+
+
+def test_a_database_that_stops_answering_gives_503_within_the_bound(
+    postgres_url: str, app_on: Callable[..., Flask]
+) -> None:
+    """A frozen path (connections stay open, nothing comes back) is bounded like a lost one."""
+    target = make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    # The statement timeout set below and the second after it that the cut allows, for the
+    # liveness ping of the pooled connection; then connecting anew, which libpq bounds to no
+    # less than 2 s.
+    bound = (1.0 + 1.0) + 2.0
+    try:
+        url = emptied(
+            target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        )
+        app = app_on(url, DB_STATEMENT_TIMEOUT_MS=1000, DB_POOL_TIMEOUT=1, DB_CONNECT_TIMEOUT=1)
+        client = app.test_client()
+        assert client.get("/users/user123/accounts").status_code == 200
+
+        proxy.freeze()
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)  # so the pool's liveness ping meets it first
+        for method, path, body in [
+            ("GET", "/users/user123/accounts", None),
+            ("PATCH", "/users/user123/accounts/acc1", {"balance": 1}),
+            ("POST", "/users", {"id": "during-the-freeze"}),
+        ]:
+            started = time.monotonic()
+            response = client.open(path, method=method, json=body)
+            took = time.monotonic() - started
+            assert response.status_code == 503, (method, response.data)
+            assert took < bound + 0.5, (method, took)
+            assert response.headers["Retry-After"] == "1"
+        assert client.get("/healthz").status_code == 200
+
+        proxy.thaw()  # the same app recovers without a restart
+        assert client.get("/users/user123/accounts").status_code in (200, 503)
+        assert client.get("/users/user123/accounts").data == USER123_RESPONSE
+    finally:
+        proxy.thaw()
+        proxy.stop()
+
+
+def test_no_deadline_outlives_the_work_it_bounds(
+    postgres_url: str, app_on: Callable[..., Flask]
+) -> None:
+    """A deadline left armed would later cut a connection resting in the pool."""
+    url = emptied(postgres_url)
+    before = deadlines.pending()
+    client = app_on(url).test_client()
+    account = valid_account("loan", id="l1")
+    assert client.post("/users/user123/accounts", json=account).status_code == 201
+    assert client.post("/users/user123/accounts", json=account).status_code == 409  # fails
+    assert client.patch("/users/user123/accounts/l1", json={"type": "credit"}).status_code == 422
+    assert client.get("/users/user123/accounts").status_code == 200
+    assert client.delete("/users/nobody").status_code == 404
+    assert client.get("/readyz").status_code == 200
+    assert deadlines.pending() <= before
 
 
 def _cut_connections_to(url: str) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 
 from app.config import ConfigurationError
 from app.exact_json import dumps_bytes, loads_exact
+from app.repositories.deadlines import deadlines
 
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -78,6 +79,7 @@ def make_engine(
         options["connect_args"] = {"timeout": statement_timeout_ms / 1000}
         engine = create_engine(parsed, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _ping_when_idle(engine)
     else:
         options["connect_args"] = {
             "connect_timeout": connect_timeout,
@@ -91,12 +93,54 @@ def make_engine(
             "tcp_user_timeout": statement_timeout_ms,
         }
         engine = create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, **options)
-    _ping_when_idle(engine)
+        # PostgreSQL's own timeout answers first whenever the server can answer at all.
+        bound = statement_timeout_ms / 1000 + 1
+        _bound_every_round_trip(engine, bound)
+        _ping_when_idle(engine, bound)
     _engines.add(engine)
     return engine
 
 
-def _ping_when_idle(engine: Engine) -> None:
+def _bound_every_round_trip(engine: Engine, seconds: float) -> None:
+    """Every statement, commit and rollback gets an answer within `seconds`, or its connection
+    is cut (app/repositories/deadlines.py): a database path that stays open but goes silent
+    costs a 503, never a hung request."""
+
+    def before_statement(*args: Any) -> None:
+        _, cursor, _, _, _, executemany = args
+        # A many-row statement (seeding) pipelines many round trips: bounded by the server only.
+        if not executemany:
+            deadlines.arm(cursor.connection, seconds)
+
+    def after_statement(*args: Any) -> None:
+        deadlines.disarm(args[1].connection)
+
+    def before_ending(connection: Any) -> None:
+        if not connection.invalidated:  # one already cut or lost has nothing left to wait for
+            deadlines.arm(connection.connection.dbapi_connection, seconds)
+
+    def before_reset(dbapi_connection: Any, *_: Any) -> None:
+        deadlines.arm(dbapi_connection, seconds)
+
+    def done_with(dbapi_connection: Any, *_: Any) -> None:
+        # Back in the pool: whatever ended its work (a commit, a rollback, a reset) has answered,
+        # and after a statement that failed, the rollback or the reset armed it again. Closed or
+        # invalidated: its socket's number may soon belong to another connection.
+        if dbapi_connection is not None:
+            deadlines.disarm(dbapi_connection)
+
+    event.listen(engine, "before_cursor_execute", before_statement)
+    event.listen(engine, "after_cursor_execute", after_statement)
+    event.listen(engine, "commit", before_ending)
+    event.listen(engine, "rollback", before_ending)
+    event.listen(engine, "reset", before_reset)
+    for ending in ("checkin", "invalidate", "close", "close_detached"):
+        event.listen(engine, ending, done_with)
+
+
+def _ping_when_idle(engine: Engine, within: float | None = None) -> None:
+    """`within`: how long the ping may take before its connection is cut (deadlines.py)."""
+
     def note_return(_dbapi_connection: Any, record: Any) -> None:
         record.info["returned_at"] = time.monotonic()
 
@@ -104,12 +148,16 @@ def _ping_when_idle(engine: Engine) -> None:
         returned_at = record.info.get("returned_at")  # None: connected just now
         if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
             return
+        if within is not None:
+            deadlines.arm(dbapi_connection, within)
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as error:
             # As pool_pre_ping does: the pool drops this connection and every one older than it
             # (a restarted database cut them all), then hands out a new one.
             raise InvalidatePoolError() from error
+        finally:
+            deadlines.disarm(dbapi_connection)
 
     event.listen(engine, "checkin", note_return)
     event.listen(engine, "checkout", ping_if_idle)
