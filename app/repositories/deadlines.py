@@ -25,18 +25,24 @@ _CHECK_EVERY_SECONDS = 0.1
 
 class Deadlines:
     def __init__(self) -> None:
+        self._start_afresh()
+        # A forked child (a gunicorn worker) has none of its parent's threads, and may have
+        # inherited the lock held: it starts with its own lock, nothing armed, no watcher yet.
+        os.register_at_fork(after_in_child=self._start_afresh)
+
+    def _start_afresh(self) -> None:
         self._lock = threading.Lock()
         # id(driver connection) -> (deadline on the monotonic clock, the connection's socket)
         self._armed: dict[int, tuple[float, int]] = {}
-        self._watching_in: int | None = None  # the process whose watcher runs
+        self._watching = False
 
     def arm(self, connection: Any, seconds: float) -> None:
         """`connection` (a driver connection) must have answered within `seconds`."""
         deadline = time.monotonic() + seconds
         with self._lock:
             self._armed[id(connection)] = (deadline, connection.fileno())
-            if self._watching_in != os.getpid():  # none yet, or only the parent's, before a fork
-                self._watching_in = os.getpid()
+            if not self._watching:
+                self._watching = True
                 threading.Thread(target=self._watch, name="db-deadlines", daemon=True).start()
 
     def disarm(self, connection: Any) -> None:
