@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
@@ -24,6 +24,11 @@ class AccountType(StrEnum):
     CHECKING = "checking"
     SAVINGS = "savings"
     INVESTMENT = "investment"
+
+
+class AccountStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 class InvestmentSubtype(StrEnum):
@@ -91,6 +96,10 @@ class Account:
     balance: Decimal
     currency: str
     details: Details
+    #: A closed account is kept, with its last balance, rather than deleted.
+    status: AccountStatus = AccountStatus.OPEN
+    #: When the balance was true, as its source says (UTC); None when nobody said.
+    balance_as_of: datetime | None = None
     # Bumped by the repository on every write, for compare-and-set; not part of the account's value,
     # so two accounts with the same fields are equal whatever their history.
     version: int = field(default=0, compare=False)

@@ -13,6 +13,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "accountName": "Chase Freedom",
         "balance": 1200.45,
         "currency": "USD",
+        "status": "open",
+        "balanceAsOf": None,
         "details": {
             "creditLimit": 5000,
             "availableCredit": 3800,
@@ -27,6 +29,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "accountName": "Student Loan",
         "balance": 8000,
         "currency": "USD",
+        "status": "open",
+        "balanceAsOf": None,
         "details": {"principal": 10000, "interestRate": 4.5, "remainingTermMonths": 12},
     },
     "checking": {
@@ -36,6 +40,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "accountName": "Wells Fargo Checking",
         "balance": -3.5,
         "currency": "USD",
+        "status": "open",
+        "balanceAsOf": None,
         "details": {"overdraftProtection": True, "routingNumber": "121000248"},
     },
     "savings": {
@@ -45,6 +51,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "accountName": "Online Savings",
         "balance": 15230.07,
         "currency": "USD",
+        "status": "open",
+        "balanceAsOf": None,
         "details": {"apy": 4.2, "minimumBalance": 0, "routingNumber": "124003116"},
     },
     "investment": {
@@ -54,6 +62,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "accountName": "Roth IRA",
         "balance": 49461.25,
         "currency": "EUR",
+        "status": "open",
+        "balanceAsOf": None,
         "details": {"subtype": "roth_ira", "holdingsValue": 48250.75, "cashBalance": 1210.5},
     },
 }

@@ -197,7 +197,7 @@ def test_pytest_plugin_gives_other_projects_a_clean_live_server(
     pytester: pytest.Pytester,
 ) -> None:
     # The plugin comes from the installed package's pytest11 entry point, as in any project.
-    pytester.makepyfile(PLUGIN_USER_TESTS % {"account": json.dumps(valid_account("credit"))})
+    pytester.makepyfile(PLUGIN_USER_TESTS % {"account": repr(valid_account("credit"))})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
 

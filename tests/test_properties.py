@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from app import create_app
 from app.domain import (
     ID_RE,
     Account,
+    AccountStatus,
     CheckingDetails,
     CreditDetails,
     InvestmentDetails,
@@ -65,6 +66,8 @@ accounts = st.builds(
     balance=exact_decimals(-LIMIT, LIMIT),
     currency=st.sampled_from(sorted(currency.alpha_3 for currency in pycountry.currencies)),
     details=details,
+    status=st.sampled_from(list(AccountStatus)),
+    balance_as_of=st.none() | st.datetimes(timezones=st.just(UTC)),
 )
 
 schema = AccountSchema()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from marshmallow import ValidationError
 
-from app.domain import Account, AccountType
+from app.domain import Account, AccountStatus, AccountType
 from app.exact_json import dumps_bytes, loads_exact
 from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.errors import flatten_messages
@@ -42,8 +43,29 @@ def test_valid_account_loads_and_dumps_back_to_the_same_json(account_type: Accou
         "accountName",
         "balance",
         "currency",
+        "status",
+        "balanceAsOf",
         "details",
     ]
+
+
+def test_status_and_balance_as_of_may_be_left_out_and_as_of_is_kept_in_utc() -> None:
+    bare = {
+        name: value
+        for name, value in VALID_ACCOUNTS["loan"].items()
+        if name not in ("status", "balanceAsOf")
+    }
+    account = schema.load(loads_exact(dumps_bytes(bare)))
+    assert (account.status, account.balance_as_of) == (AccountStatus.OPEN, None)
+    dated = schema.load({**bare, "status": "closed", "balanceAsOf": "2026-11-25T10:30:00.5-05:00"})
+    assert dated.status is AccountStatus.CLOSED
+    assert dated.balance_as_of == datetime(2026, 11, 25, 15, 30, 0, 500000, tzinfo=UTC)
+    assert schema.dump(dated)["balanceAsOf"] == "2026-11-25T15:30:00.500000+00:00"
+    for refused in ["2026-11-25T10:30:00", "yesterday", 1764075000]:
+        with pytest.raises(ValidationError, match="balanceAsOf"):
+            schema.load({**bare, "balanceAsOf": refused})
+    with pytest.raises(ValidationError, match="status"):
+        schema.load({**bare, "status": "frozen"})
 
 
 def test_money_stays_decimal_digit_for_digit() -> None:

@@ -39,6 +39,7 @@ from app.domain import (
     Account,
     AccountExists,
     AccountNotFound,
+    AccountStatus,
     AccountType,
     InvestmentSubtype,
     StorageUnavailable,
@@ -55,7 +56,16 @@ _DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]
     "sqlite": sqlite.insert,
 }
 # What an account holds, as against where it is (user_id, id) and its history (version, pk).
-_CONTENT_COLUMNS = ["type", "provider", "account_name", "balance", "currency", "details"]
+_CONTENT_COLUMNS = [
+    "type",
+    "provider",
+    "account_name",
+    "balance",
+    "currency",
+    "details",
+    "status",
+    "balance_as_of",
+]
 
 _ACCOUNT_COLUMNS = [
     accounts.c.id,
@@ -65,6 +75,8 @@ _ACCOUNT_COLUMNS = [
     accounts.c.balance,
     accounts.c.currency,
     accounts.c.details,
+    accounts.c.status,
+    accounts.c.balance_as_of,
     accounts.c.version,
 ]
 
@@ -117,6 +129,8 @@ def account_row(user_id: str, account: Account) -> dict[str, Any]:
         "details": {
             field.name: getattr(account.details, field.name) for field in fields(account.details)
         },
+        "status": str(account.status),
+        "balance_as_of": account.balance_as_of,
         "version": account.version,
     }
 
@@ -155,6 +169,8 @@ def _account(row: Row[Any]) -> Account:
         balance=row.balance,
         currency=row.currency,
         details=details_class(**{name: read(row.details[name]) for name, read in readers}),
+        status=AccountStatus(row.status),
+        balance_as_of=row.balance_as_of,
         version=row.version,
     )
 

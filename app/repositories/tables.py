@@ -5,6 +5,7 @@ Alembic migrations in app/migrations/ create it; tests/test_migrations.py checks
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from app.domain import AccountType
+from app.domain import AccountStatus, AccountType
 
 
 class ExactNumeric(TypeDecorator[Decimal]):
@@ -54,7 +55,26 @@ class ExactNumeric(TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, given back as an aware datetime by both databases (SQLite has no time
+    zones: it keeps the UTC time as text, and this puts the zone back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 ACCOUNT_TYPES_SQL = ", ".join(f"'{account_type}'" for account_type in AccountType)
+ACCOUNT_STATUSES_SQL = ", ".join(f"'{status}'" for status in AccountStatus)
 
 metadata = MetaData()
 
@@ -85,7 +105,10 @@ accounts = Table(
     Column("version", BigInteger, nullable=False),
     Column("last_updated", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("details", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("status", String(8), nullable=False, server_default="open"),
+    Column("balance_as_of", UtcDateTime(), nullable=True),
     UniqueConstraint("user_id", "id", name="accounts_user_id_id_key"),
     CheckConstraint(f"type IN ({ACCOUNT_TYPES_SQL})", name="accounts_type_check"),
+    CheckConstraint(f"status IN ({ACCOUNT_STATUSES_SQL})", name="accounts_status_check"),
     Index("accounts_user_id_type_idx", "user_id", "type"),
 )

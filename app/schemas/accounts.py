@@ -13,6 +13,7 @@ from marshmallow_oneofschema import OneOfSchema
 
 from app.domain import (
     Account,
+    AccountStatus,
     AccountType,
     CheckingDetails,
     CreditDetails,
@@ -25,6 +26,7 @@ from app.domain import (
 from app.schemas.fields import (
     EXACT,
     ExactDecimal,
+    UtcDateTime,
     amount,
     currency_code,
     identifier,
@@ -101,6 +103,18 @@ class BaseAccountSchema(Schema):
     # A balance may be below zero: an overdrawn checking account, a credit card paid beyond it.
     balance = ExactDecimal(required=True, metadata={"description": EXACT})
     currency = currency_code()
+    status = fields.Enum(
+        AccountStatus,
+        by_value=fields.String,
+        load_default=AccountStatus.OPEN,
+        metadata={"description": "`closed` accounts are kept, with their last balance."},
+    )
+    balance_as_of = UtcDateTime(
+        allow_none=True,
+        load_default=None,
+        data_key="balanceAsOf",
+        metadata={"description": "When the balance was true (RFC 3339, answered in UTC)."},
+    )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Account:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -142,3 +143,11 @@ class StrictBoolean(fields.Boolean):
 
 def strict_boolean(**kwargs: Any) -> StrictBoolean:
     return StrictBoolean(required=True, **kwargs)
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An RFC 3339 date and time with its offset, kept and written in UTC."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment: datetime = super()._deserialize(value, attr, data, **kwargs)
+        return moment.astimezone(UTC)
