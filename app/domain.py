@@ -100,9 +100,17 @@ class Account:
     status: AccountStatus = AccountStatus.OPEN
     #: When the balance was true, as its source says (UTC); None when nobody said.
     balance_as_of: datetime | None = None
+    #: The provider connection a sync brought the account from, and the provider's id for it;
+    #: both None for an account added by hand.
+    connection_id: str | None = None
+    external_id: str | None = None
     # Bumped by the repository on every write, for compare-and-set; not part of the account's value,
     # so two accounts with the same fields are equal whatever their history.
     version: int = field(default=0, compare=False)
+
+    @property
+    def synced(self) -> bool:
+        return self.connection_id is not None
 
     @property
     def type(self) -> AccountType:
@@ -178,6 +186,18 @@ class TypeChangeNeedsPut(InvalidData):
             f"PATCH cannot change the type of account '{account_id}'; "
             "PUT a complete account of the new type instead.",
         )
+
+
+class ProviderOwned(DomainError):
+    """A write that would change what only a sync may change: the link of any account to its
+    provider, and everything the provider says about a synced account."""
+
+    def __init__(self, account_id: str, fields: list[str]) -> None:
+        super().__init__(
+            f"Account '{account_id}': {', '.join(fields)} "
+            f"{'is' if len(fields) == 1 else 'are'} set by its provider's syncs, not by a write."
+        )
+        self.fields = fields
 
 
 class StorageUnavailable(DomainError):

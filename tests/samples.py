@@ -15,6 +15,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "currency": "USD",
         "status": "open",
         "balanceAsOf": None,
+        "connectionId": None,
+        "externalId": None,
         "details": {
             "creditLimit": 5000,
             "availableCredit": 3800,
@@ -31,6 +33,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "currency": "USD",
         "status": "open",
         "balanceAsOf": None,
+        "connectionId": None,
+        "externalId": None,
         "details": {"principal": 10000, "interestRate": 4.5, "remainingTermMonths": 12},
     },
     "checking": {
@@ -42,6 +46,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "currency": "USD",
         "status": "open",
         "balanceAsOf": None,
+        "connectionId": None,
+        "externalId": None,
         "details": {"overdraftProtection": True, "routingNumber": "121000248"},
     },
     "savings": {
@@ -53,6 +59,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "currency": "USD",
         "status": "open",
         "balanceAsOf": None,
+        "connectionId": None,
+        "externalId": None,
         "details": {"apy": 4.2, "minimumBalance": 0, "routingNumber": "124003116"},
     },
     "investment": {
@@ -64,6 +72,8 @@ VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
         "currency": "EUR",
         "status": "open",
         "balanceAsOf": None,
+        "connectionId": None,
+        "externalId": None,
         "details": {"subtype": "roth_ira", "holdingsValue": 48250.75, "cashBalance": 1210.5},
     },
 }

@@ -19,12 +19,15 @@ USER123_RESPONSE = (
     b'{"userId":"user123","accounts":['
     b'{"id":"acc1","type":"credit","provider":"Chase","accountName":"Chase Freedom",'
     b'"balance":1200.45,"currency":"USD","status":"open","balanceAsOf":null,'
+    b'"connectionId":null,"externalId":null,'
     b'"details":{"creditLimit":5000,"availableCredit":3800,"apr":19.99,"dueDate":"2025-06-15"}},'
     b'{"id":"acc2","type":"loan","provider":"SoFi","accountName":"Student Loan",'
     b'"balance":8000,"currency":"USD","status":"open","balanceAsOf":null,'
+    b'"connectionId":null,"externalId":null,'
     b'"details":{"principal":10000,"interestRate":4.5,"remainingTermMonths":12}},'
     b'{"id":"acc3","type":"checking","provider":"Wells Fargo","accountName":"Wells Fargo Checking",'
     b'"balance":3400,"currency":"USD","status":"open","balanceAsOf":null,'
+    b'"connectionId":null,"externalId":null,'
     b'"details":{"overdraftProtection":true,"routingNumber":"121000248"}}]}'
 )
 
@@ -61,6 +64,8 @@ def test_user456_gets_the_original_example(client: FlaskClient) -> None:
             "currency": "USD",
             "status": "open",
             "balanceAsOf": None,
+            "connectionId": None,
+            "externalId": None,
             "details": {
                 "creditLimit": 10000,
                 "availableCredit": 7500,

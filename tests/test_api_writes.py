@@ -446,3 +446,23 @@ def test_the_size_limit_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None
     client = create_app({"SEED_DATA": str(SEED_FILE)}).test_client()
     assert client.post("/users", json={"id": "u" * 60}).status_code == 201
     assert client.post("/users", json={"id": "u" * 60, "pad": "x" * 100}).status_code == 413
+
+
+def test_a_write_that_would_link_an_account_is_a_409_naming_the_field(
+    client: FlaskClient,
+) -> None:
+    before = client.get("/users/user123/accounts").data
+    response = client.patch("/users/user123/accounts/acc1", json={"connectionId": "c1"})
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    problem = response.json
+    assert problem is not None
+    assert problem["type"].endswith("/provider-owned")
+    assert problem["errors"] == [
+        {"field": "connectionId", "detail": "Set by the provider's syncs."}
+    ]
+    created = client.post(
+        "/users/user123/accounts", json=valid_account("loan", id="l7", externalId="x")
+    )
+    assert created.status_code == 409
+    assert client.get("/users/user123/accounts").data == before

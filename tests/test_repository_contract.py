@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from app.domain import (
     Account,
     AccountExists,
     AccountNotFound,
+    AccountStatus,
     AccountType,
     UserExists,
     UserNotFound,
@@ -54,6 +56,13 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     repository.replace_all(INITIAL)
     yield repository
     engine.dispose()
+
+
+def replace_with(
+    repository: Store, user_id: str, new: Account, expected_version: int | None = None
+) -> Account:
+    """A whole-account replacement: a modification that ignores what was there."""
+    return repository.modify_account(user_id, new.id, lambda _: new, expected_version)
 
 
 def test_lists_accounts_in_the_order_they_were_added(repository: Store) -> None:
@@ -117,24 +126,24 @@ def test_add_an_existing_user_or_account(repository: Store) -> None:
 
 def test_every_write_gives_a_new_version(repository: Store) -> None:
     first = repository.get_account("alice", "a1")
-    second = repository.replace_account("alice", first)
-    third = repository.replace_account("alice", second)
+    second = replace_with(repository, "alice", first)
+    third = replace_with(repository, "alice", second)
     assert len({first.version, second.version, third.version}) == 3
 
 
 def test_replace_keeps_the_place_in_the_list(repository: Store) -> None:
     changed = account("savings", "a1")
-    repository.replace_account("alice", changed)
+    replace_with(repository, "alice", changed)
     assert [a.id for a in repository.list_accounts("alice")] == ["z9", "a1", "m5"]
     assert repository.get_account("alice", "a1") == changed
 
 
 def test_a_stale_version_is_a_conflict_and_changes_nothing(repository: Store) -> None:
     stale = repository.get_account("alice", "a1").version
-    repository.replace_account("alice", account("credit", "a1"))
+    replace_with(repository, "alice", account("credit", "a1"))
     current = repository.get_account("alice", "a1")
     with pytest.raises(VersionConflict):
-        repository.replace_account("alice", account("loan", "a1"), expected_version=stale)
+        replace_with(repository, "alice", account("loan", "a1"), expected_version=stale)
     with pytest.raises(VersionConflict):
         repository.delete_account("alice", "a1", expected_version=stale)
     assert repository.get_account("alice", "a1").version == current.version
@@ -199,7 +208,7 @@ def test_concurrent_modifies_take_turns_and_all_land(repository: Store) -> None:
 
 def test_writes_to_missing_things(repository: Store) -> None:
     with pytest.raises(AccountNotFound):
-        repository.replace_account("alice", account("loan", "nope"))
+        replace_with(repository, "alice", account("loan", "nope"))
     with pytest.raises(AccountNotFound):
         repository.delete_account("alice", "nope")
     with pytest.raises(UserNotFound):
@@ -227,7 +236,7 @@ def test_every_write_to_a_user_gives_a_new_revision_that_never_comes_back(
 
     repository.add_account("alice", account("savings", "s1"))
     changed()
-    repository.replace_account("alice", account("credit", "s1"))
+    replace_with(repository, "alice", account("credit", "s1"))
     changed()
     repository.modify_account("alice", "s1", add_one)
     changed()
@@ -288,8 +297,11 @@ def _increment_concurrently(repository: Store, threads: int, attempts: int) -> i
         for _ in range(attempts):
             current = repository.get_account("bob", "a1")
             try:
-                repository.replace_account(
-                    "bob", replace(current, balance=current.balance + 1), current.version
+                replace_with(
+                    repository,
+                    "bob",
+                    replace(current, balance=current.balance + 1),
+                    current.version,
                 )
                 done += 1
             except VersionConflict:
@@ -298,3 +310,17 @@ def _increment_concurrently(repository: Store, threads: int, attempts: int) -> i
 
     with ThreadPoolExecutor(threads) as pool:
         return sum(pool.map(lambda _: work(), range(threads)))
+
+
+def test_status_as_of_and_a_synced_accounts_link_are_kept(repository: Store) -> None:
+    linked = replace(
+        account("credit", "sy1"),
+        status=AccountStatus.CLOSED,
+        balance_as_of=datetime(2026, 11, 25, 9, 30, 15, 250000, tzinfo=UTC),
+        connection_id="c1",
+        external_id="provider-id-1",
+    )
+    repository.add_account("alice", linked)
+    assert repository.get_account("alice", "sy1") == linked
+    assert repository.list_accounts("alice")[-1] == linked
+    assert repository.export()["alice"][-1] == linked

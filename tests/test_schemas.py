@@ -45,6 +45,8 @@ def test_valid_account_loads_and_dumps_back_to_the_same_json(account_type: Accou
         "currency",
         "status",
         "balanceAsOf",
+        "connectionId",
+        "externalId",
         "details",
     ]
 
@@ -53,7 +55,7 @@ def test_status_and_balance_as_of_may_be_left_out_and_as_of_is_kept_in_utc() -> 
     bare = {
         name: value
         for name, value in VALID_ACCOUNTS["loan"].items()
-        if name not in ("status", "balanceAsOf")
+        if name not in ("status", "balanceAsOf", "connectionId", "externalId")
     }
     account = schema.load(loads_exact(dumps_bytes(bare)))
     assert (account.status, account.balance_as_of) == (AccountStatus.OPEN, None)

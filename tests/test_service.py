@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -14,12 +15,14 @@ from app.domain import (
     AccountType,
     CreditDetails,
     InvalidData,
+    ProviderOwned,
     TypeChangeNeedsPut,
     User,
     UserNotFound,
     VersionConflict,
 )
 from app.repositories.memory import InMemoryAccountRepository
+from app.schemas.accounts import AccountSchema
 from app.seed import load_seed_file
 from app.services import accounts, users
 from tests.conftest import SEED_FILE
@@ -208,3 +211,47 @@ def test_cached_list_renders_once_per_revision(repository: InMemoryAccountReposi
     accounts.patch_account(repository, "user123", "acc2", RENAME)
     accounts.cached_list(repository, cache, "user123", [AccountType.LOAN], render)
     assert rendered == [["acc2"], ["acc2"]]
+
+
+def synced(repository: InMemoryAccountRepository) -> Account:
+    """user123's checking account, as a sync would have stored it."""
+    linked = replace(
+        accounts.get_account(repository, "user123", "acc3"), connection_id="c1", external_id="x3"
+    )
+    repository.seed({"user123": [linked]})
+    return linked
+
+
+def test_only_a_sync_links_an_account(repository: InMemoryAccountRepository) -> None:
+    with pytest.raises(ProviderOwned) as refused:
+        accounts.create_account(
+            repository, "user123", valid_account("loan", id="l9", connectionId="c1")
+        )
+    assert refused.value.fields == ["connectionId"]
+    with pytest.raises(ProviderOwned) as refused:
+        accounts.patch_account(repository, "user123", "acc1", {"externalId": "x", "balance": 1})
+    assert refused.value.fields == ["externalId"]
+    assert accounts.get_account(repository, "user123", "acc1").balance == Decimal("1200.45")
+    assert [account.id for account in repository.list_accounts("user123")] == [
+        "acc1",
+        "acc2",
+        "acc3",
+    ]
+
+
+def test_a_synced_account_changes_only_through_its_syncs(
+    repository: InMemoryAccountRepository,
+) -> None:
+    linked = synced(repository)
+    with pytest.raises(ProviderOwned) as refused:
+        accounts.patch_account(repository, "user123", "acc3", {"balance": 1, "status": "closed"})
+    assert refused.value.fields == ["balance", "status"]
+    with pytest.raises(ProviderOwned) as refused:
+        accounts.patch_account(repository, "user123", "acc3", {"connectionId": None})
+    assert refused.value.fields == ["connectionId"]
+    as_read = AccountSchema().dump(linked)
+    with pytest.raises(ProviderOwned):
+        accounts.replace_account(repository, "user123", "acc3", {**as_read, "provider": "Chase"})
+    assert accounts.get_account(repository, "user123", "acc3") == linked
+    # Sending it back as it is changes nothing the provider owns, so it is no conflict.
+    assert accounts.replace_account(repository, "user123", "acc3", as_read) == linked

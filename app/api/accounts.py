@@ -122,6 +122,7 @@ def get_account(user_id: str, account_id: str) -> Response:
     [_THE_ACCOUNT],
     body=_WHOLE_ACCOUNT,
     conditional_write=True,
+    errors=[409],
 )
 def replace_account(user_id: str, account_id: str) -> Response:
     return _rewrite(service.replace_account, user_id, account_id)
@@ -133,6 +134,7 @@ def replace_account(user_id: str, account_id: str) -> Response:
     [_THE_ACCOUNT],
     body=Body("AccountPatch", ("application/merge-patch+json", "application/json")),
     conditional_write=True,
+    errors=[409],
 )
 def patch_account(user_id: str, account_id: str) -> Response:
     return _rewrite(service.patch_account, user_id, account_id)

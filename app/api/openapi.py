@@ -47,7 +47,7 @@ _PROBLEMS = {
     401: "No valid bearer token; see the WWW-Authenticate header.",
     403: "The token may not act for this user, or the route needs the admin scope.",
     404: "No such user or account (or route).",
-    409: "The id is taken.",
+    409: "The id is taken, or the write would change what only the provider's syncs set.",
     412: "If-Match no longer matches the account: read it again and retry.",
     413: "The body is too large.",
     415: "The body is not JSON.",

@@ -16,6 +16,7 @@ from app.domain import (
     AccountNotFound,
     DomainError,
     InvalidData,
+    ProviderOwned,
     StorageUnavailable,
     TypeChangeNeedsPut,
     UserExists,
@@ -66,6 +67,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     VersionConflict: (412, "precondition-failed", "Precondition failed"),
     InvalidData: (422, "invalid-body", "Invalid body"),
     TypeChangeNeedsPut: (422, "type-change-needs-put", "Type change needs PUT"),
+    ProviderOwned: (409, "provider-owned", "Set by the provider"),
     StorageUnavailable: (503, "storage-unavailable", "Service unavailable"),
 }
 
@@ -92,6 +94,10 @@ def _from_domain_error(error: DomainError) -> Response:
     if isinstance(error, InvalidData):
         extensions["errors"] = [
             {"field": field, "detail": detail} for field, detail in error.errors
+        ]
+    elif isinstance(error, ProviderOwned):
+        extensions["errors"] = [
+            {"field": field, "detail": "Set by the provider's syncs."} for field in error.fields
         ]
     return problem_response_of(Problem(status, slug, title, str(error), headers, **extensions))
 

@@ -60,15 +60,6 @@ class AccountRepository(ABC):
         """Appends the account to the user's list. Raises UserNotFound or AccountExists."""
 
     @abstractmethod
-    def replace_account(
-        self, user_id: str, account: Account, expected_version: int | None = None
-    ) -> Account:
-        """Replaces the account with the same id, keeping its place in the list.
-
-        Raises UserNotFound, AccountNotFound or VersionConflict.
-        """
-
-    @abstractmethod
     def modify_account(
         self,
         user_id: str,

@@ -99,15 +99,6 @@ class InMemoryAccountRepository(Store):
             self._publish(user_id, {**accounts, account.id: stored})
             return stored
 
-    def replace_account(
-        self, user_id: str, account: Account, expected_version: int | None = None
-    ) -> Account:
-        with self._lock:
-            self._checked(user_id, account.id, expected_version)
-            stored = self._versioned(account)
-            self._publish(user_id, {**self._accounts_of(user_id), account.id: stored})
-            return stored
-
     def modify_account(
         self,
         user_id: str,

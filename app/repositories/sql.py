@@ -65,6 +65,8 @@ _CONTENT_COLUMNS = [
     "details",
     "status",
     "balance_as_of",
+    "connection_id",
+    "external_id",
 ]
 
 _ACCOUNT_COLUMNS = [
@@ -77,6 +79,8 @@ _ACCOUNT_COLUMNS = [
     accounts.c.details,
     accounts.c.status,
     accounts.c.balance_as_of,
+    accounts.c.connection_id,
+    accounts.c.external_id,
     accounts.c.version,
 ]
 
@@ -131,6 +135,8 @@ def account_row(user_id: str, account: Account) -> dict[str, Any]:
         },
         "status": str(account.status),
         "balance_as_of": account.balance_as_of,
+        "connection_id": account.connection_id,
+        "external_id": account.external_id,
         "version": account.version,
     }
 
@@ -171,6 +177,8 @@ def _account(row: Row[Any]) -> Account:
         details=details_class(**{name: read(row.details[name]) for name, read in readers}),
         status=AccountStatus(row.status),
         balance_as_of=row.balance_as_of,
+        connection_id=row.connection_id,
+        external_id=row.external_id,
         version=row.version,
     )
 
@@ -286,19 +294,6 @@ class SqlAccountRepository(Store):
         except exc.IntegrityError:
             raise AccountExists(user_id, account.id) from None
         return stored
-
-    def replace_account(
-        self, user_id: str, account: Account, expected_version: int | None = None
-    ) -> Account:
-        condition = [accounts.c.user_id == user_id, accounts.c.id == account.id]
-        if expected_version is not None:
-            condition.append(accounts.c.version == expected_version)
-        with self._transaction() as connection:
-            self._touch(connection, user_id)
-            version = connection.scalar(_rewrite(user_id, account, condition))
-            if version is None:
-                raise self._missing(connection, user_id, account.id)
-        return replace(account, version=version)
 
     def modify_account(
         self,

@@ -107,7 +107,12 @@ accounts = Table(
     Column("details", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     Column("status", String(8), nullable=False, server_default="open"),
     Column("balance_as_of", UtcDateTime(), nullable=True),
+    # Where a sync brought the account from; NULL for accounts added by hand (and NULLs never
+    # collide, so the constraint below binds synced accounts only).
+    Column("connection_id", String(64), nullable=True),
+    Column("external_id", String(128), nullable=True),
     UniqueConstraint("user_id", "id", name="accounts_user_id_id_key"),
+    UniqueConstraint("connection_id", "external_id", name="accounts_connection_external_key"),
     CheckConstraint(f"type IN ({ACCOUNT_TYPES_SQL})", name="accounts_type_check"),
     CheckConstraint(f"status IN ({ACCOUNT_STATUSES_SQL})", name="accounts_status_check"),
     Index("accounts_user_id_type_idx", "user_id", "type"),

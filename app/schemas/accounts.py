@@ -115,6 +115,18 @@ class BaseAccountSchema(Schema):
         data_key="balanceAsOf",
         metadata={"description": "When the balance was true (RFC 3339, answered in UTC)."},
     )
+    connection_id = fields.String(
+        allow_none=True,
+        load_default=None,
+        data_key="connectionId",
+        metadata={"description": "The connection a sync brought it from; null if added by hand."},
+    )
+    external_id = fields.String(
+        allow_none=True,
+        load_default=None,
+        data_key="externalId",
+        metadata={"description": "The provider's id for it; null if added by hand."},
+    )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Account:

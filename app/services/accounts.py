@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import fields
 from typing import Any
 
 from app.cache import CachedBody, CacheKey, ResponseCache
@@ -16,6 +17,7 @@ from app.domain import (
     Account,
     AccountType,
     InvalidData,
+    ProviderOwned,
     TypeChangeNeedsPut,
     VersionConflict,
 )
@@ -64,7 +66,9 @@ def get_account(repository: AccountRepository, user_id: str, account_id: str) ->
 def create_account(repository: AccountRepository, user_id: str, body: Mapping[str, Any]) -> Account:
     """Adds the account `body` describes; its `id` is generated when the body has none."""
     account_id = body["id"] if "id" in body else new_id("acc")
-    return repository.add_account(user_id, _account(body, account_id))
+    account = _account(body, account_id)
+    _refuse_provider_owned_changes(None, account)
+    return repository.add_account(user_id, account)
 
 
 def replace_account(
@@ -77,7 +81,12 @@ def replace_account(
     """Replaces the whole account with the one `body` describes, which may change its type."""
     version = _expected_version(repository, user_id, account_id, precondition)
     account = _account(body, account_id)
-    return repository.replace_account(user_id, account, version)
+
+    def replace(current: Account) -> Account:
+        _refuse_provider_owned_changes(current, account)
+        return account
+
+    return repository.modify_account(user_id, account_id, replace, version)
 
 
 def patch_account(
@@ -99,7 +108,9 @@ def patch_account(
         merged = merge_patch(_account_schema.dump(current), patch)
         if merged.get("type") != current.type:
             raise TypeChangeNeedsPut(account_id, current.type)
-        return _account(merged, account_id)
+        patched = _account(merged, account_id)
+        _refuse_provider_owned_changes(current, patched)
+        return patched
 
     return repository.modify_account(user_id, account_id, apply, version)
 
@@ -125,6 +136,26 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             merged[key] = merge_patch(merged.get(key), value)
     return merged
+
+
+_LINK = ("connection_id", "external_id")
+# On a synced account the provider says everything (no field is the user's own yet).
+_PROVIDER_SAYS = tuple(field.name for field in fields(Account) if field.compare)
+_WIRE_NAMES = {
+    name: field.data_key or name
+    for name, field in _account_schema.type_schemas["credit"].fields.items()
+}
+
+
+def _refuse_provider_owned_changes(current: Account | None, new: Account) -> None:
+    """Only a sync links an account to a provider: a new account, or one added by hand, stays
+    unlinked. And only a sync changes a synced account."""
+    if current is not None and current.synced:
+        changed = [name for name in _PROVIDER_SAYS if getattr(current, name) != getattr(new, name)]
+    else:
+        changed = [name for name in _LINK if getattr(new, name) is not None]
+    if changed:
+        raise ProviderOwned(new.id, [_WIRE_NAMES[name] for name in changed])
 
 
 def _account(body: Mapping[str, Any], account_id: str) -> Account:
