@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -56,6 +57,36 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
         run(seed, host, port, threads)
     except SeedDataError as error:
         raise click.ClickException(str(error)) from None
+
+
+@main.command("provider-sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8100,
+    show_default=True,
+    help="Port to bind; 0 picks a free one.",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Institutions and their accounts, in Plaid's shapes [default: the bundled ones].",
+)
+def provider_sandbox(host: str, port: int, data: Path | None) -> None:
+    """Serve a provider to sync from (Plaid's shapes, faults on demand); prints its URL first."""
+    from werkzeug.serving import make_server
+
+    from app.provider_sandbox import DEFAULT_DATA, create_sandbox, load_data
+
+    try:
+        sandbox = create_sandbox(load_data(data or DEFAULT_DATA))
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    server = make_server(host, port, sandbox, threaded=True)
+    click.echo(f"http://{host}:{server.server_port}")
+    sys.stdout.flush()
+    server.serve_forever()
 
 
 @main.command()

@@ -1,0 +1,79 @@
+"""What every provider adapter offers, in the provider's own terms, and how it fails.
+
+Shaped after Plaid (an "item" is one login at one institution; /accounts/get answers each account
+with its balances), which FDX and the other aggregators resemble closely enough.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class LinkedItem:
+    """A login at an institution, as linked: the token to read it with, and what it is."""
+
+    access_token: str
+    item_id: str
+    institution_id: str
+
+
+@dataclass(frozen=True)
+class Balances:
+    available: Decimal | None
+    current: Decimal | None
+    limit: Decimal | None
+    currency: str | None
+    #: When the institution last said so; None when the provider does not know.
+    as_of: datetime | None
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """One account as the provider describes it (its types and subtypes, not ours)."""
+
+    external_id: str
+    name: str
+    official_name: str | None
+    mask: str | None
+    type: str
+    subtype: str | None
+    balances: Balances
+
+
+class ProviderError(Exception):
+    """The provider refused or failed. `retryable` says whether the same call may succeed later,
+    after `retry_after` seconds when the provider said so."""
+
+    def __init__(
+        self, code: str, message: str, *, retryable: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class LoginRequired(ProviderError):
+    """The user must log in at the institution again; retrying cannot help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ITEM_LOGIN_REQUIRED", message, retryable=False)
+
+
+class ProviderAdapter(ABC):
+    @abstractmethod
+    def exchange(self, credentials: Mapping[str, str]) -> LinkedItem:
+        """Trades what the user's link step produced for a lasting access token."""
+
+    @abstractmethod
+    def accounts(self, access_token: str) -> list[ProviderAccount]:
+        """Every account of the item, with its balances."""
+
+    def close(self) -> None:  # noqa: B027 (an adapter without connections holds nothing)
+        """Releases pooled connections."""

@@ -1,0 +1,114 @@
+"""The adapter for the provider sandbox (`accounts-service provider-sandbox`), over HTTP.
+
+The sandbox speaks Plaid's shapes, so this is the code a Plaid adapter would be: a pooled client
+with connect and read timeouts, Plaid's error objects turned into ProviderError, and its account
+objects read with exact amounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from app.exact_json import dumps_bytes, loads_exact
+from app.providers.base import (
+    Balances,
+    LinkedItem,
+    LoginRequired,
+    ProviderAccount,
+    ProviderAdapter,
+    ProviderError,
+)
+
+
+class SandboxProvider(ProviderAdapter):
+    def __init__(
+        self, base_url: str, connect_timeout: float = 2.0, read_timeout: float = 10.0
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def exchange(self, credentials: Mapping[str, str]) -> LinkedItem:
+        public_token = credentials.get("publicToken")
+        if not public_token:
+            raise ProviderError(
+                "INVALID_CREDENTIALS", "credentials need a publicToken", retryable=False
+            )
+        answer = self._post("/item/public_token/exchange", {"public_token": public_token})
+        return LinkedItem(answer["access_token"], answer["item_id"], answer["institution_id"])
+
+    def accounts(self, access_token: str) -> list[ProviderAccount]:
+        answer = self._post("/accounts/get", {"access_token": access_token})
+        return [_account(raw) for raw in answer["accounts"]]
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+        try:
+            response = self._client.post(
+                path, content=dumps_bytes(body), headers={"Content-Type": "application/json"}
+            )
+        except httpx.TimeoutException as error:
+            raise ProviderError(
+                "PROVIDER_TIMEOUT", str(error) or "timed out", retryable=True
+            ) from None
+        except httpx.TransportError as error:
+            raise ProviderError("PROVIDER_UNREACHABLE", str(error), retryable=True) from None
+        try:
+            answer = loads_exact(response.content)
+        except ValueError:
+            answer = None
+        if response.is_success and isinstance(answer, dict):
+            return answer
+        raise _error(response, answer)
+
+
+def _error(response: httpx.Response, answer: Any) -> ProviderError:
+    known = answer if isinstance(answer, dict) else {}
+    code = str(known.get("error_code") or f"HTTP_{response.status_code}")
+    message = str(known.get("error_message") or response.reason_phrase)
+    if code == "ITEM_LOGIN_REQUIRED":
+        return LoginRequired(message)
+    retry_after = _seconds(response.headers.get("Retry-After"))
+    # A rate limit or the provider's own failure passes; anything else is the request's fault.
+    retryable = response.status_code == 429 or response.status_code >= 500
+    return ProviderError(code, message, retryable=retryable, retry_after=retry_after)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _amount(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _account(raw: Mapping[str, Any]) -> ProviderAccount:
+    balances = raw["balances"]
+    updated = balances.get("last_updated_datetime")
+    return ProviderAccount(
+        external_id=raw["account_id"],
+        name=raw["name"],
+        official_name=raw.get("official_name"),
+        mask=raw.get("mask"),
+        type=raw["type"],
+        subtype=raw.get("subtype"),
+        balances=Balances(
+            available=_amount(balances.get("available")),
+            current=_amount(balances.get("current")),
+            limit=_amount(balances.get("limit")),
+            currency=balances.get("iso_currency_code"),
+            as_of=datetime.fromisoformat(updated) if updated else None,
+        ),
+    )

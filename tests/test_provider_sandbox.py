@@ -1,0 +1,156 @@
+"""The provider sandbox, started as its command, and the adapter that speaks to it over HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from app.providers.base import LinkedItem, LoginRequired, ProviderError
+from app.providers.sandbox import SandboxProvider
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "provider-sandbox", "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+@pytest.fixture
+def provider(sandbox_url: str) -> Iterator[SandboxProvider]:
+    adapter = SandboxProvider(sandbox_url, read_timeout=1.0)
+    yield adapter
+    adapter.close()
+
+
+def admin(sandbox_url: str, method: str, path: str, body: Any) -> None:
+    response = httpx.request(method, f"{sandbox_url}{path}", json=body, timeout=5)
+    assert response.status_code == 204, response.text
+
+
+def link(sandbox_url: str, provider: SandboxProvider, institution: str) -> LinkedItem:
+    """What a user's link step and the service's exchange do together."""
+    created = httpx.post(
+        f"{sandbox_url}/sandbox/public_token/create", json={"institution_id": institution}
+    )
+    return provider.exchange({"publicToken": created.json()["public_token"]})
+
+
+@pytest.fixture(autouse=True)
+def no_fault(sandbox_url: str) -> Iterator[None]:
+    yield
+    admin(sandbox_url, "POST", "/sandbox/admin/fault", {"kind": None})
+
+
+def test_a_linked_item_answers_its_accounts_with_exact_balances(
+    sandbox_url: str, provider: SandboxProvider
+) -> None:
+    item = link(sandbox_url, provider, "ins_platypus")
+    assert item.institution_id == "ins_platypus"
+    found = {account.external_id: account for account in provider.accounts(item.access_token)}
+    assert list(found) == [
+        "plat-checking-0000",
+        "plat-savings-1111",
+        "plat-credit-3333",
+        "plat-student-7777",
+    ]
+    checking = found["plat-checking-0000"]
+    assert (checking.type, checking.subtype, checking.mask) == ("depository", "checking", "0000")
+    assert checking.balances.current == Decimal("1250.17")
+    assert checking.balances.available == Decimal("1203.42")
+    assert checking.balances.currency == "USD"
+    assert checking.balances.as_of == datetime(2026, 11, 25, 8, tzinfo=UTC)
+    assert found["plat-credit-3333"].balances.limit == Decimal(2000)
+    # A public token is good for one exchange only.
+    with pytest.raises(ProviderError) as refused:
+        provider.exchange({"publicToken": "public-sandbox-unknown"})
+    assert (refused.value.code, refused.value.retryable) == ("INVALID_PUBLIC_TOKEN", False)
+
+
+def test_what_the_institution_says_can_change(sandbox_url: str, provider: SandboxProvider) -> None:
+    item = link(sandbox_url, provider, "ins_tattersall")
+    [ira] = provider.accounts(item.access_token)
+    changed = {
+        "account_id": ira.external_id,
+        "balances": {"current": 400.01, "iso_currency_code": "USD"},
+        "name": "Plaid IRA",
+        "type": "investment",
+        "subtype": "ira",
+    }
+    added = {**changed, "account_id": "tatt-new-9999", "name": "New", "subtype": "roth"}
+    admin(sandbox_url, "PUT", f"/sandbox/admin/items/{item.item_id}/accounts", [changed, added])
+    now = provider.accounts(item.access_token)
+    assert [(account.external_id, account.balances.current) for account in now] == [
+        ("tatt-ira-5555", Decimal("400.01")),
+        ("tatt-new-9999", Decimal("400.01")),
+    ]
+    admin(sandbox_url, "PUT", f"/sandbox/admin/items/{item.item_id}/accounts", [])
+    assert provider.accounts(item.access_token) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "retryable", "retry_after"),
+    [
+        ({"kind": "server_error"}, "INTERNAL_SERVER_ERROR", True, None),
+        ({"kind": "rate_limited", "seconds": 7}, "RATE_LIMIT", True, 7.0),
+        ({"kind": "slow", "seconds": 2}, "PROVIDER_TIMEOUT", True, None),
+        ({"kind": "login_required"}, "ITEM_LOGIN_REQUIRED", False, None),
+    ],
+)
+def test_each_fault_is_an_error_that_says_whether_to_retry(
+    sandbox_url: str,
+    provider: SandboxProvider,
+    fault: dict[str, Any],
+    code: str,
+    retryable: bool,
+    retry_after: float | None,
+) -> None:
+    item = link(sandbox_url, provider, "ins_tattersall")
+    admin(sandbox_url, "POST", "/sandbox/admin/fault", {**fault, "times": 1})
+    with pytest.raises(ProviderError) as failed:
+        provider.accounts(item.access_token)
+    assert (failed.value.code, failed.value.retryable) == (code, retryable)
+    assert failed.value.retry_after == retry_after
+    assert isinstance(failed.value, LoginRequired) is (code == "ITEM_LOGIN_REQUIRED")
+    # `times: 1`: the next call is answered again.
+    assert len(provider.accounts(item.access_token)) == 1
+
+
+def test_bad_tokens_and_credentials_are_not_worth_retrying(provider: SandboxProvider) -> None:
+    with pytest.raises(ProviderError) as refused:
+        provider.accounts("access-sandbox-unknown")
+    assert (refused.value.code, refused.value.retryable) == ("INVALID_ACCESS_TOKEN", False)
+    with pytest.raises(ProviderError) as refused:
+        provider.exchange({"username": "someone"})
+    assert (refused.value.code, refused.value.retryable) == ("INVALID_CREDENTIALS", False)
+
+
+def test_a_provider_that_cannot_be_reached_is_worth_retrying() -> None:
+    unreachable = SandboxProvider("http://127.0.0.1:9", connect_timeout=1)
+    try:
+        with pytest.raises(ProviderError) as failed:
+            unreachable.accounts("access-sandbox-any")
+        assert (failed.value.code, failed.value.retryable) == ("PROVIDER_UNREACHABLE", True)
+    finally:
+        unreachable.close()
