@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from app.exact_json import dumps_bytes, loads_exact
 
@@ -80,11 +81,23 @@ def create_sandbox(data: Mapping[str, Any]) -> Flask:
     app = Flask(__name__)
 
     def body() -> dict[str, Any]:
-        parsed = loads_exact(request.get_data() or b"{}")
+        parsed = json_body()
         return parsed if isinstance(parsed, dict) else {}
+
+    def json_body() -> Any:
+        try:
+            return loads_exact(request.get_data() or b"{}")
+        except (ValueError, RecursionError):
+            raise BadRequest("the body is not JSON") from None
 
     def invalid(message: str) -> Response:
         return _plaid_error(400, "INVALID_REQUEST", "INVALID_FIELD", message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        # Plaid's error object for everything it answers, never an HTML page.
+        status = error.code or 500
+        return _plaid_error(status, "INVALID_REQUEST", f"HTTP_{status}", str(error.description))
 
     @app.post("/sandbox/public_token/create")
     def create_public_token() -> Response:
@@ -176,7 +189,7 @@ def create_sandbox(data: Mapping[str, Any]) -> Flask:
 
     @app.put("/sandbox/admin/items/<item_id>/accounts")
     def set_accounts(item_id: str) -> Response:
-        accounts = loads_exact(request.get_data())
+        accounts = json_body()
         if not isinstance(accounts, list):
             return invalid("send the item's accounts as a list")
         with state.lock:

@@ -154,3 +154,21 @@ def test_a_provider_that_cannot_be_reached_is_worth_retrying() -> None:
         assert (failed.value.code, failed.value.retryable) == ("PROVIDER_UNREACHABLE", True)
     finally:
         unreachable.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content"),
+    [
+        ("POST", "/accounts/get", b"{not json"),
+        ("PUT", "/sandbox/admin/items/nope/accounts", b"[1,"),
+        ("GET", "/nowhere", b""),
+        ("GET", "/accounts/get", b""),
+    ],
+)
+def test_bad_requests_get_plaids_error_object_not_a_page(
+    sandbox_url: str, method: str, path: str, content: bytes
+) -> None:
+    response = httpx.request(method, f"{sandbox_url}{path}", content=content, timeout=5)
+    assert 400 <= response.status_code < 500
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error_code"]
