@@ -40,44 +40,49 @@ class InvestmentSubtype(StrEnum):
     HSA = "hsa"
 
 
+# What an account's details say. An account added by hand says all of it; a synced account says
+# what its provider told (Plaid's /accounts/get, for one, has no APR, routing number or
+# overdraft protection), and None for the rest.
+
+
 @dataclass(frozen=True, slots=True)
 class CreditDetails:
     account_type: ClassVar[AccountType] = AccountType.CREDIT
-    credit_limit: Decimal
-    available_credit: Decimal
-    apr: Decimal
-    due_date: date
+    credit_limit: Decimal | None
+    available_credit: Decimal | None
+    apr: Decimal | None
+    due_date: date | None
 
 
 @dataclass(frozen=True, slots=True)
 class LoanDetails:
     account_type: ClassVar[AccountType] = AccountType.LOAN
-    principal: Decimal
-    interest_rate: Decimal
-    remaining_term_months: int
+    principal: Decimal | None
+    interest_rate: Decimal | None
+    remaining_term_months: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class CheckingDetails:
     account_type: ClassVar[AccountType] = AccountType.CHECKING
-    overdraft_protection: bool
-    routing_number: str
+    overdraft_protection: bool | None
+    routing_number: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class SavingsDetails:
     account_type: ClassVar[AccountType] = AccountType.SAVINGS
-    apy: Decimal
-    minimum_balance: Decimal
-    routing_number: str
+    apy: Decimal | None
+    minimum_balance: Decimal | None
+    routing_number: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class InvestmentDetails:
     account_type: ClassVar[AccountType] = AccountType.INVESTMENT
-    subtype: InvestmentSubtype
-    holdings_value: Decimal
-    cash_balance: Decimal
+    subtype: InvestmentSubtype | None
+    holdings_value: Decimal | None
+    cash_balance: Decimal | None
 
 
 Details = CreditDetails | LoanDetails | CheckingDetails | SavingsDetails | InvestmentDetails

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from app.domain import (
     AccountNotFound,
     AccountStatus,
     AccountType,
+    CreditDetails,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -324,3 +326,14 @@ def test_status_as_of_and_a_synced_accounts_link_are_kept(repository: Store) -> 
     assert repository.get_account("alice", "sy1") == linked
     assert repository.list_accounts("alice")[-1] == linked
     assert repository.export()["alice"][-1] == linked
+
+
+def test_a_synced_account_may_keep_details_its_provider_does_not_know(repository: Store) -> None:
+    synced = replace(
+        account("credit", "sy2"),
+        details=CreditDetails(Decimal(2000), None, None, None),
+        connection_id="c1",
+        external_id="provider-id-2",
+    )
+    repository.add_account("alice", synced)
+    assert repository.get_account("alice", "sy2") == synced

@@ -205,3 +205,18 @@ def test_missing_type_is_refused() -> None:
 def test_routing_number_checksum_accepts_real_routing_numbers() -> None:
     for number in ["121000248", "021000021", "031176110", "124003116", "322271627"]:
         schema.load(valid_account("checking", details__routingNumber=number))
+
+
+def test_only_a_synced_account_may_leave_a_detail_unknown() -> None:
+    unknown_apr = valid_account("credit", details__apr=None)
+    with pytest.raises(ValidationError) as refused:
+        schema.load(unknown_apr)
+    assert flatten_messages(refused.value.messages) == [("details.apr", "Field may not be null.")]
+    synced = schema.load({**unknown_apr, "connectionId": "c1", "externalId": "x1"})
+    assert synced.details.apr is None
+    assert schema.dump(synced)["details"]["apr"] is None
+    # Every detail is still named, known or not.
+    missing = valid_account("credit", connectionId="c1")
+    del missing["details"]["apr"]
+    with pytest.raises(ValidationError, match="Missing data"):
+        schema.load(missing)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from sqlalchemy import (
     ColumnElement,
@@ -99,7 +99,8 @@ _DETAILS_READERS = {
     account_type: (
         details_class,
         [
-            (name, _FROM_JSON[kind])
+            # Each detail is `<type> | None`: read by its type, None as it is.
+            (name, _FROM_JSON[get_args(kind)[0]])
             for name, kind in get_type_hints(details_class).items()
             if name != "account_type"
         ],
@@ -174,7 +175,12 @@ def _account(row: Row[Any]) -> Account:
         account_name=row.account_name,
         balance=row.balance,
         currency=row.currency,
-        details=details_class(**{name: read(row.details[name]) for name, read in readers}),
+        details=details_class(
+            **{
+                name: None if row.details[name] is None else read(row.details[name])
+                for name, read in readers
+            }
+        ),
         status=AccountStatus(row.status),
         balance_as_of=row.balance_as_of,
         connection_id=row.connection_id,

@@ -6,9 +6,10 @@ answers cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 from marshmallow_oneofschema import OneOfSchema
 
 from app.domain import (
@@ -38,9 +39,24 @@ from app.schemas.fields import (
 
 
 class DetailsSchema(Schema):
-    """The `details` of one account type, loaded into that type's dataclass."""
+    """The `details` of one account type, loaded into that type's dataclass.
+
+    Every field must be there; null is allowed here, and BaseAccountSchema refuses it on an
+    account added by hand (only a synced account may not know a detail).
+    """
 
     details_class: ClassVar[type[Details]]
+
+    class Meta:
+        description = (
+            "Every field is there. null only on a synced account (`connectionId` set), for what "
+            "its provider does not say."
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.allow_none = True
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Details:
@@ -127,6 +143,24 @@ class BaseAccountSchema(Schema):
         data_key="externalId",
         metadata={"description": "The provider's id for it; null if added by hand."},
     )
+
+    @validates_schema(skip_on_field_errors=False)
+    def known_details_unless_synced(self, data: dict[str, Any], **_: Any) -> None:
+        details = data.get("details")
+        # Not loaded when it had errors of its own: those are reported already.
+        if data.get("connection_id") is not None or not is_dataclass(details):
+            return
+        wire_names = {
+            name: field.data_key or name
+            for name, field in self.fields["details"].schema.fields.items()  # type: ignore[attr-defined]
+        }
+        unknown = {
+            wire_names[name]: ["Field may not be null."]
+            for name in wire_names
+            if getattr(details, name) is None
+        }
+        if unknown:
+            raise ValidationError({"details": unknown})
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Account:
