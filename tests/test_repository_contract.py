@@ -18,12 +18,13 @@ from app.domain import (
     AccountNotFound,
     AccountStatus,
     AccountType,
+    CheckingDetails,
     CreditDetails,
     UserExists,
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import Store
+from app.repositories.base import Store, SyncOutcome
 from app.repositories.memory import InMemoryAccountRepository
 from app.repositories.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
@@ -337,3 +338,54 @@ def test_a_synced_account_may_keep_details_its_provider_does_not_know(repository
     )
     repository.add_account("alice", synced)
     assert repository.get_account("alice", "sy2") == synced
+
+
+def from_sync(external_id: str, balance: int, account_id: str | None = None) -> Account:
+    return replace(
+        account("checking", account_id or f"sync-{external_id}"),
+        balance=Decimal(balance),
+        details=CheckingDetails(None, None),
+        connection_id="conn1",
+        external_id=external_id,
+    )
+
+
+def linked_to_conn1(repository: Store) -> list[tuple[str, str | None, Decimal, AccountStatus]]:
+    return [
+        (found.id, found.external_id, found.balance, found.status)
+        for found in repository.list_accounts("alice")
+        if found.connection_id == "conn1"
+    ]
+
+
+def test_a_sync_adds_updates_and_closes_and_the_same_sync_again_changes_nothing(
+    repository: Store,
+) -> None:
+    before = repository.list_accounts("alice")
+    assert repository.apply_sync("alice", "conn1", [from_sync("e1", 10), from_sync("e2", 20)]) == (
+        SyncOutcome(2, 0, 0)
+    )
+    revision = repository.user_revision("alice")
+    # Delivered again (a sync makes new ids each time; a known account keeps its own).
+    again = [from_sync("e1", 10, "fresh-1"), from_sync("e2", 20, "fresh-2")]
+    assert repository.apply_sync("alice", "conn1", again) == SyncOutcome(0, 0, 0)
+    assert repository.user_revision("alice") == revision
+
+    later = [from_sync("e1", 15, "fresh-3"), from_sync("e3", 30)]
+    assert repository.apply_sync("alice", "conn1", later) == SyncOutcome(1, 1, 1)
+    assert repository.user_revision("alice") != revision
+    assert linked_to_conn1(repository) == [
+        ("sync-e1", "e1", Decimal(15), AccountStatus.OPEN),
+        ("sync-e2", "e2", Decimal(20), AccountStatus.CLOSED),
+        ("sync-e3", "e3", Decimal(30), AccountStatus.OPEN),
+    ]
+    assert repository.apply_sync("alice", "conn1", later) == SyncOutcome(0, 0, 0)
+    # An account that comes back is open again.
+    back = [*later, from_sync("e2", 20, "fresh-4")]
+    assert repository.apply_sync("alice", "conn1", back) == SyncOutcome(0, 1, 0)
+    assert linked_to_conn1(repository)[1][3] == AccountStatus.OPEN
+    # What was added by hand, and other users, were never touched.
+    assert repository.list_accounts("alice")[: len(before)] == before
+    assert repository.list_accounts("bob") == BOB
+    with pytest.raises(UserNotFound):
+        repository.apply_sync("dave", "conn1", later)

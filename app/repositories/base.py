@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from app.domain import Account, AccountType
 
@@ -16,6 +17,13 @@ def new_revision() -> int:
     deleted and created again, nor after a restart of an in-memory store whose lists are still
     cached in Redis. 63 bits: two equal ones will not happen."""
     return secrets.randbits(63)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    added: int
+    updated: int
+    closed: int
 
 
 class AccountRepository(ABC):
@@ -72,6 +80,17 @@ class AccountRepository(ABC):
         Concurrent callers queue rather than fail, so none of them loses its change and none has
         to retry. `change` must not change the id. Raises UserNotFound, AccountNotFound,
         VersionConflict, or whatever `change` raises, in which case nothing is written.
+        """
+
+    @abstractmethod
+    def apply_sync(
+        self, user_id: str, connection_id: str, accounts: Sequence[Account]
+    ) -> SyncOutcome:
+        """Makes the user's accounts of `connection_id` what `accounts` (all linked to it) say,
+        in one write: each is matched by its external id; a new one is appended under its own id,
+        a known one keeps its id, place and history and takes the new content; one no longer
+        among them is closed, never deleted. A second call with the same accounts changes
+        nothing, and the revision changes only when something did. Raises UserNotFound.
         """
 
     @abstractmethod

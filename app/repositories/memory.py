@@ -17,12 +17,13 @@ from app.domain import (
     Account,
     AccountExists,
     AccountNotFound,
+    AccountStatus,
     AccountType,
     UserExists,
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import Store, new_revision
+from app.repositories.base import Store, SyncOutcome, new_revision
 
 
 class _User(NamedTuple):
@@ -110,6 +111,33 @@ class InMemoryAccountRepository(Store):
             stored = self._versioned(change(self._checked(user_id, account_id, expected_version)))
             self._publish(user_id, {**self._accounts_of(user_id), account_id: stored})
             return stored
+
+    def apply_sync(
+        self, user_id: str, connection_id: str, accounts: Sequence[Account]
+    ) -> SyncOutcome:
+        with self._lock:
+            stored = dict(self._accounts_of(user_id))
+            linked = {
+                account.external_id: account
+                for account in stored.values()
+                if account.connection_id == connection_id
+            }
+            added = updated = closed = 0
+            for account in accounts:
+                known = linked.pop(account.external_id, None)
+                if known is None:
+                    stored[account.id] = self._versioned(account)
+                    added += 1
+                elif replace(account, id=known.id) != known:
+                    stored[known.id] = self._versioned(replace(account, id=known.id))
+                    updated += 1
+            for gone in linked.values():
+                if gone.status is not AccountStatus.CLOSED:
+                    stored[gone.id] = self._versioned(replace(gone, status=AccountStatus.CLOSED))
+                    closed += 1
+            if added or updated or closed:
+                self._publish(user_id, stored)
+            return SyncOutcome(added, updated, closed)
 
     def delete_account(
         self, user_id: str, account_id: str, expected_version: int | None = None

@@ -47,7 +47,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import Store, new_revision
+from app.repositories.base import Store, SyncOutcome, new_revision
 from app.repositories.tables import accounts, users
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
@@ -111,6 +111,10 @@ _DETAILS_READERS = {
 
 # Built once: the busiest route reads a revision for every request.
 _REVISION = select(users.c.revision).where(users.c.id == bindparam("user_id"))
+
+
+class _NothingChanged(Exception):
+    """Ends a sync's transaction without a trace when it would write nothing."""
 
 
 @contextmanager
@@ -321,6 +325,49 @@ class SqlAccountRepository(Store):
             changed = change(_account(row))
             version = connection.scalar(_rewrite(user_id, changed, where))
         return replace(changed, version=version)
+
+    def apply_sync(
+        self, user_id: str, connection_id: str, wanted: Sequence[Account]
+    ) -> SyncOutcome:
+        try:
+            with self._transaction() as connection:
+                # The touch takes the user's row lock, so two syncs of one user take turns.
+                self._touch(connection, user_id)
+                outcome = self._sync(connection, user_id, connection_id, wanted)
+                if outcome == SyncOutcome(0, 0, 0):
+                    raise _NothingChanged  # roll back the touch: the revision stays
+        except _NothingChanged:
+            return SyncOutcome(0, 0, 0)
+        return outcome
+
+    @staticmethod
+    def _sync(
+        connection: Connection, user_id: str, connection_id: str, wanted: Sequence[Account]
+    ) -> SyncOutcome:
+        query = select(*_ACCOUNT_COLUMNS).where(
+            accounts.c.user_id == user_id, accounts.c.connection_id == connection_id
+        )
+        linked = {row.external_id: _account(row) for row in connection.execute(query)}
+        added = updated = closed = 0
+        changes = []
+        for account in wanted:
+            known = linked.pop(account.external_id, None)
+            if known is None:
+                connection.execute(
+                    insert(accounts).values(account_row(user_id, replace(account, version=1)))
+                )
+                added += 1
+            elif replace(account, id=known.id) != known:
+                changes.append(replace(account, id=known.id))
+                updated += 1
+        for gone in linked.values():
+            if gone.status is not AccountStatus.CLOSED:
+                changes.append(replace(gone, status=AccountStatus.CLOSED))
+                closed += 1
+        for changed in changes:
+            where = [accounts.c.user_id == user_id, accounts.c.id == changed.id]
+            connection.execute(_rewrite(user_id, changed, where))
+        return SyncOutcome(added, updated, closed)
 
     def delete_account(
         self, user_id: str, account_id: str, expected_version: int | None = None

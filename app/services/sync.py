@@ -1,0 +1,116 @@
+"""Syncing: what a provider says about a connection's accounts, turned into ours and stored.
+
+The rules: a provider's account becomes one of our five types by its type and subtype (Plaid's
+lists); the provider's current balance is the balance and its as-of time is `balanceAsOf`; what
+the provider does not say is left unknown (null), never made up; accounts are matched by
+(connectionId, externalId), so a sync run twice, or delivered twice, changes nothing the second
+time; an account the provider stops returning is closed, never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from app.domain import (
+    Account,
+    AccountStatus,
+    AccountType,
+    CheckingDetails,
+    CreditDetails,
+    Details,
+    InvestmentDetails,
+    InvestmentSubtype,
+    LoanDetails,
+    SavingsDetails,
+)
+from app.providers.base import ProviderAccount
+from app.repositories.base import AccountRepository, SyncOutcome
+
+# Plaid's depository subtypes that are savings rather than checking accounts.
+_SAVINGS_SUBTYPES = frozenset({"savings", "cd", "money market", "hsa", "ebt"})
+_INVESTMENT_SUBTYPES = {
+    "brokerage": InvestmentSubtype.BROKERAGE,
+    "ira": InvestmentSubtype.IRA,
+    "roth": InvestmentSubtype.ROTH_IRA,
+    "401k": InvestmentSubtype.RETIREMENT_401K,
+    "529": InvestmentSubtype.EDUCATION_529,
+    "hsa": InvestmentSubtype.HSA,
+}
+_NAME_LENGTH = 100
+
+
+def account_type(provider_account: ProviderAccount) -> AccountType | None:
+    """Ours for the provider's type and subtype; None for what this service holds no type for
+    (Plaid's `other`)."""
+    kind, subtype = provider_account.type, provider_account.subtype or ""
+    if kind == "depository":
+        return AccountType.SAVINGS if subtype in _SAVINGS_SUBTYPES else AccountType.CHECKING
+    return {
+        "credit": AccountType.CREDIT,
+        "loan": AccountType.LOAN,
+        "investment": AccountType.INVESTMENT,
+    }.get(kind)
+
+
+def _details(kind: AccountType, provider_account: ProviderAccount) -> Details:
+    balances = provider_account.balances
+    if kind is AccountType.CREDIT:
+        available = balances.available
+        if available is None and balances.limit is not None and balances.current is not None:
+            available = balances.limit - balances.current
+        # Over the limit, nothing is available: not a negative amount.
+        return CreditDetails(
+            balances.limit, None if available is None else max(Decimal(0), available), None, None
+        )
+    if kind is AccountType.LOAN:
+        return LoanDetails(None, None, None)
+    if kind is AccountType.SAVINGS:
+        return SavingsDetails(None, None, None)
+    if kind is AccountType.INVESTMENT:
+        subtype = _INVESTMENT_SUBTYPES.get(provider_account.subtype or "")
+        return InvestmentDetails(subtype, balances.current, None)
+    return CheckingDetails(None, None)
+
+
+def to_account(
+    provider_account: ProviderAccount, connection_id: str, institution_name: str, account_id: str
+) -> Account | None:
+    """Our account for the provider's, stored under `account_id` if it is new; None when it
+    cannot be one of ours (a type we do not hold, or no balance or currency to show)."""
+    kind = account_type(provider_account)
+    balances = provider_account.balances
+    if kind is None or balances.current is None or balances.currency is None:
+        return None
+    return Account(
+        id=account_id,
+        provider=institution_name[:_NAME_LENGTH],
+        account_name=(provider_account.name or provider_account.official_name or "?")[
+            :_NAME_LENGTH
+        ],
+        balance=balances.current,
+        currency=balances.currency,
+        details=_details(kind, provider_account),
+        status=AccountStatus.OPEN,
+        balance_as_of=balances.as_of,
+        connection_id=connection_id,
+        external_id=provider_account.external_id,
+    )
+
+
+def store_sync(
+    repository: AccountRepository,
+    user_id: str,
+    connection_id: str,
+    institution_name: str,
+    provider_accounts: Sequence[ProviderAccount],
+    new_id: Callable[[], str],
+) -> SyncOutcome:
+    """Stores what the provider said, all of it at once (see the module's rules)."""
+    accounts = [
+        account
+        for provider_account in provider_accounts
+        if (account := to_account(provider_account, connection_id, institution_name, new_id()))
+        is not None
+    ]
+    return repository.apply_sync(user_id, connection_id, accounts)
