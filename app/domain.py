@@ -123,6 +123,39 @@ class Account:
         return self.details.account_type
 
 
+class ConnectionStatus(StrEnum):
+    HEALTHY = "healthy"
+    SYNCING = "syncing"
+    LOGIN_REQUIRED = "login_required"
+    ERROR = "error"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFailure:
+    """Why the last sync failed, in the provider's terms (e.g. ITEM_LOGIN_REQUIRED)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A user's login at one institution, through one provider, that accounts are synced from."""
+
+    id: str
+    provider: str
+    institution_id: str
+    institution_name: str
+    #: The provider's access token, sealed (encrypted) before it reaches any store.
+    sealed_token: str
+    status: ConnectionStatus = ConnectionStatus.SYNCING
+    last_successful_sync: datetime | None = None
+    last_failed_sync: datetime | None = None
+    error: SyncFailure | None = None
+    version: int = field(default=0, compare=False)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -150,6 +183,13 @@ class UserExists(DomainError):
     def __init__(self, user_id: str) -> None:
         super().__init__(f"A user with id '{user_id}' already exists.")
         self.user_id = user_id
+
+
+class ConnectionNotFound(DomainError):
+    def __init__(self, user_id: str, connection_id: str) -> None:
+        super().__init__(f"User '{user_id}' has no connection with id '{connection_id}'.")
+        self.user_id = user_id
+        self.connection_id = connection_id
 
 
 class AccountExists(DomainError):

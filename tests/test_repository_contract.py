@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,11 @@ from app.domain import (
     AccountStatus,
     AccountType,
     CheckingDetails,
+    Connection,
+    ConnectionNotFound,
+    ConnectionStatus,
     CreditDetails,
+    SyncFailure,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -389,3 +393,79 @@ def test_a_sync_adds_updates_and_closes_and_the_same_sync_again_changes_nothing(
     assert repository.list_accounts("bob") == BOB
     with pytest.raises(UserNotFound):
         repository.apply_sync("dave", "conn1", later)
+
+
+def linked_connection(connection_id: str = "conn1") -> Connection:
+    return Connection(
+        id=connection_id,
+        provider="sandbox",
+        institution_id="ins_platypus",
+        institution_name="First Platypus Bank",
+        sealed_token="sealed-token-text",
+    )
+
+
+def test_connections_are_kept_listed_in_order_and_changed_in_turn(repository: Store) -> None:
+    first = repository.add_connection("alice", linked_connection("conn1"))
+    repository.add_connection("alice", linked_connection("conn2"))
+    assert repository.get_connection("alice", "conn1") == first
+    assert [found.id for found in repository.list_connections("alice")] == ["conn1", "conn2"]
+    assert repository.list_connections("bob") == []
+    failed_at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    changed = repository.modify_connection(
+        "alice",
+        "conn1",
+        lambda current: replace(
+            current,
+            status=ConnectionStatus.LOGIN_REQUIRED,
+            last_failed_sync=failed_at,
+            error=SyncFailure("ITEM_LOGIN_REQUIRED", "log in again"),
+        ),
+    )
+    assert repository.get_connection("alice", "conn1") == changed
+    assert changed.version != first.version
+    assert changed.error == SyncFailure("ITEM_LOGIN_REQUIRED", "log in again")
+
+    def add_a_minute(current: Connection) -> Connection:
+        previous = current.last_failed_sync or failed_at
+        return replace(current, last_failed_sync=previous + timedelta(minutes=1))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda _: repository.modify_connection("alice", "conn1", add_a_minute), range(8)
+            )
+        )
+    assert repository.get_connection("alice", "conn1").last_failed_sync == failed_at + timedelta(
+        minutes=8
+    )
+
+
+def test_deleting_a_connection_removes_its_accounts_and_nothing_else(repository: Store) -> None:
+    before = repository.list_accounts("alice")
+    repository.add_connection("alice", linked_connection("conn1"))
+    repository.apply_sync("alice", "conn1", [from_sync("e1", 10), from_sync("e2", 20)])
+    revision = repository.user_revision("alice")
+    assert repository.delete_connection("alice", "conn1") == 2
+    assert repository.list_accounts("alice") == before
+    assert repository.user_revision("alice") != revision
+    assert repository.list_connections("alice") == []
+
+
+def test_connections_of_missing_users_and_missing_connections(repository: Store) -> None:
+    with pytest.raises(UserNotFound):
+        repository.add_connection("dave", linked_connection())
+    with pytest.raises(UserNotFound):
+        repository.list_connections("dave")
+    calls: list[Callable[[], object]] = [
+        lambda: repository.get_connection("alice", "nope"),
+        lambda: repository.modify_connection("alice", "nope", lambda current: current),
+        lambda: repository.delete_connection("alice", "nope"),
+    ]
+    for call in calls:
+        with pytest.raises(ConnectionNotFound):
+            call()
+    repository.add_connection("alice", linked_connection())
+    repository.delete_user("alice")
+    repository.add_user("alice")
+    assert repository.list_connections("alice") == []

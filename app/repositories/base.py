@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.domain import Account, AccountType
+from app.domain import Account, AccountType, Connection
 
 
 def new_revision() -> int:
@@ -100,6 +100,34 @@ class AccountRepository(ABC):
         """Raises UserNotFound, AccountNotFound or VersionConflict."""
 
 
+class ConnectionRepository(ABC):
+    """Users' provider connections. Writes are all-or-nothing and safe from concurrent callers."""
+
+    @abstractmethod
+    def add_connection(self, user_id: str, connection: Connection) -> Connection:
+        """Raises UserNotFound."""
+
+    @abstractmethod
+    def get_connection(self, user_id: str, connection_id: str) -> Connection:
+        """Raises UserNotFound or ConnectionNotFound."""
+
+    @abstractmethod
+    def list_connections(self, user_id: str) -> list[Connection]:
+        """The user's connections in the order they were linked. Raises UserNotFound."""
+
+    @abstractmethod
+    def modify_connection(
+        self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
+    ) -> Connection:
+        """Stores `change(current)`, with no other write to it in between (like
+        modify_account). Raises UserNotFound or ConnectionNotFound."""
+
+    @abstractmethod
+    def delete_connection(self, user_id: str, connection_id: str) -> int:
+        """Removes the connection and every account synced from it, in one write; returns how
+        many accounts went with it. Raises UserNotFound or ConnectionNotFound."""
+
+
 class StoreAdministration(ABC):
     """The whole store at once: for start-up, fixture mode and operators, never for one request
     about one user's accounts."""
@@ -131,5 +159,5 @@ class StoreAdministration(ABC):
         """Replaces everything stored with `users`, at once."""
 
 
-class Store(AccountRepository, StoreAdministration, ABC):
+class Store(AccountRepository, ConnectionRepository, StoreAdministration, ABC):
     """A storage backend: both interfaces, over the same data."""

@@ -19,6 +19,8 @@ from app.domain import (
     AccountNotFound,
     AccountStatus,
     AccountType,
+    Connection,
+    ConnectionNotFound,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -37,6 +39,8 @@ class InMemoryAccountRepository(Store):
         # Versions come from one counter, so no version is ever given out twice.
         self._versions = itertools.count(1)
         self._users: dict[str, _User] = {}
+        # user id -> connection id -> connection; a user's go with the user.
+        self._connections: dict[str, dict[str, Connection]] = {}
         self.replace_all(users)
 
     def _user(self, user_id: str) -> _User:
@@ -90,6 +94,7 @@ class InMemoryAccountRepository(Store):
         with self._lock:
             if self._users.pop(user_id, None) is None:
                 raise UserNotFound(user_id)
+            self._connections.pop(user_id, None)
 
     def add_account(self, user_id: str, account: Account) -> Account:
         with self._lock:
@@ -148,6 +153,54 @@ class InMemoryAccountRepository(Store):
             del accounts[account_id]
             self._publish(user_id, accounts)
 
+    def _connections_of(self, user_id: str) -> dict[str, Connection]:
+        self._user(user_id)
+        return self._connections.setdefault(user_id, {})
+
+    def _connection(self, user_id: str, connection_id: str) -> Connection:
+        try:
+            return self._connections_of(user_id)[connection_id]
+        except KeyError:
+            raise ConnectionNotFound(user_id, connection_id) from None
+
+    def add_connection(self, user_id: str, connection: Connection) -> Connection:
+        with self._lock:
+            stored = self._versioned_connection(connection)
+            self._connections_of(user_id)[connection.id] = stored
+            return stored
+
+    def get_connection(self, user_id: str, connection_id: str) -> Connection:
+        with self._lock:
+            return self._connection(user_id, connection_id)
+
+    def list_connections(self, user_id: str) -> list[Connection]:
+        with self._lock:
+            return list(self._connections_of(user_id).values())
+
+    def modify_connection(
+        self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
+    ) -> Connection:
+        with self._lock:
+            stored = self._versioned_connection(change(self._connection(user_id, connection_id)))
+            self._connections_of(user_id)[connection_id] = stored
+            return stored
+
+    def delete_connection(self, user_id: str, connection_id: str) -> int:
+        with self._lock:
+            self._connection(user_id, connection_id)
+            del self._connections_of(user_id)[connection_id]
+            accounts = self._accounts_of(user_id)
+            kept = {
+                key: account
+                for key, account in accounts.items()
+                if account.connection_id != connection_id
+            }
+            self._publish(user_id, kept)
+            return len(accounts) - len(kept)
+
+    def _versioned_connection(self, connection: Connection) -> Connection:
+        return replace(connection, version=next(self._versions))
+
     def is_empty(self) -> bool:
         return not self._users
 
@@ -181,3 +234,4 @@ class InMemoryAccountRepository(Store):
         }
         with self._lock:
             self._users = fresh
+            self._connections = {}

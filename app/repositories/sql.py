@@ -16,7 +16,6 @@ from typing import Any, get_args, get_type_hints
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Engine,
     Row,
     Table,
@@ -32,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import Connection as Connection_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.domain import (
@@ -41,14 +41,18 @@ from app.domain import (
     AccountNotFound,
     AccountStatus,
     AccountType,
+    Connection,
+    ConnectionNotFound,
+    ConnectionStatus,
     InvestmentSubtype,
     StorageUnavailable,
+    SyncFailure,
     UserExists,
     UserNotFound,
     VersionConflict,
 )
 from app.repositories.base import Store, SyncOutcome, new_revision
-from app.repositories.tables import accounts, users
+from app.repositories.tables import accounts, connections, users
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
 _DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
@@ -111,6 +115,38 @@ _DETAILS_READERS = {
 
 # Built once: the busiest route reads a revision for every request.
 _REVISION = select(users.c.revision).where(users.c.id == bindparam("user_id"))
+
+
+def _connection_row(user_id: str, connection: Connection) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "id": connection.id,
+        "provider": connection.provider,
+        "institution_id": connection.institution_id,
+        "institution_name": connection.institution_name,
+        "sealed_token": connection.sealed_token,
+        "status": str(connection.status),
+        "last_successful_sync": connection.last_successful_sync,
+        "last_failed_sync": connection.last_failed_sync,
+        "error_code": connection.error.code if connection.error else None,
+        "error_message": connection.error.message if connection.error else None,
+        "version": connection.version,
+    }
+
+
+def _connection(row: Row[Any]) -> Connection:
+    return Connection(
+        id=row.id,
+        provider=row.provider,
+        institution_id=row.institution_id,
+        institution_name=row.institution_name,
+        sealed_token=row.sealed_token,
+        status=ConnectionStatus(row.status),
+        last_successful_sync=row.last_successful_sync,
+        last_failed_sync=row.last_failed_sync,
+        error=SyncFailure(row.error_code, row.error_message or "") if row.error_code else None,
+        version=row.version,
+    )
 
 
 class _NothingChanged(Exception):
@@ -206,19 +242,19 @@ class SqlAccountRepository(Store):
             connection.scalar(select(literal(True)))
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self) -> Iterator[Connection_]:
         """A connection in a transaction that commits on success."""
         with _unavailable_on_failure(), self._engine.begin() as connection:
             yield connection
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def _reading(self) -> Iterator[Connection_]:
         """A connection for reads that each need one statement: no BEGIN and COMMIT round trips."""
         with _unavailable_on_failure(), self._autocommit.connect() as connection:
             yield connection
 
     @staticmethod
-    def _touch(connection: Connection, user_id: str) -> None:
+    def _touch(connection: Connection_, user_id: str) -> None:
         """Gives the user a new revision, or raises UserNotFound.
 
         Every write does this first, in its transaction: it also takes the user's row lock
@@ -232,10 +268,10 @@ class SqlAccountRepository(Store):
             raise UserNotFound(user_id)
 
     @staticmethod
-    def _user_exists(connection: Connection, user_id: str) -> bool:
+    def _user_exists(connection: Connection_, user_id: str) -> bool:
         return connection.scalar(select(literal(True)).where(users.c.id == user_id)) is not None
 
-    def _missing(self, connection: Connection, user_id: str, account_id: str) -> Exception:
+    def _missing(self, connection: Connection_, user_id: str, account_id: str) -> Exception:
         """Why a statement about one account matched no row."""
         if not self._user_exists(connection, user_id):
             return UserNotFound(user_id)
@@ -342,7 +378,7 @@ class SqlAccountRepository(Store):
 
     @staticmethod
     def _sync(
-        connection: Connection, user_id: str, connection_id: str, wanted: Sequence[Account]
+        connection: Connection_, user_id: str, connection_id: str, wanted: Sequence[Account]
     ) -> SyncOutcome:
         query = select(*_ACCOUNT_COLUMNS).where(
             accounts.c.user_id == user_id, accounts.c.connection_id == connection_id
@@ -379,6 +415,77 @@ class SqlAccountRepository(Store):
             self._touch(connection, user_id)
             if connection.execute(delete(accounts).where(*condition)).rowcount == 0:
                 raise self._missing(connection, user_id, account_id)
+
+    def add_connection(self, user_id: str, connection: Connection) -> Connection:
+        stored = replace(connection, version=1)
+        with self._transaction() as connection_:
+            if not self._user_exists(connection_, user_id):
+                raise UserNotFound(user_id)
+            connection_.execute(insert(connections).values(_connection_row(user_id, stored)))
+        return stored
+
+    def get_connection(self, user_id: str, connection_id: str) -> Connection:
+        query = select(connections).where(
+            connections.c.user_id == user_id, connections.c.id == connection_id
+        )
+        with self._reading() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise self._missing_connection(connection, user_id, connection_id)
+        return _connection(row)
+
+    def list_connections(self, user_id: str) -> list[Connection]:
+        query = (
+            select(connections).where(connections.c.user_id == user_id).order_by(connections.c.pk)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+            if not rows and not self._user_exists(connection, user_id):
+                raise UserNotFound(user_id)
+        return [_connection(row) for row in rows]
+
+    def modify_connection(
+        self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
+    ) -> Connection:
+        where = [connections.c.user_id == user_id, connections.c.id == connection_id]
+        with self._transaction() as connection:
+            # Claiming the row (a new version) locks it: concurrent changes take turns.
+            claimed = connection.execute(
+                update(connections)
+                .where(*where)
+                .values(version=connections.c.version + 1)
+                .returning(*connections.c)
+            ).first()
+            if claimed is None:
+                raise self._missing_connection(connection, user_id, connection_id)
+            changed = replace(change(_connection(claimed)), version=claimed.version)
+            row = _connection_row(user_id, changed)
+            connection.execute(update(connections).where(*where).values(**row))
+        return changed
+
+    def delete_connection(self, user_id: str, connection_id: str) -> int:
+        with self._transaction() as connection:
+            self._touch(connection, user_id)  # its accounts go: the user's lists change
+            removed = connection.execute(
+                delete(accounts).where(
+                    accounts.c.user_id == user_id, accounts.c.connection_id == connection_id
+                )
+            ).rowcount
+            gone = connection.execute(
+                delete(connections).where(
+                    connections.c.user_id == user_id, connections.c.id == connection_id
+                )
+            ).rowcount
+            if gone == 0:
+                raise ConnectionNotFound(user_id, connection_id)
+        return int(removed)
+
+    def _missing_connection(
+        self, connection: Connection_, user_id: str, connection_id: str
+    ) -> Exception:
+        if not self._user_exists(connection, user_id):
+            return UserNotFound(user_id)
+        return ConnectionNotFound(user_id, connection_id)
 
     def is_empty(self) -> bool:
         with self._reading() as connection:

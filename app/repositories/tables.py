@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from app.domain import AccountStatus, AccountType
+from app.domain import AccountStatus, AccountType, ConnectionStatus
 
 
 class ExactNumeric(TypeDecorator[Decimal]):
@@ -116,4 +116,31 @@ accounts = Table(
     CheckConstraint(f"type IN ({ACCOUNT_TYPES_SQL})", name="accounts_type_check"),
     CheckConstraint(f"status IN ({ACCOUNT_STATUSES_SQL})", name="accounts_status_check"),
     Index("accounts_user_id_type_idx", "user_id", "type"),
+)
+
+
+CONNECTION_STATUSES_SQL = ", ".join(f"'{status}'" for status in ConnectionStatus)
+
+connections = Table(
+    "connections",
+    metadata,
+    # Only grows: ordering by it lists connections in the order they were linked.
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("institution_id", String(64), nullable=False),
+    Column("institution_name", String(100), nullable=False),
+    # Encrypted before it gets here; never in clear.
+    Column("sealed_token", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_successful_sync", UtcDateTime(), nullable=True),
+    Column("last_failed_sync", UtcDateTime(), nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("version", BigInteger, nullable=False),
+    UniqueConstraint("user_id", "id", name="connections_user_id_id_key"),
+    CheckConstraint(f"status IN ({CONNECTION_STATUSES_SQL})", name="connections_status_check"),
 )
