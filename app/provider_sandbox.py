@@ -1,8 +1,9 @@
 """`accounts-service provider-sandbox`: a provider to sync from, over HTTP, with faults on demand.
 
 It answers in Plaid's shapes (`/sandbox/public_token/create`, `/item/public_token/exchange`,
-`/accounts/get`, and Plaid's error objects), from a data file of institutions and their accounts
-(app/provider_sandbox.json by default), in its own process. Admin routes change what it says:
+`/institutions/get_by_id`, `/accounts/get`, and Plaid's error objects), from a data file of
+institutions and their accounts (app/provider_sandbox.json by default), in its own process.
+Admin routes change what it says:
 
 - `POST /sandbox/admin/fault` `{"kind": "slow" | "server_error" | "rate_limited" |
   "login_required", "times": N, "seconds": S}`: the next N calls to /accounts/get (or all of them
@@ -108,6 +109,19 @@ def create_sandbox(data: Mapping[str, Any]) -> Flask:
         with state.lock:
             state.public_tokens[token] = institution_id
         return _json({"public_token": token, "request_id": secrets.token_hex(8)})
+
+    @app.post("/institutions/get_by_id")
+    def institution() -> Response:
+        institution_id = body().get("institution_id")
+        if institution_id not in state.institutions:
+            return _plaid_error(400, "INVALID_INPUT", "INVALID_INSTITUTION", "no such institution")
+        name = state.institutions[institution_id]["name"]
+        return _json(
+            {
+                "institution": {"institution_id": institution_id, "name": name},
+                "request_id": secrets.token_hex(8),
+            }
+        )
 
     @app.post("/item/public_token/exchange")
     def exchange() -> Response:

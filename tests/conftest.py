@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,24 @@ def write_seed(tmp_path: Path) -> WriteSeed:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    """The provider sandbox, started as its command: `accounts-service provider-sandbox`."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "provider-sandbox", "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()

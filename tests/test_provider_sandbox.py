@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,27 +12,6 @@ import pytest
 
 from app.providers.base import LinkedItem, LoginRequired, ProviderError
 from app.providers.sandbox import SandboxProvider
-from tests.conftest import REPO_ROOT
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "provider-sandbox", "--port", "0"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
 
 
 @pytest.fixture
@@ -67,7 +44,7 @@ def test_a_linked_item_answers_its_accounts_with_exact_balances(
     sandbox_url: str, provider: SandboxProvider
 ) -> None:
     item = link(sandbox_url, provider, "ins_platypus")
-    assert item.institution_id == "ins_platypus"
+    assert (item.institution_id, item.institution_name) == ("ins_platypus", "First Platypus Bank")
     found = {account.external_id: account for account in provider.accounts(item.access_token)}
     assert list(found) == [
         "plat-checking-0000",

@@ -20,6 +20,7 @@ class LinkedItem:
     access_token: str
     item_id: str
     institution_id: str
+    institution_name: str
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,11 @@ class SandboxProvider(ProviderAdapter):
                 "INVALID_CREDENTIALS", "credentials need a publicToken", retryable=False
             )
         answer = self._post("/item/public_token/exchange", {"public_token": public_token})
-        return LinkedItem(answer["access_token"], answer["item_id"], answer["institution_id"])
+        institution_id = answer["institution_id"]
+        found = self._post("/institutions/get_by_id", {"institution_id": institution_id})
+        return LinkedItem(
+            answer["access_token"], answer["item_id"], institution_id, found["institution"]["name"]
+        )
 
     def accounts(self, access_token: str) -> list[ProviderAccount]:
         answer = self._post("/accounts/get", {"access_token": access_token})
