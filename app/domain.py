@@ -156,6 +156,33 @@ class Connection:
     version: int = field(default=0, compare=False)
 
 
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+#: A job in one of these is still to finish: a connection has at most one such at a time.
+UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJob:
+    """One request to sync a connection, and how it went."""
+
+    id: str
+    connection_id: str
+    created_at: datetime
+    status: JobStatus = JobStatus.QUEUED
+    accounts_added: int = 0
+    accounts_updated: int = 0
+    accounts_closed: int = 0
+    error: SyncFailure | None = None
+    finished_at: datetime | None = None
+    version: int = field(default=0, compare=False)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -190,6 +217,13 @@ class ConnectionNotFound(DomainError):
         super().__init__(f"User '{user_id}' has no connection with id '{connection_id}'.")
         self.user_id = user_id
         self.connection_id = connection_id
+
+
+class SyncJobNotFound(DomainError):
+    def __init__(self, user_id: str, job_id: str) -> None:
+        super().__init__(f"User '{user_id}' has no sync job with id '{job_id}'.")
+        self.user_id = user_id
+        self.job_id = job_id
 
 
 class AccountExists(DomainError):

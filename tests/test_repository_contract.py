@@ -23,7 +23,10 @@ from app.domain import (
     ConnectionNotFound,
     ConnectionStatus,
     CreditDetails,
+    JobStatus,
     SyncFailure,
+    SyncJob,
+    SyncJobNotFound,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -469,3 +472,56 @@ def test_connections_of_missing_users_and_missing_connections(repository: Store)
     repository.delete_user("alice")
     repository.add_user("alice")
     assert repository.list_connections("alice") == []
+
+
+def new_job(job_id: str, connection_id: str = "conn1") -> SyncJob:
+    return SyncJob(job_id, connection_id, created_at=datetime(2026, 11, 25, 10, tzinfo=UTC))
+
+
+def test_a_connection_has_at_most_one_unfinished_job_whoever_asks(repository: Store) -> None:
+    repository.add_connection("alice", linked_connection("conn1"))
+    with ThreadPoolExecutor(8) as pool:
+        opened = list(
+            pool.map(lambda n: repository.open_job("alice", new_job(f"job{n}")), range(8))
+        )
+    created = [job for job, new in opened if new]
+    assert len(created) == 1
+    assert {job.id for job, _ in opened} == {created[0].id}
+    assert repository.get_job("alice", created[0].id) == created[0]
+
+    finished_at = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
+    done = repository.modify_job(
+        "alice",
+        created[0].id,
+        lambda job: replace(
+            job, status=JobStatus.SUCCEEDED, accounts_added=4, finished_at=finished_at
+        ),
+    )
+    assert repository.get_job("alice", done.id) == done
+    # Once it finished, the next request is a job of its own.
+    again, new = repository.open_job("alice", new_job("later"))
+    assert (again.id, new) == ("later", True)
+    failed = repository.modify_job(
+        "alice",
+        "later",
+        lambda job: replace(
+            job, status=JobStatus.FAILED, error=SyncFailure("RATE_LIMIT", "too many requests")
+        ),
+    )
+    assert repository.get_job("alice", "later").error == failed.error
+
+
+def test_jobs_of_missing_things_and_a_deleted_connection(repository: Store) -> None:
+    with pytest.raises(ConnectionNotFound):
+        repository.open_job("alice", new_job("j1", "nope"))
+    with pytest.raises(UserNotFound):
+        repository.open_job("dave", new_job("j1"))
+    with pytest.raises(SyncJobNotFound):
+        repository.get_job("alice", "nope")
+    with pytest.raises(SyncJobNotFound):
+        repository.modify_job("alice", "nope", lambda job: job)
+    repository.add_connection("alice", linked_connection("conn1"))
+    repository.open_job("alice", new_job("j1"))
+    repository.delete_connection("alice", "conn1")
+    with pytest.raises(SyncJobNotFound):
+        repository.get_job("alice", "j1")

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from app.domain import Account, AccountType, Connection
+from app.domain import Account, AccountType, Connection, SyncJob
 
 
 def new_revision() -> int:
@@ -124,8 +124,25 @@ class ConnectionRepository(ABC):
 
     @abstractmethod
     def delete_connection(self, user_id: str, connection_id: str) -> int:
-        """Removes the connection and every account synced from it, in one write; returns how
-        many accounts went with it. Raises UserNotFound or ConnectionNotFound."""
+        """Removes the connection, its sync jobs and every account synced from it, in one write;
+        returns how many accounts went with it. Raises UserNotFound or ConnectionNotFound."""
+
+    @abstractmethod
+    def open_job(self, user_id: str, job: SyncJob) -> tuple[SyncJob, bool]:
+        """The job of `job.connection_id` still queued or running, and False; or, when there is
+        none, `job` stored, and True. Never two unfinished jobs for one connection, however many
+        callers ask at once. Raises UserNotFound or ConnectionNotFound."""
+
+    @abstractmethod
+    def get_job(self, user_id: str, job_id: str) -> SyncJob:
+        """Raises UserNotFound or SyncJobNotFound."""
+
+    @abstractmethod
+    def modify_job(
+        self, user_id: str, job_id: str, change: Callable[[SyncJob], SyncJob]
+    ) -> SyncJob:
+        """Stores `change(current)`, with no other write to it in between. Raises UserNotFound
+        or SyncJobNotFound."""
 
 
 class StoreAdministration(ABC):

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from app.domain import (
+    UNFINISHED,
     Account,
     AccountExists,
     AccountNotFound,
@@ -21,6 +22,8 @@ from app.domain import (
     AccountType,
     Connection,
     ConnectionNotFound,
+    SyncJob,
+    SyncJobNotFound,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -39,8 +42,10 @@ class InMemoryAccountRepository(Store):
         # Versions come from one counter, so no version is ever given out twice.
         self._versions = itertools.count(1)
         self._users: dict[str, _User] = {}
-        # user id -> connection id -> connection; a user's go with the user.
+        # user id -> connection id -> connection, and user id -> job id -> job; a user's go with
+        # the user.
         self._connections: dict[str, dict[str, Connection]] = {}
+        self._jobs: dict[str, dict[str, SyncJob]] = {}
         self.replace_all(users)
 
     def _user(self, user_id: str) -> _User:
@@ -95,6 +100,7 @@ class InMemoryAccountRepository(Store):
             if self._users.pop(user_id, None) is None:
                 raise UserNotFound(user_id)
             self._connections.pop(user_id, None)
+            self._jobs.pop(user_id, None)
 
     def add_account(self, user_id: str, account: Account) -> Account:
         with self._lock:
@@ -189,6 +195,9 @@ class InMemoryAccountRepository(Store):
         with self._lock:
             self._connection(user_id, connection_id)
             del self._connections_of(user_id)[connection_id]
+            jobs = self._jobs.get(user_id, {})
+            for job_id in [key for key, job in jobs.items() if job.connection_id == connection_id]:
+                del jobs[job_id]
             accounts = self._accounts_of(user_id)
             kept = {
                 key: account
@@ -197,6 +206,36 @@ class InMemoryAccountRepository(Store):
             }
             self._publish(user_id, kept)
             return len(accounts) - len(kept)
+
+    def open_job(self, user_id: str, job: SyncJob) -> tuple[SyncJob, bool]:
+        with self._lock:
+            self._connection(user_id, job.connection_id)
+            jobs = self._jobs.setdefault(user_id, {})
+            for existing in jobs.values():
+                if existing.connection_id == job.connection_id and existing.status in UNFINISHED:
+                    return existing, False
+            stored = replace(job, version=next(self._versions))
+            jobs[job.id] = stored
+            return stored, True
+
+    def _job(self, user_id: str, job_id: str) -> SyncJob:
+        self._user(user_id)
+        try:
+            return self._jobs.get(user_id, {})[job_id]
+        except KeyError:
+            raise SyncJobNotFound(user_id, job_id) from None
+
+    def get_job(self, user_id: str, job_id: str) -> SyncJob:
+        with self._lock:
+            return self._job(user_id, job_id)
+
+    def modify_job(
+        self, user_id: str, job_id: str, change: Callable[[SyncJob], SyncJob]
+    ) -> SyncJob:
+        with self._lock:
+            stored = replace(change(self._job(user_id, job_id)), version=next(self._versions))
+            self._jobs[user_id][job_id] = stored
+            return stored
 
     def _versioned_connection(self, connection: Connection) -> Connection:
         return replace(connection, version=next(self._versions))
@@ -235,3 +274,4 @@ class InMemoryAccountRepository(Store):
         with self._lock:
             self._users = fresh
             self._connections = {}
+            self._jobs = {}

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any, get_args, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.domain import (
     DETAILS_CLASSES,
+    UNFINISHED,
     Account,
     AccountExists,
     AccountNotFound,
@@ -45,14 +46,17 @@ from app.domain import (
     ConnectionNotFound,
     ConnectionStatus,
     InvestmentSubtype,
+    JobStatus,
     StorageUnavailable,
     SyncFailure,
+    SyncJob,
+    SyncJobNotFound,
     UserExists,
     UserNotFound,
     VersionConflict,
 )
 from app.repositories.base import Store, SyncOutcome, new_revision
-from app.repositories.tables import accounts, connections, users
+from app.repositories.tables import accounts, connections, sync_jobs, users
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
 _DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
@@ -147,6 +151,41 @@ def _connection(row: Row[Any]) -> Connection:
         error=SyncFailure(row.error_code, row.error_message or "") if row.error_code else None,
         version=row.version,
     )
+
+
+def _job_row(user_id: str, job: SyncJob) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "id": job.id,
+        "connection_id": job.connection_id,
+        "status": str(job.status),
+        "accounts_added": job.accounts_added,
+        "accounts_updated": job.accounts_updated,
+        "accounts_closed": job.accounts_closed,
+        "error_code": job.error.code if job.error else None,
+        "error_message": job.error.message if job.error else None,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "version": job.version,
+    }
+
+
+def _job(row: Row[Any]) -> SyncJob:
+    return SyncJob(
+        id=row.id,
+        connection_id=row.connection_id,
+        created_at=row.created_at,
+        status=JobStatus(row.status),
+        accounts_added=row.accounts_added,
+        accounts_updated=row.accounts_updated,
+        accounts_closed=row.accounts_closed,
+        error=SyncFailure(row.error_code, row.error_message or "") if row.error_code else None,
+        finished_at=row.finished_at,
+        version=row.version,
+    )
+
+
+_Kept = TypeVar("_Kept", Connection, SyncJob)
 
 
 class _NothingChanged(Exception):
@@ -431,7 +470,9 @@ class SqlAccountRepository(Store):
         with self._reading() as connection:
             row = connection.execute(query).first()
             if row is None:
-                raise self._missing_connection(connection, user_id, connection_id)
+                raise self._missing_one(
+                    connection, user_id, ConnectionNotFound(user_id, connection_id)
+                )
         return _connection(row)
 
     def list_connections(self, user_id: str) -> list[Connection]:
@@ -447,20 +488,37 @@ class SqlAccountRepository(Store):
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
     ) -> Connection:
-        where = [connections.c.user_id == user_id, connections.c.id == connection_id]
+        return self._modify(
+            connections,
+            user_id,
+            connection_id,
+            _connection,
+            _connection_row,
+            change,
+            ConnectionNotFound(user_id, connection_id),
+        )
+
+    def _modify(
+        self,
+        table: Table,
+        user_id: str,
+        key: str,
+        read: Callable[[Row[Any]], _Kept],
+        row_of: Callable[[str, _Kept], dict[str, Any]],
+        change: Callable[[_Kept], _Kept],
+        not_found: Exception,
+    ) -> _Kept:
+        """Stores `change(current)` in the user's row `key` of `table`, under its row lock."""
+        where = [table.c.user_id == user_id, table.c.id == key]
         with self._transaction() as connection:
             # Claiming the row (a new version) locks it: concurrent changes take turns.
             claimed = connection.execute(
-                update(connections)
-                .where(*where)
-                .values(version=connections.c.version + 1)
-                .returning(*connections.c)
+                update(table).where(*where).values(version=table.c.version + 1).returning(*table.c)
             ).first()
             if claimed is None:
-                raise self._missing_connection(connection, user_id, connection_id)
-            changed = replace(change(_connection(claimed)), version=claimed.version)
-            row = _connection_row(user_id, changed)
-            connection.execute(update(connections).where(*where).values(**row))
+                raise self._missing_one(connection, user_id, not_found)
+            changed = replace(change(read(claimed)), version=claimed.version)
+            connection.execute(update(table).where(*where).values(**row_of(user_id, changed)))
         return changed
 
     def delete_connection(self, user_id: str, connection_id: str) -> int:
@@ -471,6 +529,11 @@ class SqlAccountRepository(Store):
                     accounts.c.user_id == user_id, accounts.c.connection_id == connection_id
                 )
             ).rowcount
+            connection.execute(
+                delete(sync_jobs).where(
+                    sync_jobs.c.user_id == user_id, sync_jobs.c.connection_id == connection_id
+                )
+            )
             gone = connection.execute(
                 delete(connections).where(
                     connections.c.user_id == user_id, connections.c.id == connection_id
@@ -480,12 +543,57 @@ class SqlAccountRepository(Store):
                 raise ConnectionNotFound(user_id, connection_id)
         return int(removed)
 
-    def _missing_connection(
-        self, connection: Connection_, user_id: str, connection_id: str
+    def open_job(self, user_id: str, job: SyncJob) -> tuple[SyncJob, bool]:
+        stored = replace(job, version=1)
+        unfinished = select(sync_jobs).where(
+            sync_jobs.c.user_id == user_id,
+            sync_jobs.c.connection_id == job.connection_id,
+            sync_jobs.c.status.in_([str(status) for status in UNFINISHED]),
+        )
+        # The unique index on unfinished jobs decides between callers racing: the one whose
+        # insert loses reads the winner's job (and tries again if that one finished meanwhile).
+        for _ in range(3):
+            try:
+                with self._transaction() as connection:
+                    found = connection.scalar(
+                        select(literal(True)).where(
+                            connections.c.user_id == user_id,
+                            connections.c.id == job.connection_id,
+                        )
+                    )
+                    if found is None:
+                        raise self._missing_one(
+                            connection, user_id, ConnectionNotFound(user_id, job.connection_id)
+                        )
+                    connection.execute(insert(sync_jobs).values(_job_row(user_id, stored)))
+                return stored, True
+            except exc.IntegrityError:
+                with self._reading() as connection:
+                    row = connection.execute(unfinished).first()
+                if row is not None:
+                    return _job(row), False
+        raise StorageUnavailable()
+
+    def get_job(self, user_id: str, job_id: str) -> SyncJob:
+        query = select(sync_jobs).where(sync_jobs.c.user_id == user_id, sync_jobs.c.id == job_id)
+        with self._reading() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise self._missing_one(connection, user_id, SyncJobNotFound(user_id, job_id))
+        return _job(row)
+
+    def modify_job(
+        self, user_id: str, job_id: str, change: Callable[[SyncJob], SyncJob]
+    ) -> SyncJob:
+        return self._modify(
+            sync_jobs, user_id, job_id, _job, _job_row, change, SyncJobNotFound(user_id, job_id)
+        )
+
+    def _missing_one(
+        self, connection: Connection_, user_id: str, not_found: Exception
     ) -> Exception:
-        if not self._user_exists(connection, user_id):
-            return UserNotFound(user_id)
-        return ConnectionNotFound(user_id, connection_id)
+        """Why a statement about one of the user's rows matched none."""
+        return not_found if self._user_exists(connection, user_id) else UserNotFound(user_id)
 
     def is_empty(self) -> bool:
         with self._reading() as connection:

@@ -27,11 +27,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from app.domain import AccountStatus, AccountType, ConnectionStatus
+from app.domain import UNFINISHED, AccountStatus, AccountType, ConnectionStatus, JobStatus
 
 
 class ExactNumeric(TypeDecorator[Decimal]):
@@ -143,4 +144,39 @@ connections = Table(
     Column("version", BigInteger, nullable=False),
     UniqueConstraint("user_id", "id", name="connections_user_id_id_key"),
     CheckConstraint(f"status IN ({CONNECTION_STATUSES_SQL})", name="connections_status_check"),
+)
+
+
+JOB_STATUSES_SQL = ", ".join(f"'{status}'" for status in JobStatus)
+UNFINISHED_SQL = " OR ".join(f"status = '{status}'" for status in sorted(UNFINISHED))
+
+sync_jobs = Table(
+    "sync_jobs",
+    metadata,
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("connection_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("accounts_added", Integer, nullable=False),
+    Column("accounts_updated", Integer, nullable=False),
+    Column("accounts_closed", Integer, nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("version", BigInteger, nullable=False),
+    UniqueConstraint("user_id", "id", name="sync_jobs_user_id_id_key"),
+    CheckConstraint(f"status IN ({JOB_STATUSES_SQL})", name="sync_jobs_status_check"),
+    # At most one unfinished job per connection, whoever asks at the same time.
+    Index(
+        "sync_jobs_one_unfinished_idx",
+        "user_id",
+        "connection_id",
+        unique=True,
+        postgresql_where=text(UNFINISHED_SQL),
+        sqlite_where=text(UNFINISHED_SQL),
+    ),
 )
