@@ -189,7 +189,8 @@ def test_a_database_that_stops_answering_gives_503_within_the_bound(
             response = client.open(path, method=method, json=body)
             took = time.monotonic() - started
             assert response.status_code == 503, (method, response.data)
-            assert took < bound + 0.5, (method, took)
+            # Beyond the bound: the watcher looks every 0.1 s, and CI machines are busy.
+            assert took < bound + 1.0, (method, took)
             assert response.headers["Retry-After"] == "1"
         assert client.get("/healthz").status_code == 200
 
