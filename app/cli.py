@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +16,22 @@ from app.seed import SeedDataError, load_seed_file
 @click.group()
 def main() -> None:
     """accounts-service: every account a user holds, in one list, over HTTP."""
+
+
+# The two servers the command starts take the same address options.
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind."
+)
+
+
+def port_option(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=default,
+        show_default=True,
+        help="Port to bind; 0 picks a free one.",
+    )
 
 
 @main.command("check-seed")
@@ -36,14 +54,8 @@ def check_seed(seed_file: Path) -> None:
     show_default=True,
     help="Seed file to serve (and to go back to on an empty POST /reset).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8000,
-    show_default=True,
-    help="Port to bind; 0 picks a free one.",
-)
+@host_option
+@port_option(8000)
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
 def serve(seed: Path, host: str, port: int, threads: int) -> None:
     """Serve SEED in fixture mode and print the URL it is bound to, as the first line of output.
@@ -60,14 +72,8 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
 
 
 @main.command("provider-sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8100,
-    show_default=True,
-    help="Port to bind; 0 picks a free one.",
-)
+@host_option
+@port_option(8100)
 @click.option(
     "--data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -121,6 +121,18 @@ _DETAILS_READERS = {
 _REVISION = select(users.c.revision).where(users.c.id == bindparam("user_id"))
 
 
+def _failure_columns(error: SyncFailure | None) -> dict[str, str | None]:
+    """A sync failure as the error_code and error_message columns (connections, sync jobs)."""
+    return {
+        "error_code": error.code if error else None,
+        "error_message": error.message if error else None,
+    }
+
+
+def _failure(row: Row[Any]) -> SyncFailure | None:
+    return SyncFailure(row.error_code, row.error_message or "") if row.error_code else None
+
+
 def _connection_row(user_id: str, connection: Connection) -> dict[str, Any]:
     return {
         "user_id": user_id,
@@ -132,8 +144,7 @@ def _connection_row(user_id: str, connection: Connection) -> dict[str, Any]:
         "status": str(connection.status),
         "last_successful_sync": connection.last_successful_sync,
         "last_failed_sync": connection.last_failed_sync,
-        "error_code": connection.error.code if connection.error else None,
-        "error_message": connection.error.message if connection.error else None,
+        **_failure_columns(connection.error),
         "version": connection.version,
     }
 
@@ -148,7 +159,7 @@ def _connection(row: Row[Any]) -> Connection:
         status=ConnectionStatus(row.status),
         last_successful_sync=row.last_successful_sync,
         last_failed_sync=row.last_failed_sync,
-        error=SyncFailure(row.error_code, row.error_message or "") if row.error_code else None,
+        error=_failure(row),
         version=row.version,
     )
 
@@ -162,8 +173,7 @@ def _job_row(user_id: str, job: SyncJob) -> dict[str, Any]:
         "accounts_added": job.accounts_added,
         "accounts_updated": job.accounts_updated,
         "accounts_closed": job.accounts_closed,
-        "error_code": job.error.code if job.error else None,
-        "error_message": job.error.message if job.error else None,
+        **_failure_columns(job.error),
         "created_at": job.created_at,
         "finished_at": job.finished_at,
         "version": job.version,
@@ -179,7 +189,7 @@ def _job(row: Row[Any]) -> SyncJob:
         accounts_added=row.accounts_added,
         accounts_updated=row.accounts_updated,
         accounts_closed=row.accounts_closed,
-        error=SyncFailure(row.error_code, row.error_message or "") if row.error_code else None,
+        error=_failure(row),
         finished_at=row.finished_at,
         version=row.version,
     )
