@@ -149,10 +149,14 @@ class Connection:
     institution_name: str
     #: The provider's access token, sealed (encrypted) before it reaches any store.
     sealed_token: str
+    #: The provider's id for the login (Plaid's item_id): what its webhooks name.
+    item_id: str
     status: ConnectionStatus = ConnectionStatus.SYNCING
     last_successful_sync: datetime | None = None
     last_failed_sync: datetime | None = None
     error: SyncFailure | None = None
+    #: When the scheduler is to refresh it next; None once it is disconnected.
+    next_sync_at: datetime | None = None
     version: int = field(default=0, compare=False)
 
 
@@ -180,6 +184,12 @@ class SyncJob:
     accounts_closed: int = 0
     error: SyncFailure | None = None
     finished_at: datetime | None = None
+    #: Attempts started so far.
+    attempts: int = 0
+    #: Until when the job is taken: by the worker running it (a lease, so that no two run one
+    #: job at once, and a worker that died is replaced once it runs out), or, while queued, by
+    #: the queue (past it, the job's message is taken to be lost and the job abandoned).
+    lease_until: datetime | None = None
     version: int = field(default=0, compare=False)
 
 

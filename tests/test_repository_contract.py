@@ -405,6 +405,7 @@ def linked_connection(connection_id: str = "conn1") -> Connection:
         institution_id="ins_platypus",
         institution_name="First Platypus Bank",
         sealed_token="sealed-token-text",
+        item_id=f"item-of-{connection_id}",
     )
 
 
@@ -442,6 +443,52 @@ def test_connections_are_kept_listed_in_order_and_changed_in_turn(repository: St
     assert repository.get_connection("alice", "conn1").last_failed_sync == failed_at + timedelta(
         minutes=8
     )
+
+
+def test_connections_are_found_by_their_item_and_by_when_they_are_due(
+    repository: Store,
+) -> None:
+    noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    repository.add_connection(
+        "alice", replace(linked_connection("conn1"), next_sync_at=noon + timedelta(minutes=1))
+    )
+    repository.add_connection(
+        "bob", replace(linked_connection("conn2"), next_sync_at=noon - timedelta(minutes=5))
+    )
+    repository.add_connection("alice", replace(linked_connection("conn3"), next_sync_at=noon))
+    repository.add_connection("alice", linked_connection("conn4"))  # never scheduled
+
+    found = repository.find_connection("sandbox", "item-of-conn2")
+    assert found is not None
+    assert (found[0], found[1].id) == ("bob", "conn2")
+    assert repository.find_connection("sandbox", "item-unknown") is None
+    assert repository.find_connection("another", "item-of-conn2") is None
+
+    def due(at: datetime, limit: int = 10) -> list[tuple[str, str]]:
+        return [(user, found.id) for user, found in repository.due_connections(at, limit)]
+
+    assert due(noon) == [("bob", "conn2"), ("alice", "conn3")]
+    assert due(noon, limit=1) == [("bob", "conn2")]
+    assert due(noon + timedelta(hours=1)) == [
+        ("bob", "conn2"),
+        ("alice", "conn3"),
+        ("alice", "conn1"),
+    ]
+    assert due(noon - timedelta(hours=1)) == []
+
+
+def test_a_delivery_is_first_once_until_it_is_forgotten(repository: Store) -> None:
+    noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    until = noon + timedelta(minutes=5)
+    with ThreadPoolExecutor(8) as pool:
+        firsts = list(
+            pool.map(lambda _: repository.first_delivery("delivery-1", noon, until), range(8))
+        )
+    assert firsts.count(True) == 1
+    assert repository.first_delivery("delivery-2", noon, until)
+    assert not repository.first_delivery("delivery-1", until - timedelta(seconds=1), until)
+    # Once its time is over it is forgotten (its timestamp could no longer pass anyway).
+    assert repository.first_delivery("delivery-1", until, until + timedelta(minutes=5))
 
 
 def test_deleting_a_connection_removes_its_accounts_and_nothing_else(repository: Store) -> None:
@@ -494,7 +541,12 @@ def test_a_connection_has_at_most_one_unfinished_job_whoever_asks(repository: St
         "alice",
         created[0].id,
         lambda job: replace(
-            job, status=JobStatus.SUCCEEDED, accounts_added=4, finished_at=finished_at
+            job,
+            status=JobStatus.SUCCEEDED,
+            accounts_added=4,
+            finished_at=finished_at,
+            attempts=2,
+            lease_until=finished_at + timedelta(seconds=30),
         ),
     )
     assert repository.get_job("alice", done.id) == done

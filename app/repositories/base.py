@@ -8,6 +8,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.domain import Account, AccountType, Connection, SyncJob
 
@@ -116,6 +117,16 @@ class ConnectionRepository(ABC):
         """The user's connections in the order they were linked. Raises UserNotFound."""
 
     @abstractmethod
+    def find_connection(self, provider: str, item_id: str) -> tuple[str, Connection] | None:
+        """The user and the connection that the provider's item is linked as; None when none
+        is (it was never linked here, or it was deleted)."""
+
+    @abstractmethod
+    def due_connections(self, now: datetime, limit: int) -> list[tuple[str, Connection]]:
+        """Up to `limit` connections, of any user, whose next sync is due at `now`, the longest
+        overdue first, each with its user."""
+
+    @abstractmethod
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
     ) -> Connection:
@@ -143,6 +154,15 @@ class ConnectionRepository(ABC):
     ) -> SyncJob:
         """Stores `change(current)`, with no other write to it in between. Raises UserNotFound
         or SyncJobNotFound."""
+
+
+class DeliveryLog(ABC):
+    """Deliveries (of webhooks) already acted on, so that the same one twice is recognised."""
+
+    @abstractmethod
+    def first_delivery(self, key: str, now: datetime, keep_until: datetime) -> bool:
+        """True, and `key` remembered until `keep_until`, when it is not remembered at `now`;
+        False otherwise. Of callers racing with one key, exactly one is told True."""
 
 
 class StoreAdministration(ABC):
@@ -176,5 +196,5 @@ class StoreAdministration(ABC):
         """Replaces everything stored with `users`, at once."""
 
 
-class Store(AccountRepository, ConnectionRepository, StoreAdministration, ABC):
-    """A storage backend: both interfaces, over the same data."""
+class Store(AccountRepository, ConnectionRepository, DeliveryLog, StoreAdministration, ABC):
+    """A storage backend: every interface, over the same data."""

@@ -11,6 +11,7 @@ import itertools
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import NamedTuple
 
 from app.domain import (
@@ -46,6 +47,8 @@ class InMemoryAccountRepository(Store):
         # the user.
         self._connections: dict[str, dict[str, Connection]] = {}
         self._jobs: dict[str, dict[str, SyncJob]] = {}
+        # webhook delivery key -> until when it is remembered
+        self._deliveries: dict[str, datetime] = {}
         self.replace_all(users)
 
     def _user(self, user_id: str) -> _User:
@@ -183,6 +186,25 @@ class InMemoryAccountRepository(Store):
         with self._lock:
             return list(self._connections_of(user_id).values())
 
+    def find_connection(self, provider: str, item_id: str) -> tuple[str, Connection] | None:
+        with self._lock:
+            for user_id, connections in self._connections.items():
+                for connection in connections.values():
+                    if (connection.provider, connection.item_id) == (provider, item_id):
+                        return user_id, connection
+        return None
+
+    def due_connections(self, now: datetime, limit: int) -> list[tuple[str, Connection]]:
+        with self._lock:
+            due = [
+                (connection.next_sync_at, user_id, connection)
+                for user_id, connections in self._connections.items()
+                for connection in connections.values()
+                if connection.next_sync_at is not None and connection.next_sync_at <= now
+            ]
+        due.sort(key=lambda entry: entry[0] or now)
+        return [(user_id, connection) for _, user_id, connection in due[:limit]]
+
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
     ) -> Connection:
@@ -239,6 +261,15 @@ class InMemoryAccountRepository(Store):
 
     def _versioned_connection(self, connection: Connection) -> Connection:
         return replace(connection, version=next(self._versions))
+
+    def first_delivery(self, key: str, now: datetime, keep_until: datetime) -> bool:
+        with self._lock:
+            for expired in [known for known, until in self._deliveries.items() if until <= now]:
+                del self._deliveries[expired]
+            if key in self._deliveries:
+                return False
+            self._deliveries[key] = keep_until
+            return True
 
     def is_empty(self) -> bool:
         return not self._users

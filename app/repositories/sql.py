@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, get_args, get_type_hints
 
@@ -56,7 +56,13 @@ from app.domain import (
     VersionConflict,
 )
 from app.repositories.base import Store, SyncOutcome, new_revision
-from app.repositories.tables import accounts, connections, sync_jobs, users
+from app.repositories.tables import (
+    accounts,
+    connections,
+    sync_jobs,
+    users,
+    webhook_deliveries,
+)
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
 _DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
@@ -146,6 +152,8 @@ def _connection_row(user_id: str, connection: Connection) -> dict[str, Any]:
         "last_failed_sync": connection.last_failed_sync,
         **_failure_columns(connection.error),
         "version": connection.version,
+        "item_id": connection.item_id,
+        "next_sync_at": connection.next_sync_at,
     }
 
 
@@ -160,6 +168,8 @@ def _connection(row: Row[Any]) -> Connection:
         last_successful_sync=row.last_successful_sync,
         last_failed_sync=row.last_failed_sync,
         error=_failure(row),
+        item_id=row.item_id,
+        next_sync_at=row.next_sync_at,
         version=row.version,
     )
 
@@ -177,6 +187,8 @@ def _job_row(user_id: str, job: SyncJob) -> dict[str, Any]:
         "created_at": job.created_at,
         "finished_at": job.finished_at,
         "version": job.version,
+        "attempts": job.attempts,
+        "lease_until": job.lease_until,
     }
 
 
@@ -191,6 +203,8 @@ def _job(row: Row[Any]) -> SyncJob:
         accounts_closed=row.accounts_closed,
         error=_failure(row),
         finished_at=row.finished_at,
+        attempts=row.attempts,
+        lease_until=row.lease_until,
         version=row.version,
     )
 
@@ -495,6 +509,25 @@ class SqlAccountRepository(Store):
                 raise UserNotFound(user_id)
         return [_connection(row) for row in rows]
 
+    def find_connection(self, provider: str, item_id: str) -> tuple[str, Connection] | None:
+        query = select(connections).where(
+            connections.c.provider == provider, connections.c.item_id == item_id
+        )
+        with self._reading() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (row.user_id, _connection(row))
+
+    def due_connections(self, now: datetime, limit: int) -> list[tuple[str, Connection]]:
+        query = (
+            select(connections)
+            .where(connections.c.next_sync_at <= now)
+            .order_by(connections.c.next_sync_at)
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        return [(row.user_id, _connection(row)) for row in rows]
+
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
     ) -> Connection:
@@ -604,6 +637,19 @@ class SqlAccountRepository(Store):
     ) -> Exception:
         """Why a statement about one of the user's rows matched none."""
         return not_found if self._user_exists(connection, user_id) else UserNotFound(user_id)
+
+    def first_delivery(self, key: str, now: datetime, keep_until: datetime) -> bool:
+        with self._transaction() as connection:
+            connection.execute(
+                delete(webhook_deliveries).where(webhook_deliveries.c.expires_at <= now)
+            )
+        # The primary key decides between racing callers: one insert wins, the rest fail.
+        try:
+            with self._transaction() as connection:
+                connection.execute(insert(webhook_deliveries).values(id=key, expires_at=keep_until))
+        except exc.IntegrityError:
+            return False
+        return True
 
     def is_empty(self) -> bool:
         with self._reading() as connection:

@@ -142,8 +142,22 @@ connections = Table(
     Column("error_code", String(64), nullable=True),
     Column("error_message", Text, nullable=True),
     Column("version", BigInteger, nullable=False),
+    # The provider's id for the login, which its webhooks name.
+    Column("item_id", String(128), nullable=False, server_default=""),
+    Column("next_sync_at", UtcDateTime(), nullable=True),
     UniqueConstraint("user_id", "id", name="connections_user_id_id_key"),
     CheckConstraint(f"status IN ({CONNECTION_STATUSES_SQL})", name="connections_status_check"),
+    Index("connections_provider_item_idx", "provider", "item_id"),
+    Index("connections_next_sync_at_idx", "next_sync_at"),
+)
+
+# Webhook deliveries already acted on, kept as long as their timestamp could pass the window:
+# the same delivery twice is a replay.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
 )
 
 
@@ -168,6 +182,8 @@ sync_jobs = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime(), nullable=True),
     Column("version", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UtcDateTime(), nullable=True),
     UniqueConstraint("user_id", "id", name="sync_jobs_user_id_id_key"),
     CheckConstraint(f"status IN ({JOB_STATUSES_SQL})", name="sync_jobs_status_check"),
     # At most one unfinished job per connection, whoever asks at the same time.
