@@ -79,14 +79,19 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Institutions and their accounts, in Plaid's shapes [default: the bundled ones].",
 )
-def provider_sandbox(host: str, port: int, data: Path | None) -> None:
+@click.option(
+    "--webhook-secret",
+    envvar="ACCOUNTS_WEBHOOK_SECRET",
+    help="Secret to sign webhooks with, the service's own [env: ACCOUNTS_WEBHOOK_SECRET].",
+)
+def provider_sandbox(host: str, port: int, data: Path | None, webhook_secret: str | None) -> None:
     """Serve a provider to sync from (Plaid's shapes, faults on demand); prints its URL first."""
     from werkzeug.serving import make_server
 
     from app.provider_sandbox import DEFAULT_DATA, create_sandbox, load_data
 
     try:
-        sandbox = create_sandbox(load_data(data or DEFAULT_DATA))
+        sandbox = create_sandbox(load_data(data or DEFAULT_DATA), webhook_secret)
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     server = make_server(host, port, sandbox, threaded=True)

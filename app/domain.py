@@ -294,3 +294,36 @@ class StorageUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The account store is unavailable right now; retry shortly.")
+
+
+class QueueUnavailable(DomainError):
+    """The job queue (the broker) cannot take a job right now; nothing was queued."""
+
+    def __init__(self) -> None:
+        super().__init__("The sync queue is unavailable right now; retry shortly.")
+
+
+class ConnectionDisconnected(DomainError):
+    """The provider says the user revoked the connection: it cannot sync until linked again."""
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(
+            f"Connection '{connection_id}' was disconnected at the provider; link it again."
+        )
+
+
+class LinkRefused(DomainError):
+    """The provider refused to link: the credentials, or the institution, are not good."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"The provider refused the link: {code}: {message}")
+        self.code = code
+
+
+class ProviderUnavailable(DomainError):
+    """The provider failed in a way that may pass (down, slow, rate limiting)."""
+
+    def __init__(self, code: str, message: str, retry_after: float | None) -> None:
+        super().__init__(f"The provider is unavailable right now: {code}: {message}")
+        self.code = code
+        self.retry_after = retry_after

@@ -9,8 +9,15 @@ Admin routes change what it says:
   "login_required", "times": N, "seconds": S}`: the next N calls to /accounts/get (or all of them
   without `times`) are slow by S seconds, or answer 500, 429 with `Retry-After: S`, or Plaid's
   ITEM_LOGIN_REQUIRED; `{"kind": null}` clears it.
+- `GET /sandbox/admin/items`: every item linked so far, with its institution.
 - `PUT /sandbox/admin/items/<item_id>/accounts` with a list of accounts: what that item's
   institution says from now on (accounts added, changed or gone).
+- `POST /sandbox/admin/items/<item_id>/webhook` `{"webhook_type": …, "webhook_code": …}`: sends
+  that webhook, signed (app/webhooks.py) with the secret the sandbox was started with, to the URL
+  the item was linked with (`options.webhook`), and answers what the receiver answered.
+
+Linking takes Plaid's sandbox credentials: `/sandbox/public_token/create` with
+`options.override_username` / `override_password` accepts `user_good` / `pass_good` only.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +36,12 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from app.exact_json import dumps_bytes, loads_exact
+from app.webhooks import SIGNATURE_HEADER, signature
 
 DEFAULT_DATA = Path(__file__).with_name("provider_sandbox.json")
 FAULTS = ("slow", "server_error", "rate_limited", "login_required")
+#: Plaid's sandbox login: any other password is refused.
+GOOD_PASSWORD = "pass_good"  # noqa: S105  # nosec B105 (a test credential, public by design)
 
 
 @dataclass
@@ -43,10 +55,12 @@ class Fault:
 @dataclass
 class SandboxState:
     institutions: dict[str, dict[str, Any]]
-    public_tokens: dict[str, str] = field(default_factory=dict)
+    #: public token -> (institution id, webhook URL)
+    public_tokens: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     access_tokens: dict[str, str] = field(default_factory=dict)
     #: item id -> (institution id, that item's accounts)
     items: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    webhooks: dict[str, str | None] = field(default_factory=dict)
     fault: Fault | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,7 +91,7 @@ def _plaid_error(status: int, error_type: str, code: str, message: str) -> Respo
     )
 
 
-def create_sandbox(data: Mapping[str, Any]) -> Flask:
+def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -> Flask:
     state = SandboxState({key: dict(value) for key, value in data["institutions"].items()})
     app = Flask(__name__)
 
@@ -102,12 +116,26 @@ def create_sandbox(data: Mapping[str, Any]) -> Flask:
 
     @app.post("/sandbox/public_token/create")
     def create_public_token() -> Response:
-        institution_id = body().get("institution_id")
+        asked = body()
+        institution_id = asked.get("institution_id")
+        options = asked.get("options")
+        options = options if isinstance(options, dict) else {}
         if institution_id not in state.institutions:
             return _plaid_error(400, "INVALID_INPUT", "INVALID_INSTITUTION", "no such institution")
+        if options.get("override_password", GOOD_PASSWORD) != GOOD_PASSWORD:
+            return _plaid_error(
+                400,
+                "ITEM_ERROR",
+                "INVALID_CREDENTIALS",
+                "the provided credentials were not correct",
+            )
+        webhook = options.get("webhook")
         token = f"public-sandbox-{secrets.token_hex(12)}"
         with state.lock:
-            state.public_tokens[token] = institution_id
+            state.public_tokens[token] = (
+                institution_id,
+                webhook if isinstance(webhook, str) else None,
+            )
         return _json({"public_token": token, "request_id": secrets.token_hex(8)})
 
     @app.post("/institutions/get_by_id")
@@ -126,15 +154,17 @@ def create_sandbox(data: Mapping[str, Any]) -> Flask:
     @app.post("/item/public_token/exchange")
     def exchange() -> Response:
         with state.lock:
-            institution_id = state.public_tokens.pop(str(body().get("public_token")), None)
-            if institution_id is None:
+            linked = state.public_tokens.pop(str(body().get("public_token")), None)
+            if linked is None:
                 return _plaid_error(
                     400, "INVALID_INPUT", "INVALID_PUBLIC_TOKEN", "public token unknown or used"
                 )
+            institution_id, webhook = linked
             item_id = f"item-{secrets.token_hex(8)}"
             access_token = f"access-sandbox-{secrets.token_hex(16)}"
             accounts = [dict(account) for account in state.institutions[institution_id]["accounts"]]
             state.items[item_id] = (institution_id, accounts)
+            state.webhooks[item_id] = webhook
             state.access_tokens[access_token] = item_id
         return _json(
             {
@@ -211,6 +241,38 @@ def create_sandbox(data: Mapping[str, Any]) -> Flask:
                 return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
             state.items[item_id] = (state.items[item_id][0], accounts)
         return Response(status=204)
+
+    @app.get("/sandbox/admin/items")
+    def items() -> Response:
+        with state.lock:
+            return _json({item_id: linked[0] for item_id, linked in state.items.items()})
+
+    @app.post("/sandbox/admin/items/<item_id>/webhook")
+    def send_webhook(item_id: str) -> Response:
+        asked = body()
+        with state.lock:
+            if item_id not in state.items:
+                return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
+            url = state.webhooks.get(item_id)
+        if url is None or webhook_secret is None:
+            return invalid("the item was linked without a webhook, or the sandbox has no secret")
+        notice = dumps_bytes({**asked, "item_id": item_id, "environment": "sandbox"})
+        sent = urllib.request.Request(  # noqa: S310 (the URL the service linked with)
+            url,
+            data=notice,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature(webhook_secret, int(time.time()), notice),
+            },
+        )
+        try:
+            with urllib.request.urlopen(sent, timeout=10) as answer:  # noqa: S310  # nosec B310
+                status = answer.status
+        except urllib.error.HTTPError as refused:
+            status = refused.code
+        except OSError as error:
+            return _plaid_error(502, "API_ERROR", "WEBHOOK_UNDELIVERED", str(error))
+        return _json({"receiver_status": status})
 
     return app
 

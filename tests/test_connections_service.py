@@ -1,9 +1,13 @@
-"""Linking and syncing, through the real sandbox over HTTP, into the in-memory store."""
+"""Linking and syncing as the service layer does it: through the real sandbox over HTTP, into the
+in-memory store, with a queue that only records what it was sent (the real queues have their own
+tests: tests/test_job_queues.py, tests/test_aggregation_live.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -11,20 +15,54 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app.config import ConfigurationError
-from app.domain import AccountStatus, ConnectionStatus, SyncFailure
-from app.providers.base import LoginRequired, ProviderError
+from app.domain import (
+    AccountStatus,
+    ConnectionStatus,
+    InvalidData,
+    JobStatus,
+    LinkRefused,
+    QueueUnavailable,
+    SyncFailure,
+    UserNotFound,
+)
+from app.jobs.base import JobQueue
 from app.providers.sandbox import SandboxProvider
-from app.repositories.base import SyncOutcome
 from app.repositories.memory import InMemoryAccountRepository
-from app.sealing import InvalidToken, TokenSeal
+from app.sealing import TokenSeal
 from app.services import connections
+from app.services.connections import Aggregation, SyncPolicy
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+GOOD = {"username": "user_good", "password": "pass_good"}
+POLICY = SyncPolicy(
+    interval=timedelta(hours=1),
+    max_attempts=3,
+    retry_base=2.0,
+    retry_cap=60.0,
+    lease=timedelta(seconds=30),
+    queued_timeout=timedelta(minutes=10),
+)
+
+
+class RecordingQueue(JobQueue):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.down = False
+
+    def send(self, user_id: str, job_id: str, delay: float = 0.0) -> None:
+        if self.down:
+            raise QueueUnavailable()
+        self.sent.append((user_id, job_id))
 
 
 @pytest.fixture
 def store() -> InMemoryAccountRepository:
-    return InMemoryAccountRepository({"u1": []})
+    return InMemoryAccountRepository({"u1": [], "u2": []})
+
+
+@pytest.fixture
+def queue() -> RecordingQueue:
+    return RecordingQueue()
 
 
 @pytest.fixture
@@ -32,98 +70,263 @@ def provider(sandbox_url: str) -> Iterator[SandboxProvider]:
     adapter = SandboxProvider(sandbox_url, read_timeout=1.0)
     yield adapter
     adapter.close()
-    httpx.post(f"{sandbox_url}/sandbox/admin/fault", json={"kind": None})
+    fault(sandbox_url, None)
+
+
+def fault(sandbox_url: str, kind: str | None, **more: object) -> None:
+    httpx.post(f"{sandbox_url}/sandbox/admin/fault", json={"kind": kind, **more})
 
 
 @pytest.fixture
-def seal() -> TokenSeal:
-    return TokenSeal(Fernet.generate_key().decode())
-
-
-def public_token(sandbox_url: str, institution: str = "ins_platypus") -> str:
-    answer = httpx.post(
-        f"{sandbox_url}/sandbox/public_token/create", json={"institution_id": institution}
+def aggregation(
+    store: InMemoryAccountRepository, provider: SandboxProvider, queue: RecordingQueue
+) -> Aggregation:
+    return Aggregation(
+        accounts=store,
+        connections=store,
+        providers={"sandbox": provider},
+        seal=TokenSeal(Fernet.generate_key().decode()),
+        queue=queue,
+        policy=POLICY,
     )
-    token: str = answer.json()["public_token"]
-    return token
 
 
-def test_link_keeps_only_the_sealed_token_and_sync_brings_the_accounts(
-    sandbox_url: str, store: InMemoryAccountRepository, provider: SandboxProvider, seal: TokenSeal
+def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    credentials = {"publicToken": public_token(sandbox_url)}
-    linked = connections.link(store, provider, seal, "u1", "sandbox", credentials)
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     assert (linked.status, linked.institution_name) == (
         ConnectionStatus.SYNCING,
         "First Platypus Bank",
     )
     assert "access-sandbox" not in linked.sealed_token  # sealed, not in clear
-    assert seal.unseal(linked.sealed_token).startswith("access-sandbox-")
+    assert aggregation.seal.unseal(linked.sealed_token).startswith("access-sandbox-")
+    [(user_id, job_id)] = queue.sent
+    assert store.get_job(user_id, job_id).status is JobStatus.QUEUED
 
-    outcome = connections.sync(store, store, provider, seal, "u1", linked.id, NOW)
-    assert outcome == SyncOutcome(4, 0, 0)
+    assert connections.run_job(aggregation, "u1", job_id, NOW).outcome == "succeeded"
+    job = store.get_job("u1", job_id)
+    assert (job.status, job.accounts_added, job.finished_at, job.attempts) == (
+        JobStatus.SUCCEEDED,
+        4,
+        NOW,
+        1,
+    )
     synced = store.list_accounts("u1")
     assert {account.connection_id for account in synced} == {linked.id}
     assert synced[0].balance == Decimal("1250.17")
-    assert synced[0].provider == "First Platypus Bank"
     healthy = store.get_connection("u1", linked.id)
     assert (healthy.status, healthy.last_successful_sync, healthy.error) == (
         ConnectionStatus.HEALTHY,
         NOW,
         None,
     )
-    # Delivered again: nothing changes.
-    assert connections.sync(store, store, provider, seal, "u1", linked.id, NOW) == SyncOutcome(
-        0, 0, 0
-    )
+    assert healthy.next_sync_at == NOW + timedelta(hours=1)
+    # Delivered again: nothing to do.
+    assert connections.run_job(aggregation, "u1", job_id, NOW).outcome == "skipped"
+    # Synced again: nothing changes.
+    again = connections.request_sync(aggregation, "u1", linked.id, NOW)
+    connections.run_job(aggregation, "u1", again.id, NOW)
+    assert store.get_job("u1", again.id).accounts_updated == 0
+    assert store.list_accounts("u1") == synced
 
 
-def test_a_login_required_fault_shows_on_the_connection_and_accounts_stay(
-    sandbox_url: str, store: InMemoryAccountRepository, provider: SandboxProvider, seal: TokenSeal
+def test_a_refresh_while_one_is_unfinished_is_that_one(
+    aggregation: Aggregation, queue: RecordingQueue
 ) -> None:
-    linked = connections.link(
-        store, provider, seal, "u1", "sandbox", {"publicToken": public_token(sandbox_url)}
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    first = queue.sent[0][1]
+    with ThreadPoolExecutor(8) as pool:
+        asked = list(
+            pool.map(
+                lambda _: connections.request_sync(aggregation, "u1", linked.id, NOW), range(8)
+            )
+        )
+    assert {job.id for job in asked} == {first}
+    assert len(queue.sent) == 1
+
+
+def test_a_login_required_fault_fails_the_job_at_once_and_accounts_stay(
+    sandbox_url: str,
+    aggregation: Aggregation,
+    store: InMemoryAccountRepository,
+    queue: RecordingQueue,
+) -> None:
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    fault(sandbox_url, "login_required")
+    later = NOW + timedelta(minutes=5)
+    job = connections.request_sync(aggregation, "u1", linked.id, later)
+    assert connections.run_job(aggregation, "u1", job.id, later).outcome == "failed"
+    assert store.get_job("u1", job.id).error == SyncFailure(
+        "ITEM_LOGIN_REQUIRED", "the login details of this item changed"
     )
-    connections.sync(store, store, provider, seal, "u1", linked.id, NOW)
-    httpx.post(f"{sandbox_url}/sandbox/admin/fault", json={"kind": "login_required"})
-    with pytest.raises(LoginRequired):
-        connections.sync(store, store, provider, seal, "u1", linked.id, NOW)
     shown = store.get_connection("u1", linked.id)
     assert shown.status is ConnectionStatus.LOGIN_REQUIRED
-    assert shown.error is not None
-    assert shown.error.code == "ITEM_LOGIN_REQUIRED"
-    assert shown.last_failed_sync == NOW
-    assert shown.last_successful_sync == NOW  # the last good one stays known
+    assert (shown.last_failed_sync, shown.last_successful_sync) == (later, NOW)
     assert all(account.status is AccountStatus.OPEN for account in store.list_accounts("u1"))
 
 
-def test_a_passing_failure_keeps_syncing_and_giving_up_shows_error(
-    sandbox_url: str, store: InMemoryAccountRepository, provider: SandboxProvider, seal: TokenSeal
+def test_passing_failures_are_retried_with_backoff_then_given_up(
+    sandbox_url: str,
+    aggregation: Aggregation,
+    store: InMemoryAccountRepository,
+    queue: RecordingQueue,
 ) -> None:
-    linked = connections.link(
-        store, provider, seal, "u1", "sandbox", {"publicToken": public_token(sandbox_url)}
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    job_id = queue.sent[0][1]
+    fault(sandbox_url, "server_error")
+    waits = []
+    for attempt in range(1, POLICY.max_attempts):
+        tried = connections.run_job(aggregation, "u1", job_id, NOW)
+        assert tried.outcome == "retrying"
+        assert tried.retry_in is not None
+        # Full jitter: anywhere up to the doubling ceiling.
+        assert 0 <= tried.retry_in <= POLICY.retry_base * 2 ** (attempt - 1)
+        waits.append(tried.retry_in)
+        assert store.get_job("u1", job_id).status is JobStatus.QUEUED
+        assert store.get_connection("u1", linked.id).status is ConnectionStatus.SYNCING
+    assert connections.run_job(aggregation, "u1", job_id, NOW).outcome == "gave_up"
+    job = store.get_job("u1", job_id)
+    failure = SyncFailure("INTERNAL_SERVER_ERROR", "the sandbox failed, as asked")
+    assert (job.status, job.error, job.attempts) == (
+        JobStatus.FAILED,
+        failure,
+        POLICY.max_attempts,
     )
-    httpx.post(f"{sandbox_url}/sandbox/admin/fault", json={"kind": "server_error"})
-    with pytest.raises(ProviderError) as failed:
-        connections.sync(store, store, provider, seal, "u1", linked.id, NOW)
-    assert store.get_connection("u1", linked.id).status is ConnectionStatus.SYNCING
-    given_up = connections.give_up(store, "u1", linked.id, failed.value, NOW)
-    assert given_up.status is ConnectionStatus.ERROR
-    assert given_up.error == SyncFailure("INTERNAL_SERVER_ERROR", "the sandbox failed, as asked")
+    shown = store.get_connection("u1", linked.id)
+    assert (shown.status, shown.error) == (ConnectionStatus.ERROR, failure)
     assert store.list_accounts("u1") == []
 
 
-def test_a_refused_link_keeps_nothing(
-    store: InMemoryAccountRepository, provider: SandboxProvider, seal: TokenSeal
+def test_a_rate_limit_is_waited_out_as_long_as_the_provider_says(
+    sandbox_url: str, aggregation: Aggregation, queue: RecordingQueue
 ) -> None:
-    with pytest.raises(ProviderError):
-        connections.link(store, provider, seal, "u1", "sandbox", {"publicToken": "made-up"})
+    connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    fault(sandbox_url, "rate_limited", seconds=45, times=1)
+    tried = connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    assert tried.outcome == "retrying"
+    assert tried.retry_in is not None
+    assert tried.retry_in >= 45
+
+
+def test_a_job_runs_on_one_worker_at_a_time_and_a_dead_ones_lease_runs_out(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
+) -> None:
+    connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    job_id = queue.sent[0][1]
+    # A worker took the job and died before finishing it: the job is running, under its lease.
+    store.modify_job(
+        "u1",
+        job_id,
+        lambda job: replace(job, status=JobStatus.RUNNING, lease_until=NOW + POLICY.lease),
+    )
+    busy = connections.run_job(aggregation, "u1", job_id, NOW + timedelta(seconds=10))
+    assert (busy.outcome, busy.retry_in) == ("busy", 20.0)
+    after = NOW + POLICY.lease + timedelta(seconds=1)
+    assert connections.run_job(aggregation, "u1", job_id, after).outcome == "succeeded"
+    assert len(store.list_accounts("u1")) == 4
+
+
+def test_a_queue_that_is_down_fails_the_request_and_a_lost_message_is_replaced(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
+) -> None:
+    queue.down = True
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    # Linked all the same, and due at once for the schedule.
+    assert store.get_connection("u1", linked.id).next_sync_at == NOW
+    with pytest.raises(QueueUnavailable):
+        connections.request_sync(aggregation, "u1", linked.id, NOW)
+    queue.down = False
+    job = connections.request_sync(aggregation, "u1", linked.id, NOW)
+    assert job.status is JobStatus.QUEUED
+    # Its message is lost (say, the broker lost it): past its lease a request replaces it.
+    assert connections.request_sync(aggregation, "u1", linked.id, NOW).id == job.id
+    later = NOW + POLICY.queued_timeout + timedelta(seconds=1)
+    replacement = connections.request_sync(aggregation, "u1", linked.id, later)
+    assert replacement.id != job.id
+    abandoned = store.get_job("u1", job.id)
+    assert abandoned.status is JobStatus.FAILED
+    assert abandoned.error is not None
+    assert abandoned.error.code == "ABANDONED"
+
+
+def test_the_schedule_requests_each_due_connection_once_across_hosts(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
+) -> None:
+    users = ("u1", "u1", "u2")
+    linked = [
+        connections.link(aggregation, user, "sandbox", "ins_tattersall", GOOD, NOW)
+        for user in users
+    ]
+    for user, job_id in list(queue.sent):
+        connections.run_job(aggregation, user, job_id, NOW)
+    queue.sent.clear()
+    assert connections.schedule_due(aggregation, NOW + timedelta(minutes=59)) == 0
+    due_at = NOW + timedelta(hours=1)
+    # Four hosts' schedulers at the same moment: each connection is requested once in all.
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(lambda _: connections.schedule_due(aggregation, due_at), range(4)))
+    assert sum(counts) == 3
+    assert sorted(user for user, _ in queue.sent) == sorted(users)
+    for user, connection in zip(users, linked, strict=True):
+        next_time = store.get_connection(user, connection.id).next_sync_at
+        assert next_time == due_at + timedelta(hours=1)
+
+
+def test_webhooks_refresh_ask_for_a_login_or_disconnect(
+    sandbox_url: str,
+    aggregation: Aggregation,
+    store: InMemoryAccountRepository,
+    queue: RecordingQueue,
+) -> None:
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    queue.sent.clear()
+    item = linked.item_id
+    assert connections.notice(aggregation, "sandbox", "item-unknown", "DEFAULT_UPDATE", NOW) == (
+        "ignored"
+    )
+    assert connections.notice(aggregation, "sandbox", item, "WEBHOOK_UPDATE_ACKNOWLEDGED", NOW) == (
+        "ignored"
+    )
+    assert queue.sent == []
+    assert connections.notice(aggregation, "sandbox", item, "DEFAULT_UPDATE", NOW) == "refresh"
+    assert len(queue.sent) == 1
+    assert connections.notice(aggregation, "sandbox", item, "ITEM_LOGIN_REQUIRED", NOW) == (
+        "login_required"
+    )
+    assert store.get_connection("u1", linked.id).status is ConnectionStatus.LOGIN_REQUIRED
+    assert connections.notice(aggregation, "sandbox", item, "USER_PERMISSION_REVOKED", NOW) == (
+        "disconnected"
+    )
+    gone = store.get_connection("u1", linked.id)
+    assert (gone.status, gone.next_sync_at) == (ConnectionStatus.DISCONNECTED, None)
+
+
+def test_refused_links_keep_nothing_and_ask_the_provider_nothing_for_nobody(
+    aggregation: Aggregation, store: InMemoryAccountRepository
+) -> None:
+    with pytest.raises(LinkRefused, match="INVALID_CREDENTIALS"):
+        connections.link(
+            aggregation, "u1", "sandbox", "ins_platypus", {**GOOD, "password": "no"}, NOW
+        )
+    with pytest.raises(InvalidData):
+        connections.link(aggregation, "u1", "plaid", "ins_platypus", GOOD, NOW)
+    with pytest.raises(UserNotFound):
+        connections.link(aggregation, "nobody", "sandbox", "ins_platypus", GOOD, NOW)
     assert store.list_connections("u1") == []
 
 
-def test_a_token_sealed_under_another_key_does_not_open_and_a_bad_key_stops_start_up() -> None:
-    sealed = TokenSeal(Fernet.generate_key().decode()).seal("access-sandbox-x")
-    with pytest.raises(InvalidToken):
-        TokenSeal(Fernet.generate_key().decode()).unseal(sealed)
+def test_a_token_sealed_under_another_key_is_a_connection_error_not_a_crash(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
+) -> None:
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    rekeyed = replace(aggregation, seal=TokenSeal(Fernet.generate_key().decode()))
+    assert connections.run_job(rekeyed, "u1", queue.sent[0][1], NOW).outcome == "failed"
+    shown = store.get_connection("u1", linked.id)
+    assert shown.status is ConnectionStatus.ERROR
+    assert shown.error is not None
+    assert shown.error.code == "TOKEN_UNREADABLE"
     with pytest.raises(ConfigurationError, match="Fernet key"):
         TokenSeal("not-a-key")

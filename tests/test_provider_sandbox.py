@@ -31,7 +31,7 @@ def link(sandbox_url: str, provider: SandboxProvider, institution: str) -> Linke
     created = httpx.post(
         f"{sandbox_url}/sandbox/public_token/create", json={"institution_id": institution}
     )
-    return provider.exchange({"publicToken": created.json()["public_token"]})
+    return provider.exchange(institution, {"publicToken": created.json()["public_token"]})
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,7 @@ def test_a_linked_item_answers_its_accounts_with_exact_balances(
     assert found["plat-credit-3333"].balances.limit == Decimal(2000)
     # A public token is good for one exchange only.
     with pytest.raises(ProviderError) as refused:
-        provider.exchange({"publicToken": "public-sandbox-unknown"})
+        provider.exchange("ins_platypus", {"publicToken": "public-sandbox-unknown"})
     assert (refused.value.code, refused.value.retryable) == ("INVALID_PUBLIC_TOKEN", False)
 
 
@@ -118,9 +118,18 @@ def test_bad_tokens_and_credentials_are_not_worth_retrying(provider: SandboxProv
     with pytest.raises(ProviderError) as refused:
         provider.accounts("access-sandbox-unknown")
     assert (refused.value.code, refused.value.retryable) == ("INVALID_ACCESS_TOKEN", False)
-    with pytest.raises(ProviderError) as refused:
-        provider.exchange({"username": "someone"})
-    assert (refused.value.code, refused.value.retryable) == ("INVALID_CREDENTIALS", False)
+    for credentials in [{"username": "someone"}, {"username": "user_good", "password": "wrong"}]:
+        with pytest.raises(ProviderError) as refused:
+            provider.exchange("ins_platypus", credentials)
+        assert (refused.value.code, refused.value.retryable) == ("INVALID_CREDENTIALS", False)
+
+
+def test_sandbox_credentials_link_an_item_in_one_step(provider: SandboxProvider) -> None:
+    item = provider.exchange("ins_tattersall", {"username": "user_good", "password": "pass_good"})
+    assert item.institution_name == "Tattersall Federal Credit Union"
+    assert [found.external_id for found in provider.accounts(item.access_token)] == [
+        "tatt-ira-5555"
+    ]
 
 
 def test_a_provider_that_cannot_be_reached_is_worth_retrying() -> None:

@@ -69,7 +69,7 @@ class LoginRequired(ProviderError):
 
 class ProviderAdapter(ABC):
     @abstractmethod
-    def exchange(self, credentials: Mapping[str, str]) -> LinkedItem:
+    def exchange(self, institution_id: str, credentials: Mapping[str, str]) -> LinkedItem:
         """Trades what the user's link step produced for a lasting access token."""
 
     @abstractmethod

@@ -26,9 +26,16 @@ from app.providers.base import (
 
 
 class SandboxProvider(ProviderAdapter):
+    """`webhook_url`: where the provider is to send its notices about items linked from now on."""
+
     def __init__(
-        self, base_url: str, connect_timeout: float = 2.0, read_timeout: float = 10.0
+        self,
+        base_url: str,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 10.0,
+        webhook_url: str | None = None,
     ) -> None:
+        self._webhook_url = webhook_url
         self._client = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -38,22 +45,44 @@ class SandboxProvider(ProviderAdapter):
     def close(self) -> None:
         self._client.close()
 
-    def exchange(self, credentials: Mapping[str, str]) -> LinkedItem:
+    def exchange(self, institution_id: str, credentials: Mapping[str, str]) -> LinkedItem:
+        """`credentials`: the `publicToken` of Plaid's Link step, or (the sandbox's stand-in for
+        that step) a `username` and `password`."""
         public_token = credentials.get("publicToken")
         if not public_token:
-            raise ProviderError(
-                "INVALID_CREDENTIALS", "credentials need a publicToken", retryable=False
+            if not (credentials.get("username") and credentials.get("password")):
+                raise ProviderError(
+                    "INVALID_CREDENTIALS",
+                    "credentials need a publicToken, or a username and a password",
+                    retryable=False,
+                )
+            options = {
+                "override_username": credentials["username"],
+                "override_password": credentials["password"],
+            }
+            if self._webhook_url:
+                options["webhook"] = self._webhook_url
+            created = self._post(
+                "/sandbox/public_token/create",
+                {"institution_id": institution_id, "options": options},
             )
-        answer = self._post("/item/public_token/exchange", {"public_token": public_token})
-        institution_id = answer["institution_id"]
-        found = self._post("/institutions/get_by_id", {"institution_id": institution_id})
-        return LinkedItem(
-            answer["access_token"], answer["item_id"], institution_id, found["institution"]["name"]
-        )
+            public_token = created.get("public_token")
+        try:
+            answer = self._post("/item/public_token/exchange", {"public_token": public_token})
+            institution = answer["institution_id"]
+            found = self._post("/institutions/get_by_id", {"institution_id": institution})
+            return LinkedItem(
+                answer["access_token"], answer["item_id"], institution, found["institution"]["name"]
+            )
+        except (KeyError, TypeError) as error:
+            raise _bad_answer(error) from None
 
     def accounts(self, access_token: str) -> list[ProviderAccount]:
         answer = self._post("/accounts/get", {"access_token": access_token})
-        return [_account(raw) for raw in answer["accounts"]]
+        try:
+            return [_account(raw) for raw in answer["accounts"]]
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            raise _bad_answer(error) from None
 
     def _post(self, path: str, body: Mapping[str, Any]) -> Any:
         try:
@@ -73,6 +102,11 @@ class SandboxProvider(ProviderAdapter):
         if response.is_success and isinstance(answer, dict):
             return answer
         raise _error(response, answer)
+
+
+def _bad_answer(error: Exception) -> ProviderError:
+    # A provider answering nonsense is failing, as with a 5xx: it may be right next time.
+    return ProviderError("PROVIDER_BAD_ANSWER", f"unreadable answer: {error!r}", retryable=True)
 
 
 def _error(response: httpx.Response, answer: Any) -> ProviderError:
