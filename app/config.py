@@ -69,6 +69,46 @@ class DefaultConfig:
     #: Longest a statement may run (and, on SQLite, wait for another writer's lock).
     DB_STATEMENT_TIMEOUT_MS = 5000
 
+    #: The provider sandbox's URL (`accounts-service provider-sandbox`), offered as the provider
+    #: `sandbox`; None offers no provider, and linking is refused.
+    PROVIDER_SANDBOX_URL: str | None = None
+    #: Seconds to wait for a provider to accept a connection, and then for its answer.
+    PROVIDER_CONNECT_TIMEOUT_SECONDS = 2.0
+    PROVIDER_READ_TIMEOUT_SECONDS = 10.0
+    #: The Fernet key that seals providers' access tokens at rest (`python3 -c 'from
+    #: cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`). Required with
+    #: a database and a provider; otherwise a key made at start (the in-memory store's tokens
+    #: end with the process anyway).
+    TOKEN_KEY: str | None = None
+    #: This service's webhook URL as the provider reaches it (e.g.
+    #: https://api.example/webhooks/sandbox), given to the provider when a connection is linked;
+    #: None for no webhooks.
+    WEBHOOK_URL: str | None = None
+    #: The secret providers sign webhooks with (HMAC-SHA256); None refuses every webhook.
+    WEBHOOK_SECRET: str | None = None
+    #: How far a webhook's signed time may be from now, in seconds.
+    WEBHOOK_TOLERANCE_SECONDS = 300
+
+    #: RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%2F: sync jobs go there and
+    #: `accounts-service worker` runs them. None runs them on this process's own threads.
+    BROKER_URL: str | None = None
+    #: Threads that run sync jobs in this process when there is no broker.
+    SYNC_THREADS = 2
+    #: Each connection is synced this often by the schedule; 0 for never.
+    SYNC_INTERVAL_SECONDS = 3600
+    #: How often the schedule looks for connections that are due.
+    SYNC_SCHEDULE_TICK_SECONDS = 5.0
+    #: Attempts a sync job gets for failures that may pass; the first retry waits up to BASE
+    #: seconds, each next one up to twice as long, never more than MAX (and never less than a
+    #: provider's Retry-After).
+    SYNC_MAX_ATTEMPTS = 5
+    SYNC_RETRY_BASE_SECONDS = 2.0
+    SYNC_RETRY_MAX_SECONDS = 300.0
+    #: How long a worker holds a job it runs; another takes it over after that if it died.
+    SYNC_LEASE_SECONDS = 120.0
+    #: How long a job may wait in the queue before its message is taken to be lost.
+    SYNC_QUEUED_TIMEOUT_SECONDS = 3600.0
+
 
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """DefaultConfig, then the `ACCOUNTS_` environment variables, then `overrides`.

@@ -6,19 +6,31 @@ needs the same parts without Flask.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from cryptography.fernet import Fernet
 
 from app.cache import ResponseCache, build_cache
 from app.config import ConfigurationError
 from app.domain import Account, StorageUnavailable
+from app.jobs.base import JobQueue
+from app.jobs.running import Scheduler, attempt
+from app.jobs.threads import InProcessQueue
+from app.providers.base import ProviderAdapter
+from app.providers.sandbox import SandboxProvider
 from app.repositories import build_stores
-from app.repositories.base import AccountRepository, StoreAdministration
+from app.repositories.base import AccountRepository, DeliveryLog, Store, StoreAdministration
 from app.repositories.timed import timed_repository
+from app.sealing import TokenSeal
 from app.seed import load_seed_file
 from app.services import store as store_service
+from app.services.connections import Aggregation, SyncPolicy
 from app.tokens import TokenVerifier, token_verifier
 
 
@@ -35,6 +47,31 @@ class Components:
     verifier: TokenVerifier | None
     #: The data loaded at start, which fixture mode's empty reset goes back to.
     seed: Mapping[str, Sequence[Account]]
+    #: Provider connections and their syncs.
+    aggregation: Aggregation
+    #: Webhook deliveries already acted on.
+    deliveries: DeliveryLog
+    #: Runs the schedule (and, without a broker, the jobs) in this process once started.
+    scheduler: Scheduler | None
+    _started_in: list[int] = field(default_factory=list)
+    _start_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_background(self) -> None:
+        """Starts, once per process, the background work the service does itself: without a
+        broker, running sync jobs and the schedule. Called from the process that serves (after
+        gunicorn forks it), not at build time: threads do not survive a fork."""
+        if self._started_in and self._started_in[-1] == os.getpid():
+            return
+        with self._start_lock:
+            if self._started_in and self._started_in[-1] == os.getpid():
+                return
+            self._started_in.append(os.getpid())
+            queue = self.aggregation.queue
+            if isinstance(queue, InProcessQueue):
+                aggregation = self.aggregation
+                queue.serve(lambda user_id, job_id: attempt(aggregation, user_id, job_id).retry_in)
+                if self.scheduler is not None:
+                    self.scheduler.start()
 
     @property
     def store(self) -> StoreAdministration:
@@ -43,6 +80,11 @@ class Components:
 
     def close(self) -> None:
         """Releases every connection; the components reconnect if used again."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        self.aggregation.queue.close()
+        for provider in self.aggregation.providers.values():
+            provider.close()
         for store in self.stores.values():
             store.close()
         self.cache.close()
@@ -63,6 +105,14 @@ def build_components(settings: Mapping[str, Any]) -> Components:
     stores: dict[str, StoreAdministration] = {"database": primary}
     if replica is not None:
         stores["read replica"] = replica
+    aggregation = build_aggregation(
+        settings, timed, primary, on_database=bool(settings["DATABASE_URL"])
+    )
+    scheduler = (
+        Scheduler(aggregation, float(settings["SYNC_SCHEDULE_TICK_SECONDS"]))
+        if aggregation.providers and not settings["BROKER_URL"]
+        else None
+    )
     return Components(
         repository=timed,
         read_repository=timed if replica is None else timed_repository(replica),
@@ -70,4 +120,69 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         cache=build_cache(settings),
         verifier=verifier,
         seed=seed,
+        aggregation=aggregation,
+        deliveries=primary,
+        scheduler=scheduler,
+    )
+
+
+def build_providers(settings: Mapping[str, Any]) -> dict[str, ProviderAdapter]:
+    sandbox_url = settings["PROVIDER_SANDBOX_URL"]
+    if not sandbox_url:
+        return {}
+    return {
+        "sandbox": SandboxProvider(
+            str(sandbox_url),
+            connect_timeout=float(settings["PROVIDER_CONNECT_TIMEOUT_SECONDS"]),
+            read_timeout=float(settings["PROVIDER_READ_TIMEOUT_SECONDS"]),
+            webhook_url=settings["WEBHOOK_URL"] or None,
+        )
+    }
+
+
+def build_queue(settings: Mapping[str, Any]) -> JobQueue:
+    url = settings["BROKER_URL"]
+    if not url:
+        return InProcessQueue(int(settings["SYNC_THREADS"]))
+    # Imported only with a broker: Dramatiq and pika are not needed otherwise.
+    from app.jobs.broker import BrokerQueue, declare_actor, make_broker
+
+    broker = make_broker(str(url))
+    return BrokerQueue(broker, declare_actor(broker, None))
+
+
+def sync_policy(settings: Mapping[str, Any]) -> SyncPolicy:
+    interval = float(settings["SYNC_INTERVAL_SECONDS"])
+    return SyncPolicy(
+        interval=timedelta(seconds=interval) if interval > 0 else None,
+        max_attempts=max(1, int(settings["SYNC_MAX_ATTEMPTS"])),
+        retry_base=float(settings["SYNC_RETRY_BASE_SECONDS"]),
+        retry_cap=float(settings["SYNC_RETRY_MAX_SECONDS"]),
+        lease=timedelta(seconds=float(settings["SYNC_LEASE_SECONDS"])),
+        queued_timeout=timedelta(seconds=float(settings["SYNC_QUEUED_TIMEOUT_SECONDS"])),
+    )
+
+
+def build_aggregation(
+    settings: Mapping[str, Any],
+    accounts: AccountRepository,
+    store: Store,
+    on_database: bool,
+) -> Aggregation:
+    providers = build_providers(settings)
+    key = settings["TOKEN_KEY"]
+    if not key:
+        if providers and on_database:
+            raise ConfigurationError(
+                "set ACCOUNTS_TOKEN_KEY: provider access tokens kept in a database must be "
+                "sealed under a key that outlives this process"
+            )
+        key = Fernet.generate_key().decode()
+    return Aggregation(
+        accounts=accounts,
+        connections=store,
+        providers=providers,
+        seal=TokenSeal(str(key)),
+        queue=build_queue(settings),
+        policy=sync_policy(settings),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from app.api import accounts, docs, fixture, health, users
+from app.api import accounts, connections, docs, fixture, health, users
 from app.api.auth import PUBLIC_ENDPOINTS, register_auth
 from app.api.context import COMPONENTS_KEY
 from app.api.contract import refuse_undeclared_parameters
@@ -29,6 +29,8 @@ class IdConverter(BaseConverter):
 
 def register_api(app: Flask, components: Components) -> None:
     app.extensions[COMPONENTS_KEY] = components
+    # In the process that serves (gunicorn loads the app, then forks): see start_background.
+    app.before_request(components.start_background)
     app.url_map.converters["id"] = IdConverter
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.
@@ -40,6 +42,7 @@ def register_api(app: Flask, components: Components) -> None:
     register_auth(app)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
+    app.register_blueprint(connections.blueprint)
     if app.config["FIXTURE_MODE"]:
         app.register_blueprint(fixture.blueprint)
     app.register_blueprint(docs.blueprint)

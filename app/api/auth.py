@@ -24,6 +24,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "docs.start",
         "docs.static",
         "health.healthz",
+        # Signed by the provider instead (app/webhooks.py): it holds no user's token.
+        "connections.webhook",
         "health.readyz",
         "metrics.metrics",
     }

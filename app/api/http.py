@@ -29,6 +29,12 @@ def invalid_query(detail: str, errors: Iterable[tuple[str, str]], **extensions: 
 
 def json_body() -> Any:
     """The request body as JSON, numbers as Decimal; 415, 400 or (past the size limit) 413."""
+    return parsed_json(body_bytes())
+
+
+def parsed_json(data: bytes) -> Any:
+    """`data`, the request's body, as JSON; 415 unless the request says it is JSON, 400 unless
+    it is."""
     if not request.is_json:
         raise Problem(
             415,
@@ -37,14 +43,14 @@ def json_body() -> Any:
             "Send the body as JSON, with Content-Type: application/json.",
         )
     try:
-        return loads_exact(_body())
+        return loads_exact(data)
     except (ValueError, RecursionError) as error:
         raise Problem(
             400, "malformed-json", "Malformed JSON", f"The body is not JSON: {error}."
         ) from None
 
 
-def _body() -> bytes:
+def body_bytes() -> bytes:
     """The body, 413 past the size limit, whether its length was declared or it came in chunks.
 
     Werkzeug refuses a declared length over the limit, but stops reading a chunked body at the
@@ -62,8 +68,9 @@ def _body() -> bytes:
     return data
 
 
-def json_object_body() -> dict[str, Any]:
-    body = json_body()
+def json_object_body(data: bytes | None = None) -> dict[str, Any]:
+    """The body (or `data`, the body read already) as a JSON object; 422 if it is other JSON."""
+    body = json_body() if data is None else parsed_json(data)
     if not isinstance(body, dict):
         raise InvalidData([("", "Must be a JSON object.")])
     return body

@@ -44,20 +44,27 @@ def openapi() -> Response:
 _COMPONENTS = "#/components/schemas/"
 _PROBLEMS = {
     400: "Malformed request: bad query parameter, or a body that is not JSON.",
-    401: "No valid bearer token; see the WWW-Authenticate header.",
+    401: "No valid bearer token (see the WWW-Authenticate header); of a webhook, no valid "
+    "signature, or one already used.",
     403: "The token may not act for this user, or the route needs the admin scope.",
-    404: "No such user or account (or route).",
-    409: "The id is taken, or the write would change what only the provider's syncs set.",
+    404: "No such user, account, connection or sync job (or route).",
+    409: "The id is taken, the write would change what only the provider's syncs set, or the "
+    "connection was disconnected at the provider.",
     412: "If-Match no longer matches the account: read it again and retry.",
     413: "The body is too large.",
     415: "The body is not JSON.",
-    422: "JSON, but not valid: `errors` names each bad field by its path.",
+    422: "JSON, but not valid: `errors` names each bad field by its path; or the provider "
+    "refused to link (`link-refused`, with its `providerCode`).",
     429: "Too many requests from this address or with this token; see `Retry-After`.",
-    503: "The database cannot be reached right now; retry after `Retry-After` seconds.",
+    503: "The database, the sync queue or the provider cannot be reached right now; retry after "
+    "`Retry-After` seconds.",
 }
 _PATH_PARAMETERS = {
     "user_id": "The user's id.",
     "account_id": "The account's id (unique per user).",
+    "connection_id": "The connection's id (unique per user).",
+    "job_id": "The sync job's id (unique per user).",
+    "provider": "The provider sending the notice, e.g. `sandbox`.",
 }
 _ETAG = {"description": "Strong validator of this representation.", "schema": {"type": "string"}}
 _IF_NONE_MATCH = {

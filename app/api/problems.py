@@ -5,6 +5,7 @@ Domain errors are mapped to statuses here, so the layers below never speak HTTP.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,10 +15,16 @@ from werkzeug.exceptions import HTTPException
 from app.domain import (
     AccountExists,
     AccountNotFound,
+    ConnectionDisconnected,
+    ConnectionNotFound,
     DomainError,
     InvalidData,
+    LinkRefused,
     ProviderOwned,
+    ProviderUnavailable,
+    QueueUnavailable,
     StorageUnavailable,
+    SyncJobNotFound,
     TypeChangeNeedsPut,
     UserExists,
     UserNotFound,
@@ -69,7 +76,18 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     TypeChangeNeedsPut: (422, "type-change-needs-put", "Type change needs PUT"),
     ProviderOwned: (409, "provider-owned", "Set by the provider"),
     StorageUnavailable: (503, "storage-unavailable", "Service unavailable"),
+    ConnectionNotFound: (404, "connection-not-found", "Connection not found"),
+    SyncJobNotFound: (404, "sync-job-not-found", "Sync job not found"),
+    ConnectionDisconnected: (409, "connection-disconnected", "Connection disconnected"),
+    LinkRefused: (422, "link-refused", "Link refused"),
+    ProviderUnavailable: (503, "provider-unavailable", "Provider unavailable"),
+    QueueUnavailable: (503, "queue-unavailable", "Queue unavailable"),
 }
+
+#: Seconds a client is asked to wait after a 503, unless the error knows better.
+RETRY_AFTER_SECONDS = 1
+#: The queue's broker takes longer to come back than a busy database.
+QUEUE_RETRY_AFTER_SECONDS = 5
 
 
 _problem_schema = ProblemSchema()
@@ -89,17 +107,27 @@ def problem_response_of(problem: Problem) -> Response:
 
 def _from_domain_error(error: DomainError) -> Response:
     status, slug, title = _DOMAIN_PROBLEMS[type(error)]
-    headers = {"Retry-After": "1"} if status == 503 else {}
-    extensions = {}
+    headers = {"Retry-After": str(_retry_after(error))} if status == 503 else {}
+    extensions: dict[str, Any] = {}
     if isinstance(error, InvalidData):
         extensions["errors"] = [
             {"field": field, "detail": detail} for field, detail in error.errors
         ]
+    elif isinstance(error, (LinkRefused, ProviderUnavailable)):
+        extensions["provider_code"] = error.code
     elif isinstance(error, ProviderOwned):
         extensions["errors"] = [
             {"field": field, "detail": "Set by the provider's syncs."} for field in error.fields
         ]
     return problem_response_of(Problem(status, slug, title, str(error), headers, **extensions))
+
+
+def _retry_after(error: DomainError) -> int:
+    if isinstance(error, QueueUnavailable):
+        return QUEUE_RETRY_AFTER_SECONDS
+    if isinstance(error, ProviderUnavailable) and error.retry_after is not None:
+        return max(1, math.ceil(error.retry_after))
+    return RETRY_AFTER_SECONDS
 
 
 def _from_http_exception(error: HTTPException) -> Response:

@@ -26,6 +26,10 @@ class ProblemSchema(Schema):
         values=fields.String(),
         metadata={"description": "Readiness: each dependency's state."},
     )
+    provider_code = fields.String(
+        data_key="providerCode",
+        metadata={"description": "Of a provider's refusal or failure: the provider's error code."},
+    )
     request_id = fields.String(
         data_key="requestId",
         metadata={"description": "Of a 500: quote it to find the failure in the logs."},

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -87,6 +88,9 @@ class Attempt:
     #: busy (another worker holds it), or skipped (finished already, or gone).
     outcome: str
     retry_in: float | None = None
+    #: Seconds since the connection's last successful sync, as the attempt started; None when
+    #: it never had one (or the attempt did not start).
+    staleness: float | None = None
 
 
 def link(
@@ -132,6 +136,24 @@ def link(
             user_id, connection.id, lambda current: replace(current, next_sync_at=now)
         )
     return connection
+
+
+def connections_of(aggregation: Aggregation, user_id: str) -> list[tuple[Connection, int]]:
+    """The user's connections, in the order they were linked, each with its account count."""
+    found = aggregation.connections.list_connections(user_id)
+    counts = _account_counts(aggregation, user_id)
+    return [(connection, counts[connection.id]) for connection in found]
+
+
+def connection_of(
+    aggregation: Aggregation, user_id: str, connection_id: str
+) -> tuple[Connection, int]:
+    connection = aggregation.connections.get_connection(user_id, connection_id)
+    return connection, _account_counts(aggregation, user_id)[connection_id]
+
+
+def _account_counts(aggregation: Aggregation, user_id: str) -> Counter[str | None]:
+    return Counter(account.connection_id for account in aggregation.accounts.list_accounts(user_id))
 
 
 def request_sync(
@@ -185,7 +207,10 @@ def run_job(aggregation: Aggregation, user_id: str, job_id: str, now: datetime) 
     except _Busy as busy:
         return Attempt("busy", busy.seconds)
     try:
-        outcome = _sync(aggregation, user_id, job.connection_id, now)
+        connection = connections.get_connection(user_id, job.connection_id)
+        last = connection.last_successful_sync
+        staleness = None if last is None else (now - last).total_seconds()
+        outcome = _sync(aggregation, user_id, connection, now)
     except (UserNotFound, ConnectionNotFound):
         return Attempt("skipped")  # deleted meanwhile, with its jobs
     except ProviderError as error:
@@ -202,14 +227,14 @@ def run_job(aggregation: Aggregation, user_id: str, job_id: str, now: datetime) 
                     lease_until=now + timedelta(seconds=delay) + policy.queued_timeout,
                 ),
             )
-            return Attempt("retrying", delay)
+            return Attempt("retrying", delay, staleness)
         _finish(connections, user_id, job_id, now, error=failure)
         if not error.retryable:
-            return Attempt("failed")
+            return Attempt("failed", None, staleness)
         _record(connections, user_id, job.connection_id, ConnectionStatus.ERROR, now, error, None)
-        return Attempt("gave_up")
+        return Attempt("gave_up", None, staleness)
     _finish(connections, user_id, job_id, now, outcome=outcome)
-    return Attempt("succeeded")
+    return Attempt("succeeded", None, staleness)
 
 
 def schedule_due(aggregation: Aggregation, now: datetime, limit: int = 100) -> int:
@@ -314,9 +339,10 @@ def _claim(job: SyncJob, now: datetime, policy: SyncPolicy) -> SyncJob:
     )
 
 
-def _sync(aggregation: Aggregation, user_id: str, connection_id: str, now: datetime) -> SyncOutcome:
-    connections = aggregation.connections
-    connection = connections.get_connection(user_id, connection_id)
+def _sync(
+    aggregation: Aggregation, user_id: str, connection: Connection, now: datetime
+) -> SyncOutcome:
+    connections, connection_id = aggregation.connections, connection.id
     try:
         provider = aggregation.providers.get(connection.provider)
         if provider is None:

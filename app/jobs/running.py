@@ -1,0 +1,71 @@
+"""What every job runner shares: one measured attempt, and the schedule's loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+from app.domain import StorageUnavailable
+from app.metrics import SYNC_DURATION, SYNC_JOBS, SYNC_QUEUE_DEPTH, SYNC_STALENESS
+from app.services import connections
+from app.services.connections import Aggregation, Attempt
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def attempt(aggregation: Aggregation, user_id: str, job_id: str) -> Attempt:
+    """One attempt at the job, counted and timed."""
+    started = time.perf_counter()
+    tried = connections.run_job(aggregation, user_id, job_id, utcnow())
+    SYNC_DURATION.observe(time.perf_counter() - started)
+    SYNC_JOBS.labels(tried.outcome).inc()
+    if tried.staleness is not None:
+        SYNC_STALENESS.observe(tried.staleness)
+    log.info(
+        "sync job %s of user %s: %s%s",
+        job_id,
+        user_id,
+        tried.outcome,
+        f", again in {tried.retry_in:.1f} s" if tried.retry_in is not None else "",
+    )
+    return tried
+
+
+class Scheduler:
+    """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth."""
+
+    def __init__(self, aggregation: Aggregation, tick: float) -> None:
+        self._aggregation = aggregation
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sync-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._tick):
+            self.run_once()
+
+    def run_once(self) -> None:
+        try:
+            requested = connections.schedule_due(self._aggregation, utcnow())
+        except StorageUnavailable:
+            log.warning("schedule: the store is unavailable; trying again in %s s", self._tick)
+            return
+        if requested:
+            log.info("schedule: requested %d syncs", requested)
+        depth = self._aggregation.queue.depth()
+        if depth is not None:
+            SYNC_QUEUE_DEPTH.labels("waiting").set(depth)

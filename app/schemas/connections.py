@@ -1,0 +1,129 @@
+"""The JSON shapes of connections, sync jobs and providers' webhooks."""
+
+from __future__ import annotations
+
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, fields, pre_dump, validate
+
+from app.domain import Connection, ConnectionStatus, JobStatus
+from app.schemas.fields import UtcDateTime, text
+
+_MOMENT = "RFC 3339, in UTC; null until it happens."
+
+
+class NewConnectionSchema(Schema):
+    provider = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "A provider configured here, e.g. `sandbox`."},
+    )
+    institution_id = text(64, required=True, data_key="institutionId")
+    credentials = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.String(validate=validate.Length(max=2048)),
+        required=True,
+        metadata={
+            "description": "What the provider needs to link: Plaid Link's `publicToken`, or for "
+            "the sandbox a `username` and `password` (`user_good` / `pass_good`). Handed to "
+            "the provider and never stored, logged or answered."
+        },
+    )
+
+
+class SyncFailureSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "The provider's error code."})
+    message = fields.String(required=True)
+
+
+def _failure() -> fields.Nested:
+    return fields.Nested(SyncFailureSchema, allow_none=True, required=True)
+
+
+class ConnectionSchema(Schema):
+    """Dumps a connection with how many accounts it brought: `(connection, account_count)`."""
+
+    id = fields.String(required=True)
+    provider = fields.String(required=True)
+    institution_id = fields.String(required=True, data_key="institutionId")
+    institution_name = fields.String(required=True, data_key="institutionName")
+    status = fields.Enum(ConnectionStatus, by_value=fields.String, required=True)
+    last_successful_sync = UtcDateTime(
+        required=True,
+        allow_none=True,
+        data_key="lastSuccessfulSync",
+        metadata={"description": _MOMENT},
+    )
+    last_failed_sync = UtcDateTime(
+        required=True, allow_none=True, data_key="lastFailedSync", metadata={"description": _MOMENT}
+    )
+    error = _failure()
+    account_count = fields.Integer(
+        required=True,
+        data_key="accountCount",
+        metadata={"description": "Accounts synced from it, closed ones included."},
+    )
+
+    @pre_dump
+    def _with_count(self, shown: tuple[Connection, int], **_: Any) -> dict[str, Any]:
+        connection, account_count = shown
+        # Never the sealed token: only the fields this schema names are dumped.
+        return {
+            **{item.name: getattr(connection, item.name) for item in dataclass_fields(connection)},
+            "account_count": account_count,
+        }
+
+
+class UserConnectionsSchema(Schema):
+    user_id = fields.String(required=True, data_key="userId")
+    connections = fields.List(fields.Nested(ConnectionSchema), required=True)
+
+
+class SyncJobSchema(Schema):
+    id = fields.String(required=True)
+    connection_id = fields.String(required=True, data_key="connectionId")
+    status = fields.Enum(JobStatus, by_value=fields.String, required=True)
+    accounts_added = fields.Integer(required=True, data_key="accountsAdded")
+    accounts_updated = fields.Integer(required=True, data_key="accountsUpdated")
+    accounts_closed = fields.Integer(required=True, data_key="accountsClosed")
+    error = _failure()
+    created_at = UtcDateTime(required=True, data_key="createdAt")
+    finished_at = UtcDateTime(
+        required=True, allow_none=True, data_key="finishedAt", metadata={"description": _MOMENT}
+    )
+
+
+class WebhookErrorSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    error_code = fields.String(required=True)
+
+
+class WebhookSchema(Schema):
+    """A provider's notice, in Plaid's shape; fields this service does not use are allowed."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    webhook_type = fields.String(required=True)
+    webhook_code = fields.String(required=True)
+    item_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    error = fields.Nested(WebhookErrorSchema, allow_none=True, load_default=None)
+
+
+class WebhookAnswerSchema(Schema):
+    action = fields.String(
+        required=True,
+        metadata={"description": "What was done: refresh, login_required, disconnected, ignored."},
+    )
+
+
+def webhook_code(notice: dict[str, Any]) -> str:
+    """The notice's code, in the terms app/services/connections.py acts on: Plaid reports a
+    broken login as `ERROR` with the error's code."""
+    error = notice.get("error")
+    if notice["webhook_code"] == "ERROR" and error:
+        return str(error["error_code"])
+    return str(notice["webhook_code"])
