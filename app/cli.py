@@ -101,6 +101,30 @@ def provider_sandbox(host: str, port: int, data: Path | None, webhook_secret: st
 
 
 @main.command()
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9191,
+    show_default=True,
+    help="Port of the worker's Prometheus /metrics; 0 for none.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker(threads: int, metrics_port: int, metrics_host: str) -> None:
+    """Run sync jobs from the queue at ACCOUNTS_BROKER_URL, and the sync schedule.
+
+    Reads the same ACCOUNTS_ settings as the service (the database, the provider, the token key).
+    Stops on SIGTERM or Ctrl-C once the jobs under way have finished.
+    """
+    from app.jobs.worker import run
+
+    try:
+        run(settings(), threads, (metrics_host, metrics_port) if metrics_port else None)
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
 @click.argument("user_id")
 @click.option("--admin", is_flag=True, help="Add the admin scope: may act for any user.")
 @click.option(

@@ -72,7 +72,9 @@ def every_route(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint in PUBLIC_ENDPOINTS:
             continue
-        url = re.sub(r"<id:user_id>", OWN, rule.rule).replace("<id:account_id>", "acc1")
+        url = re.sub(r"<id:user_id>", OWN, rule.rule)
+        for name, value in [("account_id", "acc1"), ("connection_id", "conn1"), ("job_id", "job1")]:
+            url = url.replace(f"<id:{name}>", value)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found
@@ -91,6 +93,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "health.healthz",
         "health.readyz",
         "metrics.metrics",
+        "connections.webhook",  # signed by the provider instead
     } == PUBLIC_ENDPOINTS
     assert {endpoint for endpoint, _, _ in ROUTES} == {
         "accounts.list_accounts",
@@ -104,6 +107,12 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "users.delete_user",
         "fixture.export",
         "fixture.reset",
+        "connections.link",
+        "connections.list_connections",
+        "connections.get_connection",
+        "connections.delete_connection",
+        "connections.refresh",
+        "connections.get_job",
     }
 
 

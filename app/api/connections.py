@@ -139,10 +139,17 @@ def get_job(user_id: str, job_id: str) -> Response:
     "`DEFAULT_UPDATE` queues a refresh, `ITEM_LOGIN_REQUIRED` (or `ERROR` with that code) marks "
     "the connection `login_required`, `USER_PERMISSION_REVOKED` marks it `disconnected`.",
     body=Body(WebhookSchema),
-    errors=[401],
+    errors=[401, 404, 503],
 )
 def webhook(provider: str) -> Response:
     found = components()
+    if provider not in found.aggregation.providers:
+        raise Problem(
+            404,
+            "provider-not-found",
+            "Provider not found",
+            f"No provider '{provider}' is configured here.",
+        )
     secret = current_app.config["WEBHOOK_SECRET"]
     body = body_bytes()  # the signature is over these bytes, exactly as they came
     if not secret:

@@ -24,9 +24,8 @@ from app.api.contract import Answer, Contract, SchemaRef, contract, contract_of
 from app.api.limits import UNLIMITED_ENDPOINTS
 from app.domain import ID_PATTERN
 from app.exact_json import dumps_bytes
-from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema, UserAccountsSchema
+from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.problems import ProblemSchema
-from app.schemas.users import NewUserSchema, UserSchema
 
 SPEC_KEY = "accounts.openapi"
 #: Routes that serve a page's own files (Swagger UI's, and the script that starts it): not API.
@@ -235,10 +234,24 @@ def _schemas(spec: APISpec) -> None:
     spec.components.schema("Account", schema=AccountSchema)
     spec.components.schemas["Account"] = _one_of(answered)
     spec.components.schema("AccountInput", _one_of(sent))
-    for plain in (UserAccountsSchema, UserSchema, NewUserSchema, ProblemSchema):
-        spec.components.schema(_component_name(plain), schema=plain)
+    spec.components.schema(_component_name(ProblemSchema), schema=ProblemSchema)
     for name, written in _HAND_WRITTEN.items():
         spec.components.schema(name, written)
+
+
+def _named_schemas(app: Flask) -> list[type[Schema]]:
+    """The marshmallow schemas that routes' contracts name, each once, in route order."""
+    named: dict[type[Schema], None] = {}
+    for rule in app.url_map.iter_rules():
+        declared = contract_of(app.view_functions[rule.endpoint])
+        if declared is None:
+            continue
+        for schema in [answer.schema for answer in declared.answers] + [
+            declared.body.schema if declared.body else None
+        ]:
+            if isinstance(schema, type) and issubclass(schema, Schema):
+                named[schema] = None
+    return list(named)
 
 
 def build_openapi(app: Flask) -> bytes:
@@ -250,6 +263,9 @@ def build_openapi(app: Flask) -> bytes:
         info={"description": "Every account a user holds, in one list."},
     )
     _schemas(spec)
+    for named in _named_schemas(app):
+        if _component_name(named) not in spec.components.schemas:
+            spec.components.schema(_component_name(named), schema=named)
     if auth_enabled(app):
         spec.components.security_scheme(
             "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

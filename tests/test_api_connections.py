@@ -1,0 +1,362 @@
+"""Connections, sync jobs and webhooks over HTTP, through the Flask test client, with jobs on the
+service's own threads (no broker) and the real provider sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.webhooks import SIGNATURE_HEADER, signature
+
+SECRET = "webhook-secret-for-tests"
+GOOD = {"username": "user_good", "password": "pass_good"}
+
+
+@pytest.fixture
+def app(sandbox_url: str) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "PROVIDER_SANDBOX_URL": sandbox_url,
+            "WEBHOOK_SECRET": SECRET,
+            "SYNC_RETRY_BASE_SECONDS": 0.05,
+            "SYNC_MAX_ATTEMPTS": 2,
+        }
+    )
+    yield app
+    app.extensions["accounts-service"].close()
+    httpx.post(f"{sandbox_url}/sandbox/admin/fault", json={"kind": None})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.02)
+    return found
+
+
+def finished_job(client: FlaskClient, location: str) -> dict[str, Any]:
+    def finished() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(location).get_json()
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    found: dict[str, Any] = eventually(finished)
+    return found
+
+
+def link(
+    client: FlaskClient, sandbox_url: str, institution: str = "ins_platypus"
+) -> tuple[dict[str, Any], str]:
+    """Links, and answers the connection and the sandbox's item id for it."""
+    before = set(httpx.get(f"{sandbox_url}/sandbox/admin/items").json())
+    answer = client.post(
+        "/users/user123/connections",
+        json={"provider": "sandbox", "institutionId": institution, "credentials": GOOD},
+    )
+    assert answer.status_code == 201, answer.get_json()
+    [item_id] = set(httpx.get(f"{sandbox_url}/sandbox/admin/items").json()) - before
+    return answer.get_json(), item_id
+
+
+def synced_accounts(client: FlaskClient, connection_id: str) -> list[dict[str, Any]]:
+    accounts = client.get("/users/user123/accounts").get_json()["accounts"]
+    return [account for account in accounts if account["connectionId"] == connection_id]
+
+
+def test_link_sync_change_refresh_and_unlink(client: FlaskClient, sandbox_url: str) -> None:
+    connection, item_id = link(client, sandbox_url)
+    assert connection["status"] == "syncing"
+    assert connection["institutionName"] == "First Platypus Bank"
+    assert set(connection) == {
+        "id",
+        "provider",
+        "institutionId",
+        "institutionName",
+        "status",
+        "lastSuccessfulSync",
+        "lastFailedSync",
+        "error",
+        "accountCount",
+    }
+    location = f"/users/user123/connections/{connection['id']}"
+    healthy = eventually(
+        lambda: (found := client.get(location).get_json())["status"] == "healthy" and found
+    )
+    assert healthy["accountCount"] == 4
+    assert healthy["lastSuccessfulSync"].endswith("Z") or "+00:00" in healthy["lastSuccessfulSync"]
+
+    accounts = synced_accounts(client, connection["id"])
+    assert [account["externalId"] for account in accounts] == [
+        "plat-checking-0000",
+        "plat-savings-1111",
+        "plat-credit-3333",
+        "plat-student-7777",
+    ]
+    checking = accounts[0]
+    assert (checking["type"], checking["balance"], checking["status"]) == (
+        "checking",
+        Decimal("1250.17"),
+        "open",
+    )
+    assert checking["balanceAsOf"].startswith("2026-11-25T08:00:00")
+    cached = client.get("/users/user123/accounts")  # cached from here on
+
+    # The institution changes: the checking balance moves, the savings account goes, one is new.
+    changed = httpx.get(f"{sandbox_url}/sandbox/admin/items").json()
+    assert item_id in changed
+    new_accounts = [
+        {
+            "account_id": "plat-checking-0000",
+            "balances": {
+                "available": 10,
+                "current": 99.5,
+                "limit": None,
+                "iso_currency_code": "USD",
+                "last_updated_datetime": "2026-11-25T09:30:00+00:00",
+            },
+            "mask": "0000",
+            "name": "Plaid Checking",
+            "official_name": None,
+            "type": "depository",
+            "subtype": "checking",
+        },
+        {
+            "account_id": "plat-new-9999",
+            "balances": {
+                "available": None,
+                "current": 5000,
+                "limit": None,
+                "iso_currency_code": "USD",
+                "last_updated_datetime": None,
+            },
+            "mask": "9999",
+            "name": "Brokerage",
+            "official_name": None,
+            "type": "investment",
+            "subtype": "brokerage",
+        },
+    ]
+    put = httpx.put(f"{sandbox_url}/sandbox/admin/items/{item_id}/accounts", json=new_accounts)
+    assert put.status_code == 204
+    refreshed = client.post(f"{location}/refresh")
+    assert refreshed.status_code == 202
+    job = finished_job(client, refreshed.headers["Location"])
+    assert (job["status"], job["accountsAdded"], job["accountsUpdated"], job["accountsClosed"]) == (
+        "succeeded",
+        1,
+        1,
+        3,
+    )
+    after = client.get("/users/user123/accounts", headers={"If-None-Match": cached.headers["ETag"]})
+    assert after.status_code == 200  # the cached list is not served: it changed
+    by_external = {
+        account["externalId"]: account for account in synced_accounts(client, connection["id"])
+    }
+    assert by_external["plat-checking-0000"]["balance"] == Decimal("99.5")
+    assert by_external["plat-savings-1111"]["status"] == "closed"  # closed, never deleted
+    assert by_external["plat-new-9999"]["type"] == "investment"
+
+    assert client.delete(location).status_code == 204
+    assert synced_accounts(client, connection["id"]) == []
+    assert client.get(location).status_code == 404
+    assert client.get(refreshed.headers["Location"]).status_code == 404
+
+
+def test_a_refresh_while_one_is_unfinished_answers_that_one(
+    client: FlaskClient, sandbox_url: str
+) -> None:
+    connection, _ = link(client, sandbox_url)
+    location = f"/users/user123/connections/{connection['id']}"
+    eventually(lambda: client.get(location).get_json()["status"] == "healthy")
+    httpx.post(
+        f"{sandbox_url}/sandbox/admin/fault", json={"kind": "slow", "seconds": 1, "times": 1}
+    )
+    first = client.post(f"{location}/refresh")
+    second = client.post(f"{location}/refresh")
+    assert first.status_code == second.status_code == 202
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert first.headers["Location"] == second.headers["Location"]
+    assert finished_job(client, first.headers["Location"])["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("fault", "job_error", "connection_status"),
+    [
+        ({"kind": "login_required"}, "ITEM_LOGIN_REQUIRED", "login_required"),
+        ({"kind": "server_error"}, "INTERNAL_SERVER_ERROR", "error"),
+        ({"kind": "rate_limited", "seconds": 0}, "RATE_LIMIT", "error"),
+    ],
+)
+def test_each_fault_shows_on_the_job_and_the_connection(
+    client: FlaskClient,
+    sandbox_url: str,
+    fault: dict[str, Any],
+    job_error: str,
+    connection_status: str,
+) -> None:
+    connection, _ = link(client, sandbox_url)
+    location = f"/users/user123/connections/{connection['id']}"
+    eventually(lambda: client.get(location).get_json()["status"] == "healthy")
+    httpx.post(f"{sandbox_url}/sandbox/admin/fault", json=fault)  # every call, until cleared
+    job = finished_job(client, client.post(f"{location}/refresh").headers["Location"])
+    assert (job["status"], job["error"]["code"]) == ("failed", job_error)
+    shown = client.get(location).get_json()
+    assert (shown["status"], shown["error"]["code"]) == (connection_status, job_error)
+    assert shown["lastFailedSync"] is not None
+    assert shown["lastSuccessfulSync"] is not None  # the last good one stays known
+    assert len(synced_accounts(client, connection["id"])) == 4  # nothing lost
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "slug"),
+    [
+        ({"provider": "sandbox", "institutionId": "ins_platypus"}, 422, "invalid-body"),
+        (
+            {"provider": "plaid", "institutionId": "ins_platypus", "credentials": GOOD},
+            422,
+            "invalid-body",
+        ),
+        (
+            {
+                "provider": "sandbox",
+                "institutionId": "ins_platypus",
+                "credentials": {**GOOD, "password": "x"},
+            },
+            422,
+            "link-refused",
+        ),
+        (
+            {"provider": "sandbox", "institutionId": "ins_nowhere", "credentials": GOOD},
+            422,
+            "link-refused",
+        ),
+        (
+            {
+                "provider": "sandbox",
+                "institutionId": "ins_platypus",
+                "credentials": {"username": 5},
+            },
+            422,
+            "invalid-body",
+        ),
+    ],
+)
+def test_bad_links_are_clear_problems_and_keep_nothing(
+    client: FlaskClient, body: dict[str, Any], status: int, slug: str
+) -> None:
+    answer = client.post("/users/user123/connections", json=body)
+    assert answer.status_code == status
+    assert answer.content_type == "application/problem+json"
+    assert answer.get_json()["type"].endswith(slug)
+    assert "pass_good" not in answer.get_data(as_text=True)
+    assert client.get("/users/user123/connections").get_json()["connections"] == []
+
+
+def test_missing_things_are_404s(client: FlaskClient) -> None:
+    for method, path in [
+        ("POST", "/users/nobody/connections"),
+        ("GET", "/users/nobody/connections"),
+        ("GET", "/users/user123/connections/nope"),
+        ("DELETE", "/users/user123/connections/nope"),
+        ("POST", "/users/user123/connections/nope/refresh"),
+        ("GET", "/users/user123/sync-jobs/nope"),
+    ]:
+        body = {"provider": "sandbox", "institutionId": "ins_platypus", "credentials": GOOD}
+        answer = client.open(path, method=method, json=body if method == "POST" else None)
+        assert answer.status_code == 404, (method, path)
+        assert answer.content_type == "application/problem+json"
+
+
+def signed(body: bytes, at: float | None = None, secret: str = SECRET) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(secret, int(time.time() if at is None else at), body),
+    }
+
+
+def test_webhooks_must_be_signed_recent_and_new(client: FlaskClient, sandbox_url: str) -> None:
+    connection, item_id = link(client, sandbox_url)
+    location = f"/users/user123/connections/{connection['id']}"
+    eventually(lambda: client.get(location).get_json()["status"] == "healthy")
+    notice = json.dumps(
+        {
+            "webhook_type": "ITEM",
+            "webhook_code": "ERROR",
+            "item_id": item_id,
+            "error": {"error_code": "ITEM_LOGIN_REQUIRED"},
+        }
+    ).encode()
+    refused = [
+        {"Content-Type": "application/json"},  # unsigned
+        signed(notice, secret="another-secret"),
+        {**signed(notice), SIGNATURE_HEADER: "t=1,v1=00"},
+        signed(notice, at=time.time() - 3600),  # stale
+        signed(notice, at=time.time() + 3600),  # from the future
+        {**signed(notice), SIGNATURE_HEADER: "garbage"},
+    ]
+    for headers in refused:
+        answer = client.post("/webhooks/sandbox", data=notice, headers=headers)
+        assert answer.status_code == 401, headers
+        assert answer.content_type == "application/problem+json"
+    # A body changed after signing is refused too.
+    tampered = client.post(
+        "/webhooks/sandbox", data=notice.replace(b"ERROR", b"OTHER"), headers=signed(notice)
+    )
+    assert tampered.status_code == 401
+    assert client.get(location).get_json()["status"] == "healthy"  # nothing changed
+
+    headers = signed(notice)
+    accepted = client.post("/webhooks/sandbox", data=notice, headers=headers)
+    assert (accepted.status_code, accepted.get_json()) == (200, {"action": "login_required"})
+    assert client.get(location).get_json()["status"] == "login_required"
+    # The same delivery again (a replay) changes nothing, even after the state moved on.
+    client.post(f"{location}/refresh")
+    replay = client.post("/webhooks/sandbox", data=notice, headers=headers)
+    assert replay.status_code == 401
+
+    update = json.dumps(
+        {"webhook_type": "TRANSACTIONS", "webhook_code": "DEFAULT_UPDATE", "item_id": item_id}
+    ).encode()
+    answer = client.post("/webhooks/sandbox", data=update, headers=signed(update))
+    assert answer.get_json() == {"action": "refresh"}
+    eventually(lambda: client.get(location).get_json()["status"] == "healthy")
+    unknown = json.dumps(
+        {"webhook_type": "ITEM", "webhook_code": "DEFAULT_UPDATE", "item_id": "item-unknown"}
+    ).encode()
+    assert client.post("/webhooks/sandbox", data=unknown, headers=signed(unknown)).get_json() == {
+        "action": "ignored"
+    }
+    bad = b'{"webhook_type": "ITEM"}'
+    assert client.post("/webhooks/sandbox", data=bad, headers=signed(bad)).status_code == 422
+
+
+def test_without_a_secret_every_webhook_is_refused(sandbox_url: str) -> None:
+    app = create_app({"PROVIDER_SANDBOX_URL": sandbox_url})
+    notice = b'{"webhook_type": "ITEM", "webhook_code": "DEFAULT_UPDATE", "item_id": "x"}'
+    answer = app.test_client().post("/webhooks/sandbox", data=notice, headers=signed(notice))
+    assert answer.status_code == 401
+    app.extensions["accounts-service"].close()
+
+
+def test_without_a_provider_linking_says_none_is_configured() -> None:
+    client = create_app().test_client()
+    answer = client.post(
+        "/users/user123/connections",
+        json={"provider": "sandbox", "institutionId": "ins_platypus", "credentials": GOOD},
+    )
+    assert answer.status_code == 422
+    assert "none" in answer.get_json()["errors"][0]["detail"]
