@@ -92,6 +92,8 @@ class DefaultConfig:
     #: RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%2F: sync jobs go there and
     #: `accounts-service worker` runs them. None runs them on this process's own threads.
     BROKER_URL: str | None = None
+    #: The RabbitMQ queue of sync jobs (its dead letters go to `<queue>.XQ`).
+    BROKER_QUEUE = "accounts-sync"
     #: Threads that run sync jobs in this process when there is no broker.
     SYNC_THREADS = 2
     #: Each connection is synced this often by the schedule; 0 for never.

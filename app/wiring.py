@@ -148,7 +148,7 @@ def build_queue(settings: Mapping[str, Any]) -> JobQueue:
     from app.jobs.broker import BrokerQueue, declare_actor, make_broker
 
     broker = make_broker(str(url))
-    return BrokerQueue(broker, declare_actor(broker, None))
+    return BrokerQueue(broker, declare_actor(broker, str(settings["BROKER_QUEUE"]), None))
 
 
 def sync_policy(settings: Mapping[str, Any]) -> SyncPolicy:

@@ -1,8 +1,8 @@
-"""Real servers for the tests: a throwaway database on PostgreSQL, and Redis.
+"""Real servers for the tests: a throwaway database on PostgreSQL, Redis and RabbitMQ.
 
 PostgreSQL is the server at ACCOUNTS_TEST_POSTGRES_URL (default: the local one, database `test`),
-Redis the one at ACCOUNTS_TEST_REDIS_URL. When one cannot be reached the tests that need it are
-skipped, with the reason, unless
+Redis the one at ACCOUNTS_TEST_REDIS_URL, RabbitMQ the one at ACCOUNTS_TEST_RABBITMQ_URL. When one
+cannot be reached the tests that need it are skipped, with the reason, unless
 ACCOUNTS_REQUIRE_SERVICES=1 (as .ci/run sets), where they fail instead.
 """
 
@@ -87,3 +87,18 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+RABBITMQ_URL = os.environ.get("ACCOUNTS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """RabbitMQ's URL, once a connection to it opened."""
+    import pika
+
+    try:
+        pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL)).close()
+    except pika.exceptions.AMQPError as error:
+        unavailable(f"RabbitMQ at {RABBITMQ_URL} is unreachable: {error!r}")
+    return RABBITMQ_URL

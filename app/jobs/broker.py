@@ -4,8 +4,8 @@ Dramatiq acknowledges a message only once its job's attempt has ended, so a work
 middle of a sync leaves the message to be delivered again (at least once). Retries are the
 service's decision (app/services/connections.py run_job answers when to try again) carried out
 with Dramatiq's Retry; a job that runs out of attempts, and a message no actor can take (the
-wrong arguments, undecodable), end in the queue's dead-letter queue (`accounts-sync.XQ`), not in
-a loop.
+wrong arguments, undecodable), end in the queue's dead-letter queue (`<queue>.XQ`, e.g.
+`accounts-sync.XQ`), not in a loop.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.errors import ConnectionError as BrokerConnectionError
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.errors import Retry
 from dramatiq.middleware import default_middleware
 
@@ -23,7 +23,6 @@ from app.domain import QueueUnavailable, StorageUnavailable
 from app.jobs.base import JobQueue
 from app.services.connections import Attempt
 
-QUEUE_NAME = "accounts-sync"
 ACTOR_NAME = "sync_connection"
 #: Redeliveries for failures that are not the provider's (the store unavailable); the provider's
 #: are counted by the job itself.
@@ -59,7 +58,7 @@ def _retry_when(retries: int, error: BaseException) -> bool:
 
 
 def declare_actor(
-    broker: dramatiq.Broker, run: Callable[[str, str], Attempt] | None
+    broker: dramatiq.Broker, queue_name: str, run: Callable[[str, str], Attempt] | None
 ) -> dramatiq.Actor[[str, str], None]:
     """The one actor, on `broker`: running each job with `run` (in a worker), or None to only
     send (in the service)."""
@@ -78,7 +77,7 @@ def declare_actor(
     declare = dramatiq.actor(
         broker=broker,
         actor_name=ACTOR_NAME,
-        queue_name=QUEUE_NAME,
+        queue_name=queue_name,
         retry_when=_retry_when,
         throws=(GaveUp,),
         min_backoff=1000,
@@ -92,6 +91,7 @@ class BrokerQueue(JobQueue):
     def __init__(self, broker: RabbitmqBroker, actor: dramatiq.Actor[[str, str], None]) -> None:
         self._broker = broker
         self._actor = actor
+        self._queue_name = actor.queue_name
 
     def send(self, user_id: str, job_id: str, delay: float = 0.0) -> None:
         try:
@@ -103,14 +103,14 @@ class BrokerQueue(JobQueue):
 
     def depth(self) -> int | None:
         try:
-            ready, delayed, _dead = self._broker.get_queue_message_counts(QUEUE_NAME)
+            ready, delayed, _dead = self._broker.get_queue_message_counts(self._queue_name)
         except (BrokerConnectionError, pika.exceptions.AMQPError, OSError):
             return None
         return ready + delayed
 
     def dead_letters(self) -> int | None:
         try:
-            return self._broker.get_queue_message_counts(QUEUE_NAME)[2]
+            return self._broker.get_queue_message_counts(self._queue_name)[2]
         except (BrokerConnectionError, pika.exceptions.AMQPError, OSError):
             return None
 

@@ -37,7 +37,11 @@ def run(settings: Mapping[str, Any], threads: int, metrics_address: tuple[str, i
     components = build_components(settings)
     aggregation = components.aggregation
     broker = make_broker(str(url))
-    declare_actor(broker, lambda user_id, job_id: attempt(aggregation, user_id, job_id))
+    declare_actor(
+        broker,
+        str(settings["BROKER_QUEUE"]),
+        lambda user_id, job_id: attempt(aggregation, user_id, job_id),
+    )
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=200)
     scheduler = Scheduler(aggregation, float(settings["SYNC_SCHEDULE_TICK_SECONDS"]))
     if metrics_address is not None:
