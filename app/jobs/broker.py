@@ -15,8 +15,7 @@ from collections.abc import Callable
 import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.errors import BrokerConnectionError
-from dramatiq.errors import Retry
+from dramatiq.errors import BrokerConnectionError, Retry
 from dramatiq.middleware import default_middleware
 
 from app.domain import QueueUnavailable, StorageUnavailable
