@@ -34,10 +34,12 @@ KNOWN_SETTINGS = {
 
 
 def manifests() -> dict[str, dict[str, Any]]:
+    """The service's manifests by kind; the worker's Deployment is `Deployment/worker`."""
     found = {}
     for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
-            found[document["kind"]] = document
+            is_worker = document["metadata"]["name"] == "accounts-service-worker"
+            found[f"{document['kind']}/worker" if is_worker else document["kind"]] = document
     return found
 
 
@@ -64,10 +66,29 @@ def default_port() -> str:
 def test_every_manifest_is_valid_yaml_of_the_expected_kinds() -> None:
     assert set(manifests()) == {
         "Deployment",
+        "Deployment/worker",
         "Service",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
     }
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    listed = {Path(resource).name for resource in kustomization["resources"]}
+    assert listed == {path.name for path in (DEPLOY / "k8s").glob("*.yaml")}
+
+
+def test_the_worker_deployment_runs_the_worker_command_with_known_settings() -> None:
+    [worker] = manifests()["Deployment/worker"]["spec"]["template"]["spec"]["containers"]
+    command = worker["command"]
+    assert command[:2] == ["accounts-service", "worker"]
+    assert main.get_command(None, "worker") is not None  # type: ignore[arg-type]
+    assert set(env_of(worker)) <= KNOWN_SETTINGS
+    assert {"ACCOUNTS_DATABASE_URL", "ACCOUNTS_BROKER_URL", "ACCOUNTS_TOKEN_KEY"} <= set(
+        env_of(worker)
+    )
+    assert worker["ports"][0]["containerPort"] == 9191
+    scaled = yaml.safe_load((DEPLOY / "keda" / "worker-scaledobject.yaml").read_text())
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "accounts-service-worker"
+    assert scaled["spec"]["triggers"][0]["metadata"]["queueName"] == DefaultConfig.BROKER_QUEUE
 
 
 TEMPLATE = DEPLOY / "nginx" / "nginx.conf.template"
@@ -168,8 +189,11 @@ def test_compose_wires_known_settings_and_real_commands() -> None:
         "redis",
         "prometheus",
         "grafana",
+        "worker",
+        "sandbox",
+        "rabbitmq",
     }
-    for name in ("migrate", "accounts"):
+    for name in ("migrate", "accounts", "worker", "sandbox"):
         assert set(services[name]["environment"]) <= KNOWN_SETTINGS
     proxy, accounts = services["proxy"], services["accounts"]
     assert proxy["network_mode"] == "service:accounts"
@@ -181,6 +205,10 @@ def test_compose_wires_known_settings_and_real_commands() -> None:
     assert command[0] == "accounts-service"
     assert main.get_command(None, command[1]) is not None  # type: ignore[arg-type]
     assert command[1:] == ["db", "upgrade"]
+    for name in ("worker", "sandbox"):
+        command = services[name]["command"]
+        assert command[0] == "accounts-service"
+        assert main.get_command(None, command[1]) is not None  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -222,12 +250,19 @@ def test_dashboards_and_alerts_use_metrics_and_routes_that_exist(
         for group in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
         for rule in group["rules"]
     }
-    assert {"AccountsErrorRatioHigh", "AccountsLatencyP99High", "AccountsNotReady"} <= names
+    assert {
+        "AccountsErrorRatioHigh",
+        "AccountsLatencyP99High",
+        "AccountsNotReady",
+        "AccountsSyncsFailing",
+        "AccountsSyncsStale",
+    } <= names
 
 
 def test_prometheus_scrapes_the_metrics_route(exported_metrics: set[str]) -> None:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    [job] = config["scrape_configs"]
+    job, worker = config["scrape_configs"]
+    assert worker["static_configs"][0]["targets"] == ["worker:9191"]
     assert job["metrics_path"] == "/metrics" in routes()
     assert job["static_configs"][0]["targets"] == [f"accounts:{default_port()}"]
     assert config["rule_files"] == ["alerts.yml"]
