@@ -132,6 +132,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--delay-ms", type=int, default=40)
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="Run the workers at this niceness: what a host shared with the API would do.",
+    )
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--broker-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     options = parser.parse_args()
@@ -206,6 +212,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{api_port}"
     wait_until_serving(f"{base}/users/u0/accounts")
     reads = {"USERS": str(USERS), "DELAY_MS": str(options.delay_ms)}
+    wrk.run(base, 32, 2, "random_users.lua", reads)  # warm: every user's list cached once
     print(f"{'workers':>7} {'syncs/s':>8} {'idle p99':>9} {'sync p99':>9} {'ratio':>6}  (rps)")
     try:
         for count in options.workers:
@@ -215,7 +222,17 @@ def main() -> None:
             idle = wrk.run(base, 32, options.duration, "random_users.lua", reads)
             workers = [
                 start(
-                    [sys.executable, "-m", "app.cli", "worker", "--metrics-port", "0"],
+                    [
+                        "nice",
+                        "-n",
+                        str(options.worker_nice),
+                        sys.executable,
+                        "-m",
+                        "app.cli",
+                        "worker",
+                        "--metrics-port",
+                        "0",
+                    ],
                     env,
                     ready="worker ready",
                 )
