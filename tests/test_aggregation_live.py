@@ -93,7 +93,12 @@ class Stack:
                     str(metrics_port),
                 ],
                 cwd=REPO_ROOT,
-                env={**os.environ, **self.env},
+                # The service's settings but for authentication: a worker checks no tokens, and
+                # needs no JWT key, whatever ACCOUNTS_AUTH says.
+                env={
+                    **os.environ,
+                    **{name: value for name, value in self.env.items() if name != "ACCOUNTS_AUTH"},
+                },
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 text=True,

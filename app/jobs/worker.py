@@ -34,7 +34,8 @@ def run(settings: Mapping[str, Any], threads: int, metrics_address: tuple[str, i
             "takes its jobs from RabbitMQ"
         )
     configure_logging()
-    components = build_components(settings)
+    # It answers no HTTP request, so it checks no bearer token: no JWT key to configure.
+    components = build_components({**settings, "AUTH": "off"})
     aggregation = components.aggregation
     broker = make_broker(str(url))
     declare_actor(
