@@ -1,4 +1,5 @@
-# accounts-service: gunicorn on a slim Python, as a non-root user.
+# accounts-service: gunicorn on a slim Python, as a non-root user. The same image runs the sync
+# workers (`accounts-service worker`, deploy/k8s/worker.yaml) and the provider sandbox.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
