@@ -41,10 +41,16 @@ def free_port() -> int:
         return port
 
 
+#: Where the workers of the running stack log, quoted when something never happens.
+WORKER_LOGS: list[Path] = []
+
+
 def eventually(check: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := check()):
-        assert time.monotonic() < deadline, "never happened"
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {log}:\n{log.read_text()[-3000:]}" for log in WORKER_LOGS)
+            raise AssertionError(f"never happened; the workers' logs:\n{logs}")
         time.sleep(every)
     return found
 
@@ -80,6 +86,7 @@ class Stack:
     def start_worker(self) -> Worker:
         metrics_port = free_port()
         log = self.logs / f"worker-{len(self.workers)}-{metrics_port}.log"
+        WORKER_LOGS.append(log)
         with log.open("w") as output:
             process = subprocess.Popen(
                 [
@@ -88,7 +95,7 @@ class Stack:
                     "app.cli",
                     "worker",
                     "--threads",
-                    "2",
+                    "4",
                     "--metrics-port",
                     str(metrics_port),
                 ],
@@ -305,7 +312,7 @@ def test_a_broker_away_refuses_refreshes_keeps_reads_and_syncing_resumes_by_itse
         stack.proxy.start()
     # Nobody asks again: the schedule sends the first sync once the queue is back.
     connection = eventually(
-        lambda: (found := stack.connection(location))["status"] == "healthy" and found, timeout=60
+        lambda: (found := stack.connection(location))["status"] == "healthy" and found, timeout=90
     )
     assert connection["accountCount"] == 4
 

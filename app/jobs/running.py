@@ -56,7 +56,11 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._tick):
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception:
+                # The schedule must outlive any one pass: a pass that failed is tried next tick.
+                log.exception("schedule: a pass failed; trying again in %s s", self._tick)
 
     def run_once(self) -> None:
         try:
