@@ -31,13 +31,34 @@ class AccountStatus(StrEnum):
     CLOSED = "closed"
 
 
-class InvestmentSubtype(StrEnum):
-    BROKERAGE = "brokerage"
-    IRA = "ira"
-    ROTH_IRA = "roth_ira"
-    RETIREMENT_401K = "401k"
-    EDUCATION_529 = "529"
-    HSA = "hsa"
+#: Each type's subtypes, after Plaid's (its spelling in snake_case), the one an account gets
+#: when none is said first. A subtype belongs to one type, but for `hsa`: a cash HSA is savings,
+#: an invested one is investment.
+SUBTYPES: dict[AccountType, tuple[str, ...]] = {
+    AccountType.CREDIT: ("credit_card", "line_of_credit"),
+    AccountType.LOAN: ("other", "mortgage", "student", "auto", "personal", "heloc", "business"),
+    AccountType.CHECKING: ("checking", "cash_management", "prepaid"),
+    AccountType.SAVINGS: ("savings", "cd", "money_market", "hsa"),
+    AccountType.INVESTMENT: (
+        "brokerage",
+        "401k",
+        "403b",
+        "457b",
+        "529",
+        "ira",
+        "roth",
+        "roth_401k",
+        "sep_ira",
+        "simple_ira",
+        "hsa",
+        "pension",
+        "other",
+    ),
+}
+#: Every subtype of any type, in the order above, each once.
+ALL_SUBTYPES: tuple[str, ...] = tuple(dict.fromkeys(s for kind in SUBTYPES.values() for s in kind))
+#: Types whose balance is what the user owns; the others' is what they owe.
+ASSET_TYPES = frozenset({AccountType.CHECKING, AccountType.SAVINGS, AccountType.INVESTMENT})
 
 
 # What an account's details say. An account added by hand says all of it; a synced account says
@@ -80,7 +101,6 @@ class SavingsDetails:
 @dataclass(frozen=True, slots=True)
 class InvestmentDetails:
     account_type: ClassVar[AccountType] = AccountType.INVESTMENT
-    subtype: InvestmentSubtype | None
     holdings_value: Decimal | None
     cash_balance: Decimal | None
 
@@ -101,6 +121,19 @@ class Account:
     balance: Decimal
     currency: str
     details: Details
+    #: One of SUBTYPES[type]; "" stands for the type's first (see __post_init__).
+    subtype: str = ""
+    #: The last 2 to 4 characters of the account number, never more; None when unknown.
+    mask: str | None = None
+    #: The institution's full name for the account, and the user's own for it.
+    official_name: str | None = None
+    nickname: str | None = None
+    #: What can be spent or withdrawn now, where the institution says.
+    available_balance: Decimal | None = None
+    #: The user's choices, whatever the account's source: hide it from the list the app shows,
+    #: and leave it out of net worth.
+    hidden: bool = False
+    include_in_net_worth: bool = True
     #: A closed account is kept, with its last balance, rather than deleted.
     status: AccountStatus = AccountStatus.OPEN
     #: When the balance was true, as its source says (UTC); None when nobody said.
@@ -113,6 +146,10 @@ class Account:
     # so two accounts with the same fields are equal whatever their history.
     version: int = field(default=0, compare=False)
 
+    def __post_init__(self) -> None:
+        if not self.subtype:
+            object.__setattr__(self, "subtype", SUBTYPES[self.type][0])
+
     @property
     def synced(self) -> bool:
         return self.connection_id is not None
@@ -121,6 +158,30 @@ class Account:
     def type(self) -> AccountType:
         # Derived, not stored, so an account's type and the shape of its details cannot disagree.
         return self.details.account_type
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    """Which of a user's accounts a list shows: within each, any of the values (an empty one
+    allows all); across them, all must hold."""
+
+    types: frozenset[AccountType] = frozenset()
+    subtypes: frozenset[str] = frozenset()
+    statuses: frozenset[AccountStatus] = frozenset()
+
+    def matches(self, account: Account) -> bool:
+        return (
+            (not self.types or account.type in self.types)
+            and (not self.subtypes or account.subtype in self.subtypes)
+            and (not self.statuses or account.status in self.statuses)
+        )
+
+    def key(self) -> str:
+        """The same for every spelling of the same filter (order, repeats), for cache keys."""
+        return ";".join(
+            ",".join(sorted(map(str, values)))
+            for values in (self.types, self.subtypes, self.statuses)
+        )
 
 
 class ConnectionStatus(StrEnum):

@@ -17,17 +17,23 @@ from tests.conftest import REPO_ROOT
 # published 121000248 instead (see README, "Seed data").
 USER123_RESPONSE = (
     b'{"userId":"user123","accounts":['
-    b'{"id":"acc1","type":"credit","provider":"Chase","accountName":"Chase Freedom",'
-    b'"balance":1200.45,"currency":"USD","status":"open","balanceAsOf":null,'
-    b'"connectionId":null,"externalId":null,'
+    b'{"id":"acc1","type":"credit","subtype":"credit_card","provider":"Chase",'
+    b'"accountName":"Chase Freedom","officialName":"Chase Freedom Unlimited","nickname":null,'
+    b'"mask":"4821","balance":1200.45,"availableBalance":3800,"currency":"USD","status":"open",'
+    b'"balanceAsOf":null,"connectionId":null,"externalId":null,"hidden":false,'
+    b'"includeInNetWorth":true,'
     b'"details":{"creditLimit":5000,"availableCredit":3800,"apr":19.99,"dueDate":"2025-06-15"}},'
-    b'{"id":"acc2","type":"loan","provider":"SoFi","accountName":"Student Loan",'
-    b'"balance":8000,"currency":"USD","status":"open","balanceAsOf":null,'
-    b'"connectionId":null,"externalId":null,'
+    b'{"id":"acc2","type":"loan","subtype":"student","provider":"SoFi",'
+    b'"accountName":"Student Loan","officialName":null,"nickname":null,"mask":"0912",'
+    b'"balance":8000,"availableBalance":null,"currency":"USD","status":"open",'
+    b'"balanceAsOf":null,"connectionId":null,"externalId":null,"hidden":false,'
+    b'"includeInNetWorth":true,'
     b'"details":{"principal":10000,"interestRate":4.5,"remainingTermMonths":12}},'
-    b'{"id":"acc3","type":"checking","provider":"Wells Fargo","accountName":"Wells Fargo Checking",'
-    b'"balance":3400,"currency":"USD","status":"open","balanceAsOf":null,'
-    b'"connectionId":null,"externalId":null,'
+    b'{"id":"acc3","type":"checking","subtype":"checking","provider":"Wells Fargo",'
+    b'"accountName":"Wells Fargo Checking","officialName":"Everyday Checking","nickname":null,'
+    b'"mask":"7730","balance":3400,"availableBalance":3400,"currency":"USD","status":"open",'
+    b'"balanceAsOf":null,"connectionId":null,"externalId":null,"hidden":false,'
+    b'"includeInNetWorth":true,'
     b'"details":{"overdraftProtection":true,"routingNumber":"121000248"}}]}'
 )
 
@@ -58,14 +64,21 @@ def test_user456_gets_the_original_example(client: FlaskClient) -> None:
         {
             "id": "acc4",
             "type": "credit",
+            "subtype": "credit_card",
             "provider": "Amex",
             "accountName": "Amex Gold",
+            "officialName": "American Express Gold Card",
+            "nickname": None,
+            "mask": "1005",
             "balance": 2500,
+            "availableBalance": 7500,
             "currency": "USD",
             "status": "open",
             "balanceAsOf": None,
             "connectionId": None,
             "externalId": None,
+            "hidden": False,
+            "includeInNetWorth": True,
             "details": {
                 "creditLimit": 10000,
                 "availableCredit": 7500,
@@ -160,7 +173,7 @@ def test_unknown_type_is_refused_even_for_an_unknown_user(client: FlaskClient) -
 def test_unknown_query_parameter_is_a_400(client: FlaskClient) -> None:
     problem = get_json(client, "/users/user123/accounts?typ=credit", status=400)
     assert problem["errors"] == [{"parameter": "typ", "detail": "Unknown query parameter."}]
-    assert "this route takes: type" in problem["detail"]
+    assert "this route takes: status, subtype, type" in problem["detail"]
     problem = get_json(client, "/users/user123/accounts/acc1?type=credit", status=400)
     assert "this route takes none" in problem["detail"]
 

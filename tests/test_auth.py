@@ -97,6 +97,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
     } == PUBLIC_ENDPOINTS
     assert {endpoint for endpoint, _, _ in ROUTES} == {
         "accounts.list_accounts",
+        "accounts.summary",
         "accounts.create_account",
         "accounts.get_account",
         "accounts.replace_account",

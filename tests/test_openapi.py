@@ -141,7 +141,7 @@ def test_each_valid_account_matches_exactly_one_branch(
 
 def test_an_account_with_an_unknown_field_breaks_the_description(client: FlaskClient) -> None:
     spec = document(client)
-    assert not validator(spec, "Account").is_valid({**VALID_ACCOUNTS["loan"], "nickname": "x"})
+    assert not validator(spec, "Account").is_valid({**VALID_ACCOUNTS["loan"], "nickName": "x"})
 
 
 def test_with_authentication_the_description_says_so() -> None:

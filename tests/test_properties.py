@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from app import create_app
 from app.domain import (
     ID_RE,
+    SUBTYPES,
     Account,
     AccountStatus,
     CheckingDetails,
     CreditDetails,
     InvestmentDetails,
-    InvestmentSubtype,
     LoanDetails,
     SavingsDetails,
 )
@@ -56,19 +56,36 @@ details = st.one_of(
     st.builds(LoanDetails, amounts, percentages, st.integers(0, 1200)),
     st.builds(CheckingDetails, st.booleans(), routing_numbers()),
     st.builds(SavingsDetails, percentages, amounts, routing_numbers()),
-    st.builds(InvestmentDetails, st.sampled_from(InvestmentSubtype), amounts, amounts),
+    st.builds(InvestmentDetails, amounts, amounts),
 )
-accounts = st.builds(
-    Account,
-    id=st.from_regex(ID_RE, fullmatch=True),
-    provider=names,
-    account_name=names,
-    balance=exact_decimals(-LIMIT, LIMIT),
-    currency=st.sampled_from(sorted(currency.alpha_3 for currency in pycountry.currencies)),
-    details=details,
-    status=st.sampled_from(list(AccountStatus)),
-    balance_as_of=st.none() | st.datetimes(timezones=st.just(UTC)),
-)
+CURRENCIES = sorted(currency.alpha_3 for currency in pycountry.currencies)
+
+
+def accounts_in(currencies: st.SearchStrategy[str]) -> st.SearchStrategy[Account]:
+    """Any valid account, with every field drawn, in one of `currencies`."""
+    return details.flatmap(
+        lambda drawn: st.builds(
+            Account,
+            id=st.from_regex(ID_RE, fullmatch=True),
+            provider=names,
+            account_name=names,
+            balance=exact_decimals(-LIMIT, LIMIT),
+            currency=currencies,
+            details=st.just(drawn),
+            subtype=st.sampled_from(SUBTYPES[drawn.account_type]),
+            mask=st.none() | st.from_regex(r"[A-Za-z0-9]{2,4}", fullmatch=True),
+            official_name=st.none() | names,
+            nickname=st.none() | names,
+            available_balance=st.none() | exact_decimals(-LIMIT, LIMIT),
+            hidden=st.booleans(),
+            include_in_net_worth=st.booleans(),
+            status=st.sampled_from(list(AccountStatus)),
+            balance_as_of=st.none() | st.datetimes(timezones=st.just(UTC)),
+        )
+    )
+
+
+accounts = accounts_in(st.sampled_from(CURRENCIES))
 
 schema = AccountSchema()
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from app.domain import Account, AccountStatus, AccountType
+from app.domain import SUBTYPES, Account, AccountStatus, AccountType
 from app.exact_json import dumps_bytes, loads_exact
 from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.errors import flatten_messages
@@ -39,16 +39,78 @@ def test_valid_account_loads_and_dumps_back_to_the_same_json(account_type: Accou
     assert list(schema.dump(account)) == [
         "id",
         "type",
+        "subtype",
         "provider",
         "accountName",
+        "officialName",
+        "nickname",
+        "mask",
         "balance",
+        "availableBalance",
         "currency",
         "status",
         "balanceAsOf",
         "connectionId",
         "externalId",
+        "hidden",
+        "includeInNetWorth",
         "details",
     ]
+
+
+NEW_FIELDS = (
+    "subtype",
+    "officialName",
+    "nickname",
+    "mask",
+    "availableBalance",
+    "hidden",
+    "includeInNetWorth",
+)
+
+
+@pytest.mark.parametrize("account_type", list(AccountType))
+def test_an_account_without_the_newer_fields_still_loads_with_their_defaults(
+    account_type: AccountType,
+) -> None:
+    older = dict(VALID_ACCOUNTS[account_type])
+    for name in NEW_FIELDS:
+        del older[name]
+    account = schema.load(loads_exact(dumps_bytes(older)))
+    assert account.subtype == SUBTYPES[account_type][0]
+    assert (account.mask, account.official_name, account.nickname) == (None, None, None)
+    assert (account.available_balance, account.hidden, account.include_in_net_worth) == (
+        None,
+        False,
+        True,
+    )
+
+
+def test_an_investments_subtype_in_its_details_moves_to_the_account() -> None:
+    older = valid_account("investment", details__subtype="roth_ira")
+    del older["subtype"]
+    account = schema.load(loads_exact(dumps_bytes(older)))
+    assert account.subtype == "roth"
+    assert "subtype" not in schema.dump(account)["details"]
+    # Said in both places, the account's own wins; details never keep it.
+    both = valid_account("investment", subtype="401k", details__subtype="ira")
+    assert schema.load(both).subtype == "401k"
+
+
+@pytest.mark.parametrize(
+    ("account_type", "subtype"),
+    [
+        ("loan", "mortgage"),
+        ("loan", "heloc"),
+        ("credit", "line_of_credit"),
+        ("savings", "hsa"),
+        ("investment", "hsa"),
+        ("checking", "cash_management"),
+        ("investment", "529"),
+    ],
+)
+def test_each_type_takes_its_own_subtypes(account_type: str, subtype: str) -> None:
+    assert schema.load(valid_account(account_type, subtype=subtype)).subtype == subtype
 
 
 def test_status_and_balance_as_of_may_be_left_out_and_as_of_is_kept_in_utc() -> None:
@@ -105,7 +167,7 @@ INVALID = [
     ("credit", {"currency": "usd"}, "currency", "ISO 4217"),
     ("credit", {"currency": "XYZ"}, "currency", "ISO 4217"),
     ("credit", {"currency": "US"}, "currency", "ISO 4217"),
-    ("credit", {"nickname": "x"}, "nickname", "Unknown field"),
+    ("credit", {"nickName": "x"}, "nickName", "Unknown field"),
     ("credit", {"details__creditLimit": -1}, "details.creditLimit", "greater than or equal to 0"),
     (
         "credit",
@@ -149,7 +211,18 @@ INVALID = [
         "greater than or equal to 0",
     ),
     ("savings", {"details__routingNumber": "123456789"}, "details.routingNumber", "check digit"),
-    ("investment", {"details__subtype": "crypto"}, "details.subtype", "Must be one of"),
+    ("investment", {"subtype": "crypto"}, "subtype", "Must be one of"),
+    ("loan", {"subtype": "credit_card"}, "subtype", "Must be one of: other, mortgage"),
+    ("credit", {"subtype": "mortgage"}, "subtype", "Must be one of: credit_card"),
+    ("credit", {"subtype": None}, "subtype", "may not be null"),
+    ("credit", {"mask": "4111111111111111"}, "mask", "2 to 4"),
+    ("credit", {"mask": "1"}, "mask", "2 to 4"),
+    ("credit", {"mask": 1234}, "mask", "string"),
+    ("credit", {"availableBalance": "10"}, "availableBalance", "JSON number"),
+    ("credit", {"hidden": "false"}, "hidden", "boolean"),
+    ("credit", {"includeInNetWorth": 0}, "includeInNetWorth", "boolean"),
+    ("credit", {"nickname": ""}, "nickname", "Length"),
+    ("credit", {"officialName": "x" * 201}, "officialName", "Length"),
     (
         "investment",
         {"details__holdingsValue": -1},

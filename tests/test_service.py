@@ -11,7 +11,9 @@ import pytest
 from app.cache import CachedBody, ProcessCache
 from app.domain import (
     Account,
+    AccountFilter,
     AccountNotFound,
+    AccountStatus,
     AccountType,
     CreditDetails,
     InvalidData,
@@ -40,18 +42,49 @@ def ids(found: list[Account]) -> list[str]:
 
 def test_no_type_means_every_account(repository: InMemoryAccountRepository) -> None:
     assert ids(accounts.list_accounts(repository, "user123")) == ["acc1", "acc2", "acc3"]
-    assert ids(accounts.list_accounts(repository, "user123", [])) == ["acc1", "acc2", "acc3"]
+    assert ids(accounts.list_accounts(repository, "user123", AccountFilter())) == [
+        "acc1",
+        "acc2",
+        "acc3",
+    ]
 
 
 def test_several_types_give_their_union(repository: InMemoryAccountRepository) -> None:
     found = accounts.list_accounts(
-        repository, "user123", [AccountType.CHECKING, AccountType.CREDIT]
+        repository,
+        "user123",
+        AccountFilter(types=frozenset({AccountType.CHECKING, AccountType.CREDIT})),
     )
     assert ids(found) == ["acc1", "acc3"]
 
 
+def test_filters_each_take_any_of_their_values_and_together_all_hold(
+    repository: InMemoryAccountRepository,
+) -> None:
+    accounts.patch_account(repository, "user789", "acc7", {"status": "closed"})
+    shown = {
+        AccountFilter(subtypes=frozenset({"mortgage", "roth"})): ["acc6", "acc8"],
+        AccountFilter(statuses=frozenset({AccountStatus.CLOSED})): ["acc7"],
+        AccountFilter(statuses=frozenset({AccountStatus.OPEN})): ["acc5", "acc6", "acc8"],
+        AccountFilter(
+            types=frozenset({AccountType.CHECKING, AccountType.LOAN}),
+            statuses=frozenset({AccountStatus.OPEN}),
+        ): ["acc8"],
+        AccountFilter(types=frozenset({AccountType.LOAN}), subtypes=frozenset({"student"})): [],
+    }
+    for asked, expected in shown.items():
+        assert ids(accounts.list_accounts(repository, "user789", asked)) == expected, asked
+    # Spelled in another order, a filter is the same filter (and the same cache entry).
+    assert (
+        AccountFilter(subtypes=frozenset({"roth", "mortgage"})).key()
+        == AccountFilter(subtypes=frozenset({"mortgage", "roth"})).key()
+    )
+
+
 def test_a_type_asked_twice_counts_once(repository: InMemoryAccountRepository) -> None:
-    found = accounts.list_accounts(repository, "user123", [AccountType.LOAN, AccountType.LOAN])
+    found = accounts.list_accounts(
+        repository, "user123", AccountFilter(types=frozenset([AccountType.LOAN, AccountType.LOAN]))
+    )
     assert ids(found) == ["acc2"]
 
 
@@ -198,6 +231,9 @@ def test_merge_patch_follows_rfc_7396() -> None:
     assert accounts.merge_patch({"e": None}, {"a": 1}) == {"e": None, "a": 1}
 
 
+LOANS = AccountFilter(types=frozenset({AccountType.LOAN}))
+
+
 def test_cached_list_renders_once_per_revision(repository: InMemoryAccountRepository) -> None:
     cache = ProcessCache(1 << 20)
     rendered: list[list[str]] = []
@@ -207,9 +243,9 @@ def test_cached_list_renders_once_per_revision(repository: InMemoryAccountReposi
         return CachedBody(b"", "tag", len(found))
 
     for _ in range(3):
-        accounts.cached_list(repository, cache, "user123", [AccountType.LOAN], render)
+        accounts.cached_list(repository, cache, "user123", LOANS, render)
     accounts.patch_account(repository, "user123", "acc2", RENAME)
-    accounts.cached_list(repository, cache, "user123", [AccountType.LOAN], render)
+    accounts.cached_list(repository, cache, "user123", LOANS, render)
     assert rendered == [["acc2"], ["acc2"]]
 
 

@@ -14,7 +14,6 @@ from app.domain import (
     CheckingDetails,
     CreditDetails,
     InvestmentDetails,
-    InvestmentSubtype,
     SavingsDetails,
 )
 from app.exact_json import dumps_bytes
@@ -22,7 +21,7 @@ from app.providers.base import Balances, ProviderAccount
 from app.repositories.base import SyncOutcome
 from app.repositories.memory import InMemoryAccountRepository
 from app.schemas.accounts import AccountSchema
-from app.services.sync import account_type, store_sync, to_account
+from app.services.sync import account_type, store_sync, subtype, to_account
 
 AS_OF = datetime(2026, 11, 25, 8, tzinfo=UTC)
 
@@ -71,6 +70,32 @@ def test_each_provider_type_becomes_one_of_ours(
     assert account_type(provided("x", kind, subtype)) == ours
 
 
+@pytest.mark.parametrize(
+    ("kind", "provider_subtype", "ours"),
+    [
+        (AccountType.CHECKING, "checking", "checking"),
+        (AccountType.CHECKING, "cash management", "cash_management"),
+        (AccountType.CHECKING, "ebt", "prepaid"),
+        (AccountType.CHECKING, None, "checking"),
+        (AccountType.SAVINGS, "money market", "money_market"),
+        (AccountType.SAVINGS, "hsa", "hsa"),
+        (AccountType.CREDIT, "credit card", "credit_card"),
+        (AccountType.CREDIT, "paypal", "credit_card"),
+        (AccountType.LOAN, "mortgage", "mortgage"),
+        (AccountType.LOAN, "home equity", "heloc"),
+        (AccountType.LOAN, "construction", "business"),
+        (AccountType.LOAN, "overdraft", "other"),
+        (AccountType.INVESTMENT, "roth 401k", "roth_401k"),
+        (AccountType.INVESTMENT, "Roth", "roth"),
+        (AccountType.INVESTMENT, "variable annuity", "other"),
+    ],
+)
+def test_each_provider_subtype_becomes_one_of_ours(
+    kind: AccountType, provider_subtype: str | None, ours: str
+) -> None:
+    assert subtype(kind, provider_subtype) == ours
+
+
 def test_what_the_provider_does_not_say_stays_unknown() -> None:
     card = to_account(
         provided("c", "credit", "credit card", "410.25", limit="2000"), "k", "Bank", "a"
@@ -87,7 +112,8 @@ def test_what_the_provider_does_not_say_stays_unknown() -> None:
     assert over.details == CreditDetails(Decimal(2000), Decimal(0), None, None)
     roth = to_account(provided("r", "investment", "roth", "320.76"), "k", "Bank", "a")
     assert roth is not None
-    assert roth.details == InvestmentDetails(InvestmentSubtype.ROTH_IRA, Decimal("320.76"), None)
+    assert roth.details == InvestmentDetails(Decimal("320.76"), None)
+    assert (roth.subtype, roth.mask, roth.available_balance) == ("roth", "0000", None)
     saving = to_account(provided("s", "depository", "savings"), "k", "Bank", "a")
     assert saving is not None
     assert saving.details == SavingsDetails(None, None, None)
@@ -117,14 +143,35 @@ def test_a_stored_sync_is_listed_and_answered_with_nulls_for_the_unknown() -> No
         ("acc-1", "p-check", AccountType.CHECKING),
         ("acc-2", "p-card", AccountType.CREDIT),
     ]
+    assert (listed[0].available_balance, listed[0].mask) == (Decimal("1203.42"), "0000")
     answered = dumps_bytes(AccountSchema().dump(listed[1]))
     assert answered == (
-        b'{"id":"acc-2","type":"credit","provider":"First Platypus Bank",'
-        b'"accountName":"credit card account","balance":410.25,"currency":"USD",'
+        b'{"id":"acc-2","type":"credit","subtype":"credit_card","provider":"First Platypus Bank",'
+        b'"accountName":"credit card account","officialName":null,"nickname":null,'
+        b'"mask":"0000","balance":410.25,"availableBalance":null,"currency":"USD",'
         b'"status":"open","balanceAsOf":"2026-11-25T08:00:00+00:00",'
-        b'"connectionId":"conn1","externalId":"p-card","details":{"creditLimit":2000,'
+        b'"connectionId":"conn1","externalId":"p-card","hidden":false,'
+        b'"includeInNetWorth":true,"details":{"creditLimit":2000,'
         b'"availableCredit":1589.75,"apr":null,"dueDate":null}}'
     )
     # The same news again: nothing changes.
     again = store_sync(repository, "u1", "conn1", "First Platypus Bank", said, lambda: "unused")
     assert again == SyncOutcome(0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [("0000", "0000"), ("4111111111111111", "1111"), ("•• 42", "42"), ("7", None), (None, None)],
+)
+def test_a_mask_is_never_more_than_the_last_four(said: str | None, kept: str | None) -> None:
+    found = provided("m", "depository", "checking")
+    account = to_account(
+        ProviderAccount(
+            found.external_id, found.name, None, said, found.type, found.subtype, found.balances
+        ),
+        "k",
+        "Bank",
+        "a",
+    )
+    assert account is not None
+    assert account.mask == kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -18,38 +19,70 @@ from app.api.http import (
     json_response,
 )
 from app.cache import CachedBody
-from app.domain import Account, AccountType
+from app.domain import ALL_SUBTYPES, Account, AccountFilter, AccountStatus, AccountType
 from app.exact_json import dumps_bytes
 from app.metrics import ACCOUNTS_SERVED
 from app.repositories.base import AccountRepository
 from app.schemas.accounts import AccountFilterSchema, AccountSchema, UserAccountsSchema
+from app.schemas.summary import SummarySchema
 from app.services import accounts as service
+from app.services import summary as summary_service
 from app.services.accounts import Precondition
+from app.services.summary import CurrencySummary
 
 blueprint = Blueprint("accounts", __name__)
 
 _account_schema = AccountSchema()
 _user_accounts_schema = UserAccountsSchema()
-_TYPE_VALUES = frozenset(AccountType)
-_ALLOWED_TYPES = ", ".join(AccountType)
+_summary_schema = SummarySchema()
 LIST_ROUTE = "/users/<id:user_id>/accounts"
 ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
 _THE_ACCOUNT = Answer(200, "The account.", "Account")
 _WHOLE_ACCOUNT = Body("AccountInput")
 
 
-def _requested_types() -> list[AccountType]:
-    """`?type=credit,loan` and `?type=credit&type=loan` both ask for the union."""
-    values = [part for value in request.args.getlist("type") for part in value.split(",")]
-    unknown = [value for value in values if value not in _TYPE_VALUES]
-    if unknown:
-        raise invalid_query(
-            f"Unknown account type(s): {', '.join(map(repr, unknown))}. "
-            f"Allowed types: {_ALLOWED_TYPES}.",
-            [("type", f"Unknown account type {value!r}.") for value in unknown],
-            allowed_types=list(AccountType),
-        )
-    return [AccountType(value) for value in values]
+@dataclass(frozen=True)
+class _Filter:
+    """One of the list's filter parameters."""
+
+    name: str
+    allowed: tuple[str, ...]
+    #: What its values are, one and many, and the problem's member listing the allowed ones.
+    one: str
+    many: str
+    listed_as: str
+
+    def requested(self) -> frozenset[str]:
+        """`?name=a,b` and `?name=a&name=b` both ask for the union; 400 naming any unknown
+        value, with every allowed one."""
+        values = [part for value in request.args.getlist(self.name) for part in value.split(",")]
+        unknown = [value for value in values if value not in self.allowed]
+        if unknown:
+            named = ", ".join(map(repr, unknown))
+            hint = ""
+            if self.name == "type" and all(value in ALL_SUBTYPES for value in unknown):
+                hint = f" {named} {'is a subtype' if len(unknown) == 1 else 'are subtypes'}: "
+                hint += f"ask ?subtype={','.join(unknown)}."
+            raise invalid_query(
+                f"Unknown {self.one if len(unknown) == 1 else self.many}: {named}. "
+                f"Allowed {self.many}: {', '.join(self.allowed)}.{hint}",
+                [(self.name, f"Unknown {self.one} {value!r}.") for value in unknown],
+                **{self.listed_as: list(self.allowed)},
+            )
+        return frozenset(values)
+
+
+_TYPES = _Filter("type", tuple(AccountType), "account type", "account types", "allowed_types")
+_SUBTYPES = _Filter("subtype", ALL_SUBTYPES, "subtype", "subtypes", "allowed_subtypes")
+_STATUSES = _Filter("status", tuple(AccountStatus), "status", "statuses", "allowed_statuses")
+
+
+def _requested_filter() -> AccountFilter:
+    return AccountFilter(
+        types=frozenset(map(AccountType, _TYPES.requested())),
+        subtypes=_SUBTYPES.requested(),
+        statuses=frozenset(map(AccountStatus, _STATUSES.requested())),
+    )
 
 
 def _account_response(account: Account, status: int = 200) -> Response:
@@ -89,11 +122,32 @@ def list_accounts(user_id: str) -> Response:
         repository(),
         components().cache,
         user_id,
-        _requested_types(),
+        _requested_filter(),
         lambda accounts: _render(user_id, accounts),
     )
     ACCOUNTS_SERVED.inc(entry.accounts)
     return body_response(entry.body, entry.etag)
+
+
+@blueprint.get("/users/<id:user_id>/summary")
+@contract(
+    "Net worth, per currency: assets, liabilities, and each type's count and total.",
+    [Answer(200, "The summary.", SummarySchema)],
+    description="Never adds across currencies. Closed accounts, and those with "
+    "`includeInNetWorth: false`, are left out and counted apart. Cached, and made stale by "
+    "every write, exactly as the list is.",
+    conditional_read=True,
+)
+def summary(user_id: str) -> Response:
+    entry = summary_service.cached_summary(
+        repository(), components().cache, user_id, lambda found: _render_summary(user_id, found)
+    )
+    return body_response(entry.body, entry.etag)
+
+
+def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBody:
+    body = dumps_bytes(_summary_schema.dump({"user_id": user_id, "currencies": currencies}))
+    return CachedBody(body, entity_tag(body), 0)
 
 
 @blueprint.post(LIST_ROUTE)

@@ -19,12 +19,12 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration not applied yet."""
+def upgrade(engine: Engine, target: str = "head") -> None:
+    """Apply every migration not applied yet (up to `target`, a revision)."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
 
 
 def is_current(engine: Engine) -> bool:

@@ -45,7 +45,6 @@ from app.domain import (
     Connection,
     ConnectionNotFound,
     ConnectionStatus,
-    InvestmentSubtype,
     JobStatus,
     StorageUnavailable,
     SyncFailure,
@@ -81,6 +80,13 @@ _CONTENT_COLUMNS = [
     "balance_as_of",
     "connection_id",
     "external_id",
+    "subtype",
+    "mask",
+    "official_name",
+    "nickname",
+    "available_balance",
+    "hidden",
+    "include_in_net_worth",
 ]
 
 _ACCOUNT_COLUMNS = [
@@ -95,6 +101,13 @@ _ACCOUNT_COLUMNS = [
     accounts.c.balance_as_of,
     accounts.c.connection_id,
     accounts.c.external_id,
+    accounts.c.subtype,
+    accounts.c.mask,
+    accounts.c.official_name,
+    accounts.c.nickname,
+    accounts.c.available_balance,
+    accounts.c.hidden,
+    accounts.c.include_in_net_worth,
     accounts.c.version,
 ]
 
@@ -107,7 +120,6 @@ _FROM_JSON: dict[Any, Callable[[Any], Any]] = {
     int: int,
     bool: bool,
     str: str,
-    InvestmentSubtype: InvestmentSubtype,
 }
 _DETAILS_READERS = {
     account_type: (
@@ -241,6 +253,13 @@ def account_row(user_id: str, account: Account) -> dict[str, Any]:
         "balance_as_of": account.balance_as_of,
         "connection_id": account.connection_id,
         "external_id": account.external_id,
+        "subtype": account.subtype,
+        "mask": account.mask,
+        "official_name": account.official_name,
+        "nickname": account.nickname,
+        "available_balance": account.available_balance,
+        "hidden": account.hidden,
+        "include_in_net_worth": account.include_in_net_worth,
         "version": account.version,
     }
 
@@ -288,6 +307,13 @@ def _account(row: Row[Any]) -> Account:
         balance_as_of=row.balance_as_of,
         connection_id=row.connection_id,
         external_id=row.external_id,
+        subtype=row.subtype,
+        mask=row.mask,
+        official_name=row.official_name,
+        nickname=row.nickname,
+        available_balance=row.available_balance,
+        hidden=row.hidden,
+        include_in_net_worth=row.include_in_net_worth,
         version=row.version,
     )
 

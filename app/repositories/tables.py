@@ -13,6 +13,7 @@ from sqlalchemy import (
     CHAR,
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -26,8 +27,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -112,6 +115,13 @@ accounts = Table(
     # collide, so the constraint below binds synced accounts only).
     Column("connection_id", String(64), nullable=True),
     Column("external_id", String(128), nullable=True),
+    Column("subtype", String(32), nullable=False),
+    Column("mask", String(4), nullable=True),
+    Column("official_name", String(200), nullable=True),
+    Column("nickname", String(100), nullable=True),
+    Column("available_balance", ExactNumeric(), nullable=True),
+    Column("hidden", Boolean, nullable=False, server_default=false()),
+    Column("include_in_net_worth", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("user_id", "id", name="accounts_user_id_id_key"),
     UniqueConstraint("connection_id", "external_id", name="accounts_connection_external_key"),
     CheckConstraint(f"type IN ({ACCOUNT_TYPES_SQL})", name="accounts_type_check"),

@@ -9,10 +9,20 @@ from __future__ import annotations
 from dataclasses import is_dataclass
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 from marshmallow_oneofschema import OneOfSchema
 
 from app.domain import (
+    ALL_SUBTYPES,
+    SUBTYPES,
     Account,
     AccountStatus,
     AccountType,
@@ -20,13 +30,13 @@ from app.domain import (
     CreditDetails,
     Details,
     InvestmentDetails,
-    InvestmentSubtype,
     LoanDetails,
     SavingsDetails,
 )
 from app.schemas.fields import (
     EXACT,
     ExactDecimal,
+    StrictBoolean,
     UtcDateTime,
     amount,
     currency_code,
@@ -103,7 +113,6 @@ class SavingsDetailsSchema(DetailsSchema):
 class InvestmentDetailsSchema(DetailsSchema):
     details_class = InvestmentDetails
 
-    subtype = fields.Enum(InvestmentSubtype, by_value=True, required=True)
     holdings_value = amount(data_key="holdingsValue")
     cash_balance = amount(data_key="cashBalance")
 
@@ -114,10 +123,43 @@ class BaseAccountSchema(Schema):
     id = identifier(required=True)
     # Loaded by the registry below (which picks the subclass from it); dumped from Account.type.
     type = fields.Enum(AccountType, by_value=True, dump_only=True)
+    # Each type's own list, in its subclass (subtype_field); declared here for its place.
+    subtype = fields.String()
     provider = text(100, required=True)
     account_name = text(100, required=True, data_key="accountName")
+    official_name = text(
+        200,
+        allow_none=True,
+        load_default=None,
+        data_key="officialName",
+        metadata={"description": "The institution's full name for the account."},
+    )
+    nickname = text(
+        100,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "The user's own name for it; theirs even on a synced account."},
+    )
+    mask = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Regexp(r"^[A-Za-z0-9]{2,4}$", error="Must be 2 to 4 letters or digits."),
+        metadata={
+            "description": "The last 2 to 4 characters of the account number, never the whole.",
+            "pattern": "^[A-Za-z0-9]{2,4}$",
+        },
+    )
     # A balance may be below zero: an overdrawn checking account, a credit card paid beyond it.
     balance = ExactDecimal(required=True, metadata={"description": EXACT})
+    available_balance = ExactDecimal(
+        allow_none=True,
+        load_default=None,
+        data_key="availableBalance",
+        metadata={
+            "description": f"What can be spent or withdrawn now; null where the institution "
+            f"gives none. {EXACT}"
+        },
+    )
     currency = currency_code()
     status = fields.Enum(
         AccountStatus,
@@ -143,6 +185,15 @@ class BaseAccountSchema(Schema):
         data_key="externalId",
         metadata={"description": "The provider's id for it; null if added by hand."},
     )
+    hidden = StrictBoolean(
+        load_default=False,
+        metadata={"description": "The user's: hide it from the list the app shows."},
+    )
+    include_in_net_worth = StrictBoolean(
+        load_default=True,
+        data_key="includeInNetWorth",
+        metadata={"description": "The user's: count it in net worth (GET …/summary)."},
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def known_details_unless_synced(self, data: dict[str, Any], **_: Any) -> None:
@@ -167,24 +218,57 @@ class BaseAccountSchema(Schema):
         return Account(**data)
 
 
+def subtype_field(account_type: AccountType) -> fields.String:
+    allowed = SUBTYPES[account_type]
+    return fields.String(
+        load_default=allowed[0],
+        validate=validate.OneOf(allowed, error=f"Must be one of: {', '.join(allowed)}."),
+        metadata={"description": f"`{allowed[0]}` when left out."},
+    )
+
+
 class CreditAccountSchema(BaseAccountSchema):
+    subtype = subtype_field(AccountType.CREDIT)
     details = fields.Nested(CreditDetailsSchema, required=True)
 
 
 class LoanAccountSchema(BaseAccountSchema):
+    subtype = subtype_field(AccountType.LOAN)
     details = fields.Nested(LoanDetailsSchema, required=True)
 
 
 class CheckingAccountSchema(BaseAccountSchema):
+    subtype = subtype_field(AccountType.CHECKING)
     details = fields.Nested(CheckingDetailsSchema, required=True)
 
 
 class SavingsAccountSchema(BaseAccountSchema):
+    subtype = subtype_field(AccountType.SAVINGS)
     details = fields.Nested(SavingsDetailsSchema, required=True)
 
 
+#: The subtypes investment details had before the subtype moved to the account; each as it is
+#: named now.
+_FORMER_INVESTMENT_SUBTYPES = {"roth_ira": "roth"}
+
+
 class InvestmentAccountSchema(BaseAccountSchema):
+    subtype = subtype_field(AccountType.INVESTMENT)
     details = fields.Nested(InvestmentDetailsSchema, required=True)
+
+    @pre_load
+    def subtype_from_details(self, data: Any, **_: Any) -> Any:
+        """An investment's subtype used to be `details.subtype`: still taken from there (older
+        seed files and clients), and always answered at the top."""
+        details = data.get("details") if isinstance(data, dict) else None
+        if not isinstance(details, dict) or "subtype" not in details:
+            return data
+        rest = {name: value for name, value in details.items() if name != "subtype"}
+        former = details["subtype"]
+        moved = {**data, "details": rest}
+        if "subtype" not in data and former is not None:
+            moved["subtype"] = _FORMER_INVESTMENT_SUBTYPES.get(former, former)
+        return moved
 
 
 ACCOUNT_SCHEMAS: dict[AccountType, type[BaseAccountSchema]] = {
@@ -225,5 +309,19 @@ class AccountFilterSchema(Schema):
         metadata={
             "description": "Only accounts of these types (their union). Also accepted "
             "comma-separated: `?type=credit,loan`."
+        },
+    )
+    subtype = fields.List(
+        fields.String(validate=validate.OneOf(ALL_SUBTYPES)),
+        metadata={
+            "description": "Only accounts of these subtypes (their union), in the same forms: "
+            "`?subtype=mortgage,student`."
+        },
+    )
+    status = fields.List(
+        fields.Enum(AccountStatus, by_value=fields.String),
+        metadata={
+            "description": "Only accounts of these statuses, in the same forms. Every status "
+            "when left out: closed accounts are listed too."
         },
     )

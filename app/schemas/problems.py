@@ -21,6 +21,8 @@ class ProblemSchema(Schema):
     detail = fields.String(required=True)
     errors = fields.List(fields.Nested(ProblemErrorSchema))
     allowed_types = fields.List(fields.String(), data_key="allowedTypes")
+    allowed_subtypes = fields.List(fields.String(), data_key="allowedSubtypes")
+    allowed_statuses = fields.List(fields.String(), data_key="allowedStatuses")
     checks = fields.Dict(
         keys=fields.String(),
         values=fields.String(),

@@ -8,14 +8,14 @@ decided here, the same for every caller.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
 from app.cache import CachedBody, CacheKey, ResponseCache
 from app.domain import (
     Account,
-    AccountType,
+    AccountFilter,
     InvalidData,
     ProviderOwned,
     TypeChangeNeedsPut,
@@ -36,18 +36,24 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
+EVERY_ACCOUNT = AccountFilter()
+
+
 def list_accounts(
-    repository: AccountRepository, user_id: str, types: Collection[AccountType] = ()
+    repository: AccountRepository, user_id: str, shown: AccountFilter = EVERY_ACCOUNT
 ) -> list[Account]:
-    """Every account of the user, or only those of `types` (their union) when any are given."""
-    return repository.list_accounts(user_id, frozenset(types) or None)
+    """The user's accounts that `shown` lets through, in the order they were added."""
+    found = repository.list_accounts(user_id, shown.types or None)
+    if shown.subtypes or shown.statuses:
+        return [account for account in found if shown.matches(account)]
+    return found
 
 
 def cached_list(
     repository: AccountRepository,
     cache: ResponseCache,
     user_id: str,
-    types: Collection[AccountType],
+    shown: AccountFilter,
     render: Callable[[list[Account]], CachedBody],
 ) -> CachedBody:
     """The rendered list, from the cache when it holds the user's current revision.
@@ -55,8 +61,8 @@ def cached_list(
     The revision is read first: accounts read after it are at least as new as it says, so an
     entry can be newer than its key but never older (see app/cache.py).
     """
-    key = CacheKey(user_id, ",".join(sorted(set(types))), repository.user_revision(user_id))
-    return cache.fetch(key, lambda: render(list_accounts(repository, user_id, types)))
+    key = CacheKey(user_id, shown.key(), repository.user_revision(user_id))
+    return cache.fetch(key, lambda: render(list_accounts(repository, user_id, shown)))
 
 
 def get_account(repository: AccountRepository, user_id: str, account_id: str) -> Account:
@@ -139,8 +145,12 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 _LINK = ("connection_id", "external_id")
-# On a synced account the provider says everything (no field is the user's own yet).
-_PROVIDER_SAYS = tuple(field.name for field in fields(Account) if field.compare)
+# The user's own, on any account: what they call it, and how the app shows and counts it.
+USER_OWNED = ("nickname", "hidden", "include_in_net_worth")
+# On a synced account the provider says everything else.
+_PROVIDER_SAYS = tuple(
+    field.name for field in fields(Account) if field.compare and field.name not in USER_OWNED
+)
 _WIRE_NAMES = {
     name: field.data_key or name
     for name, field in _account_schema.type_schemas["credit"].fields.items()

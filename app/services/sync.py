@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from app.domain import (
+    SUBTYPES,
     Account,
     AccountStatus,
     AccountType,
@@ -20,7 +21,6 @@ from app.domain import (
     CreditDetails,
     Details,
     InvestmentDetails,
-    InvestmentSubtype,
     LoanDetails,
     SavingsDetails,
 )
@@ -28,15 +28,23 @@ from app.providers.base import ProviderAccount
 from app.repositories.base import AccountRepository, SyncOutcome
 
 # Plaid's depository subtypes that are savings rather than checking accounts.
-_SAVINGS_SUBTYPES = frozenset({"savings", "cd", "money market", "hsa", "ebt"})
-_INVESTMENT_SUBTYPES = {
-    "brokerage": InvestmentSubtype.BROKERAGE,
-    "ira": InvestmentSubtype.IRA,
-    "roth": InvestmentSubtype.ROTH_IRA,
-    "401k": InvestmentSubtype.RETIREMENT_401K,
-    "529": InvestmentSubtype.EDUCATION_529,
-    "hsa": InvestmentSubtype.HSA,
+_SAVINGS_SUBTYPES = frozenset({"savings", "cd", "money market", "hsa"})
+# Plaid's subtypes (snake_cased) that are ours under another name; the rest are ours as they are,
+# or, unknown here, the type's catch-all.
+_SUBTYPE_ALIASES = {
+    AccountType.CHECKING: {"paypal": "prepaid", "ebt": "prepaid"},
+    AccountType.CREDIT: {"paypal": "credit_card"},
+    AccountType.LOAN: {
+        "home_equity": "heloc",
+        "line_of_credit": "heloc",
+        "commercial": "business",
+        "construction": "business",
+        "consumer": "personal",
+        "loan": "personal",
+    },
+    AccountType.INVESTMENT: {"401a": "401k", "retirement": "pension"},
 }
+_CATCH_ALL = {AccountType.LOAN: "other", AccountType.INVESTMENT: "other"}
 _NAME_LENGTH = 100
 
 
@@ -68,9 +76,15 @@ def _details(kind: AccountType, provider_account: ProviderAccount) -> Details:
     if kind is AccountType.SAVINGS:
         return SavingsDetails(None, None, None)
     if kind is AccountType.INVESTMENT:
-        subtype = _INVESTMENT_SUBTYPES.get(provider_account.subtype or "")
-        return InvestmentDetails(subtype, balances.current, None)
+        return InvestmentDetails(balances.current, None)
     return CheckingDetails(None, None)
+
+
+def subtype(kind: AccountType, provider_subtype: str | None) -> str:
+    """Ours for the provider's subtype of an account of ours of `kind`."""
+    said = (provider_subtype or "").lower().replace(" ", "_")
+    said = _SUBTYPE_ALIASES.get(kind, {}).get(said, said)
+    return said if said in SUBTYPES[kind] else _CATCH_ALL.get(kind, SUBTYPES[kind][0])
 
 
 def to_account(
@@ -91,11 +105,23 @@ def to_account(
         balance=balances.current,
         currency=balances.currency,
         details=_details(kind, provider_account),
+        subtype=subtype(kind, provider_account.subtype),
+        mask=_mask(provider_account.mask),
+        official_name=(provider_account.official_name or "")[:200] or None,
+        available_balance=balances.available,
         status=AccountStatus.OPEN,
         balance_as_of=balances.as_of,
         connection_id=connection_id,
         external_id=provider_account.external_id,
     )
+
+
+def _mask(said: str | None) -> str | None:
+    """The provider's mask when it is one (the last 2 to 4 letters or digits); never more."""
+    if said is None:
+        return None
+    kept = "".join(character for character in said if character.isascii() and character.isalnum())
+    return kept[-4:] if len(kept) >= 2 else None
 
 
 def store_sync(

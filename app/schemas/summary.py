@@ -1,0 +1,73 @@
+"""The JSON shape of a user's net worth summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, pre_dump
+
+from app.domain import AccountType
+from app.schemas.fields import EXACT, ExactDecimal
+
+
+class TypeTotalSchema(Schema):
+    count = fields.Integer(required=True)
+    total = ExactDecimal(required=True, metadata={"description": EXACT})
+
+
+class CurrencySummarySchema(Schema):
+    currency = fields.String(required=True)
+    assets = ExactDecimal(
+        required=True,
+        metadata={
+            "description": "Checking, savings and investment balances (an overdraft "
+            "counts as a negative asset)."
+        },
+    )
+    liabilities = ExactDecimal(
+        required=True, metadata={"description": "Credit and loan balances: what is owed."}
+    )
+    net_worth = ExactDecimal(
+        required=True, data_key="netWorth", metadata={"description": "assets - liabilities."}
+    )
+    by_type = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(TypeTotalSchema),
+        required=True,
+        data_key="byType",
+        metadata={
+            "description": "Per account type: the accounts counted, and their balances' sum."
+        },
+    )
+    closed_accounts = fields.Integer(
+        required=True,
+        data_key="closedAccounts",
+        metadata={"description": "Closed accounts in this currency, counted nowhere else."},
+    )
+    excluded_accounts = fields.Integer(
+        required=True,
+        data_key="excludedAccounts",
+        metadata={"description": "Open accounts the user leaves out (`includeInNetWorth: false`)."},
+    )
+
+    @pre_dump
+    def _flat(self, summary: Any, **_: Any) -> dict[str, Any]:
+        """From app/services/summary.py's CurrencySummary."""
+        return {
+            "currency": summary.currency,
+            "assets": summary.assets,
+            "liabilities": summary.liabilities,
+            "net_worth": summary.net_worth,
+            "by_type": {str(kind): summary.by_type[kind] for kind in AccountType},
+            "closed_accounts": summary.closed,
+            "excluded_accounts": summary.left_out,
+        }
+
+
+class SummarySchema(Schema):
+    user_id = fields.String(required=True, data_key="userId")
+    currencies = fields.List(
+        fields.Nested(CurrencySummarySchema),
+        required=True,
+        metadata={"description": "One per currency the user holds, never added together."},
+    )

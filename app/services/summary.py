@@ -1,0 +1,92 @@
+"""Net worth: what a user owns less what they owe, per currency, never added across currencies.
+
+Checking, savings and investment balances are assets (an overdrawn checking account is a
+negative asset, not a liability); credit and loan balances are liabilities (what is owed; a card
+paid beyond its balance owes less than nothing). Closed accounts, and those the user leaves out
+(`includeInNetWorth: false`), count nowhere but in how many were left out. Sums are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from app.cache import CachedBody, CacheKey, ResponseCache
+from app.domain import ASSET_TYPES, Account, AccountStatus, AccountType
+from app.repositories.base import AccountRepository
+
+#: The cache holds a summary beside the user's lists, under a filter no list can have.
+SUMMARY_KEY = "summary"
+
+
+@dataclass(frozen=True)
+class TypeTotal:
+    count: int = 0
+    total: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class CurrencySummary:
+    currency: str
+    assets: Decimal
+    liabilities: Decimal
+    by_type: dict[AccountType, TypeTotal]
+    #: Accounts in this currency that count nowhere: closed, or left out by the user (open).
+    closed: int
+    left_out: int
+
+    @property
+    def net_worth(self) -> Decimal:
+        return self.assets - self.liabilities
+
+
+@dataclass
+class _Running:
+    by_type: dict[AccountType, TypeTotal] = field(
+        default_factory=lambda: {kind: TypeTotal() for kind in AccountType}
+    )
+    closed: int = 0
+    left_out: int = 0
+
+
+def summarize(accounts: Iterable[Account]) -> list[CurrencySummary]:
+    """Per currency, in alphabetical order."""
+    running: dict[str, _Running] = {}
+    for account in accounts:
+        tally = running.setdefault(account.currency, _Running())
+        if account.status is AccountStatus.CLOSED:
+            tally.closed += 1
+        elif not account.include_in_net_worth:
+            tally.left_out += 1
+        else:
+            before = tally.by_type[account.type]
+            tally.by_type[account.type] = TypeTotal(
+                before.count + 1, before.total + account.balance
+            )
+    return [
+        CurrencySummary(
+            currency=currency,
+            assets=sum((tally.by_type[kind].total for kind in ASSET_TYPES), Decimal(0)),
+            liabilities=sum(
+                (total.total for kind, total in tally.by_type.items() if kind not in ASSET_TYPES),
+                Decimal(0),
+            ),
+            by_type=tally.by_type,
+            closed=tally.closed,
+            left_out=tally.left_out,
+        )
+        for currency, tally in sorted(running.items())
+    ]
+
+
+def cached_summary(
+    repository: AccountRepository,
+    cache: ResponseCache,
+    user_id: str,
+    render: Callable[[list[CurrencySummary]], CachedBody],
+) -> CachedBody:
+    """The rendered summary, cached and made stale exactly as the user's lists are (a write
+    moves the revision it is keyed by)."""
+    key = CacheKey(user_id, SUMMARY_KEY, repository.user_revision(user_id))
+    return cache.fetch(key, lambda: render(summarize(repository.list_accounts(user_id))))
