@@ -6,7 +6,7 @@ Every other layer imports from here; this module imports from none of them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -113,6 +113,11 @@ DETAILS_CLASSES: dict[AccountType, type[Details]] = {
 }
 
 
+#: An account's fields that are the user's own, even on a synced account: what they call it, and
+#: how the app shows and counts it. A provider says everything else of a synced account.
+USER_OWNED = ("nickname", "hidden", "include_in_net_worth")
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     id: str
@@ -153,6 +158,11 @@ class Account:
     @property
     def synced(self) -> bool:
         return self.connection_id is not None
+
+    def resynced(self, news: Account) -> Account:
+        """What a sync makes of this account from the provider's `news`: that, under this
+        account's id, with the user's own choices kept."""
+        return replace(news, id=self.id, **{name: getattr(self, name) for name in USER_OWNED})
 
     @property
     def type(self) -> AccountType:

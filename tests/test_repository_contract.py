@@ -398,6 +398,27 @@ def test_a_sync_adds_updates_and_closes_and_the_same_sync_again_changes_nothing(
         repository.apply_sync("dave", "conn1", later)
 
 
+def test_a_sync_keeps_the_users_own_fields(repository: Store) -> None:
+    repository.apply_sync("alice", "conn1", [from_sync("e1", 10)])
+    repository.modify_account(
+        "alice",
+        "sync-e1",
+        lambda found: replace(found, nickname="Mine", hidden=True, include_in_net_worth=False),
+    )
+    assert repository.apply_sync("alice", "conn1", [from_sync("e1", 12, "new-id")]) == SyncOutcome(
+        0, 1, 0
+    )
+    kept = repository.get_account("alice", "sync-e1")
+    assert (kept.balance, kept.nickname, kept.hidden, kept.include_in_net_worth) == (
+        Decimal(12),
+        "Mine",
+        True,
+        False,
+    )
+    # The same news again: nothing to write, the user's fields notwithstanding.
+    assert repository.apply_sync("alice", "conn1", [from_sync("e1", 12)]) == SyncOutcome(0, 0, 0)
+
+
 def linked_connection(connection_id: str = "conn1") -> Connection:
     return Connection(
         id=connection_id,

@@ -291,3 +291,25 @@ def test_a_synced_account_changes_only_through_its_syncs(
     assert accounts.get_account(repository, "user123", "acc3") == linked
     # Sending it back as it is changes nothing the provider owns, so it is no conflict.
     assert accounts.replace_account(repository, "user123", "acc3", as_read) == linked
+    with pytest.raises(ProviderOwned) as refused:
+        accounts.patch_account(repository, "user123", "acc3", {"subtype": "prepaid", "mask": "99"})
+    assert refused.value.fields == ["subtype", "mask"]
+
+
+def test_the_users_own_fields_change_on_any_account_and_outlive_its_syncs(
+    repository: InMemoryAccountRepository,
+) -> None:
+    linked = synced(repository)
+    mine = {"nickname": "Bills", "hidden": True, "includeInNetWorth": False}
+    changed = accounts.patch_account(repository, "user123", "acc3", mine)
+    assert (changed.nickname, changed.hidden, changed.include_in_net_worth) == (
+        "Bills",
+        True,
+        False,
+    )
+    # The next sync brings a new balance; the user's choices stay.
+    news = replace(linked, id="fresh", balance=Decimal("77.70"))
+    repository.apply_sync("user123", "c1", [news])
+    after = accounts.get_account(repository, "user123", "acc3")
+    assert after.balance == Decimal("77.70")
+    assert (after.nickname, after.hidden, after.include_in_net_worth) == ("Bills", True, False)

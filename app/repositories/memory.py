@@ -142,8 +142,8 @@ class InMemoryAccountRepository(Store):
                 if known is None:
                     stored[account.id] = self._versioned(account)
                     added += 1
-                elif replace(account, id=known.id) != known:
-                    stored[known.id] = self._versioned(replace(account, id=known.id))
+                elif known.resynced(account) != known:
+                    stored[known.id] = self._versioned(known.resynced(account))
                     updated += 1
             for gone in linked.values():
                 if gone.status is not AccountStatus.CLOSED:

@@ -482,8 +482,8 @@ class SqlAccountRepository(Store):
                     insert(accounts).values(account_row(user_id, replace(account, version=1)))
                 )
                 added += 1
-            elif replace(account, id=known.id) != known:
-                changes.append(replace(account, id=known.id))
+            elif known.resynced(account) != known:
+                changes.append(known.resynced(account))
                 updated += 1
         for gone in linked.values():
             if gone.status is not AccountStatus.CLOSED:

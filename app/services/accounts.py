@@ -14,6 +14,7 @@ from typing import Any
 
 from app.cache import CachedBody, CacheKey, ResponseCache
 from app.domain import (
+    USER_OWNED,
     Account,
     AccountFilter,
     InvalidData,
@@ -145,9 +146,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 _LINK = ("connection_id", "external_id")
-# The user's own, on any account: what they call it, and how the app shows and counts it.
-USER_OWNED = ("nickname", "hidden", "include_in_net_worth")
-# On a synced account the provider says everything else.
+# On a synced account the provider says everything but what is the user's own.
 _PROVIDER_SAYS = tuple(
     field.name for field in fields(Account) if field.compare and field.name not in USER_OWNED
 )
