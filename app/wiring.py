@@ -25,7 +25,13 @@ from app.jobs.threads import InProcessQueue
 from app.providers.base import ProviderAdapter
 from app.providers.sandbox import SandboxProvider
 from app.repositories import build_stores
-from app.repositories.base import AccountRepository, DeliveryLog, Store, StoreAdministration
+from app.repositories.base import (
+    AccountRepository,
+    DeliveryLog,
+    IdempotencyKeys,
+    Store,
+    StoreAdministration,
+)
 from app.repositories.timed import timed_repository
 from app.sealing import TokenSeal
 from app.seed import load_seed_file
@@ -51,6 +57,8 @@ class Components:
     aggregation: Aggregation
     #: Webhook deliveries already acted on.
     deliveries: DeliveryLog
+    #: POST requests' idempotency keys and their first answers.
+    idempotency: IdempotencyKeys
     #: Runs the schedule (and, without a broker, the jobs) in this process once started.
     scheduler: Scheduler | None
     _started_in: list[int] = field(default_factory=list)
@@ -122,6 +130,7 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         seed=seed,
         aggregation=aggregation,
         deliveries=primary,
+        idempotency=primary,
         scheduler=scheduler,
     )
 

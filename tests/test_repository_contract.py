@@ -31,7 +31,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import Store, SyncOutcome
+from app.repositories.base import KeyClaim, KeyState, RecordedAnswer, Store, SyncOutcome
 from app.repositories.memory import InMemoryAccountRepository
 from app.repositories.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
@@ -598,3 +598,32 @@ def test_jobs_of_missing_things_and_a_deleted_connection(repository: Store) -> N
     repository.delete_connection("alice", "conn1")
     with pytest.raises(SyncJobNotFound):
         repository.get_job("alice", "j1")
+
+
+def test_an_idempotency_key_is_claimed_once_answered_then_forgotten(repository: Store) -> None:
+    noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    lease, day = noon + timedelta(seconds=60), noon + timedelta(hours=24)
+
+    def claim(fingerprint: str = "f1", at: datetime = noon, key: str = "k1") -> KeyClaim:
+        return repository.claim_key("alice", key, fingerprint, at, at + timedelta(seconds=60), day)
+
+    with ThreadPoolExecutor(8) as pool:
+        states = list(pool.map(lambda _: claim().state, range(8)))
+    assert states.count(KeyState.NEW) == 1
+    assert set(states) == {KeyState.NEW, KeyState.IN_PROGRESS}
+    assert claim("f2").state is KeyState.MISMATCH
+    # Another owner's key of the same name is another key.
+    assert repository.claim_key("bob", "k1", "f9", noon, lease, day).state is KeyState.NEW
+    answer = RecordedAnswer(201, b'{"id":"x"}', (("Location", "/x"), ("Content-Type", "a/b")))
+    repository.complete_key("alice", "k1", "f1", answer)
+    assert claim() == KeyClaim(KeyState.DONE, answer)
+    assert claim("f2").state is KeyState.MISMATCH
+    # A request that died: its key is free again once its lease is over, and not before.
+    assert claim(key="k2").state is KeyState.NEW
+    assert claim(key="k2", at=noon + timedelta(seconds=30)).state is KeyState.IN_PROGRESS
+    assert claim(key="k2", at=noon + timedelta(seconds=61)).state is KeyState.NEW
+    # A released key (its request failed on the way) is free at once.
+    repository.release_key("alice", "k2", "f1")
+    assert claim(key="k2").state is KeyState.NEW
+    # After its day, a key is forgotten, answer and all.
+    assert claim("f2", at=day).state is KeyState.NEW

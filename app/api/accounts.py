@@ -18,6 +18,7 @@ from app.api.http import (
     json_object_body,
     json_response,
 )
+from app.api.idempotency import idempotent
 from app.cache import CachedBody
 from app.domain import ALL_SUBTYPES, Account, AccountFilter, AccountStatus, AccountType
 from app.exact_json import dumps_bytes
@@ -157,6 +158,7 @@ def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBo
     body=_WHOLE_ACCOUNT,
     errors=[409],
 )
+@idempotent
 def create_account(user_id: str) -> Response:
     account = service.create_account(repository(), user_id, json_object_body())
     response = _account_response(account, 201)

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from app.api.context import components
 from app.api.contract import Answer, Body, contract
 from app.api.http import body_bytes, json_object_body, json_response
+from app.api.idempotency import idempotent
 from app.api.problems import Problem
 from app.domain import Connection, SyncJob
 from app.jobs.running import utcnow
@@ -67,6 +68,7 @@ def _job_response(user_id: str, job: SyncJob, status: int = 200) -> Response:
     body=Body(NewConnectionSchema),
     errors=[503],
 )
+@idempotent
 def link(user_id: str) -> Response:
     asked = load(_new_connection_schema, json_object_body())
     aggregation = components().aggregation
@@ -118,6 +120,7 @@ def delete_connection(user_id: str, connection_id: str) -> Response:
     "409 `connection-disconnected` when the user revoked the connection at the provider.",
     errors=[409, 503],
 )
+@idempotent
 def refresh(user_id: str, connection_id: str) -> Response:
     job = service.request_sync(components().aggregation, user_id, connection_id, utcnow())
     return _job_response(user_id, job, 202)

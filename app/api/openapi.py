@@ -21,6 +21,7 @@ from marshmallow import Schema
 
 from app.api.auth import PUBLIC_ENDPOINTS, auth_enabled
 from app.api.contract import Answer, Contract, SchemaRef, contract, contract_of
+from app.api.idempotency import is_idempotent
 from app.api.limits import UNLIMITED_ENDPOINTS
 from app.domain import ID_PATTERN
 from app.exact_json import dumps_bytes
@@ -47,13 +48,15 @@ _PROBLEMS = {
     "signature, or one already used.",
     403: "The token may not act for this user, or the route needs the admin scope.",
     404: "No such user, account, connection or sync job (or route).",
-    409: "The id is taken, the write would change what only the provider's syncs set, or the "
-    "connection was disconnected at the provider.",
+    409: "The id is taken, the write would change what only the provider's syncs set, the "
+    "connection was disconnected at the provider, the user holds the most accounts allowed, or "
+    "a request with the same Idempotency-Key is still running.",
     412: "If-Match no longer matches the account: read it again and retry.",
     413: "The body is too large.",
     415: "The body is not JSON.",
-    422: "JSON, but not valid: `errors` names each bad field by its path; or the provider "
-    "refused to link (`link-refused`, with its `providerCode`).",
+    422: "JSON, but not valid: `errors` names each bad field by its path; the provider "
+    "refused to link (`link-refused`, with its `providerCode`); or the Idempotency-Key was used "
+    "with another request.",
     429: "Too many requests from this address or with this token; see `Retry-After`.",
     503: "The database, the sync queue or the provider cannot be reached right now; retry after "
     "`Retry-After` seconds.",
@@ -72,6 +75,15 @@ _IF_NONE_MATCH = {
     "required": False,
     "schema": {"type": "string"},
     "description": "An ETag; 304 when it is still the current one.",
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Makes a retry safe: the same key with the same request gets the first "
+    "answer again (marked `Idempotent-Replayed: true`), with nothing done twice; with another "
+    "request, a 422; while the first still runs, a 409. Kept 24 hours, per user.",
 }
 _IF_MATCH = {
     "name": "If-Match",
@@ -165,7 +177,9 @@ class _Describer:
             statuses.add(412)
         return sorted(statuses)
 
-    def operation(self, declared: Contract, endpoint: str) -> dict[str, Any]:
+    def operation(
+        self, declared: Contract, endpoint: str, idempotent: bool = False
+    ) -> dict[str, Any]:
         public = endpoint in PUBLIC_ENDPOINTS
         etag = not public
         responses = {str(answer.status): _answer(answer, etag) for answer in declared.answers}
@@ -180,7 +194,11 @@ class _Describer:
             }
         if declared.conditional_write:
             parameters.append(_IF_MATCH)
-        for status in self.problems(declared, public, endpoint not in UNLIMITED_ENDPOINTS):
+        statuses = self.problems(declared, public, endpoint not in UNLIMITED_ENDPOINTS)
+        if idempotent:
+            parameters.append(_IDEMPOTENCY_KEY)
+            statuses = sorted({*statuses, 409, 422})
+        for status in statuses:
             responses[str(status)] = {
                 "description": _PROBLEMS[status],
                 "content": {"application/problem+json": {"schema": _ref(ProblemSchema)}},
@@ -282,7 +300,9 @@ def build_openapi(app: Flask) -> bytes:
             raise LookupError(f"the route {rule.rule} ({rule.endpoint}) declares no contract")
         path, path_parameters[path] = _path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths[path][method.lower()] = describer.operation(declared, rule.endpoint)
+            paths[path][method.lower()] = describer.operation(
+                declared, rule.endpoint, is_idempotent(app.view_functions[rule.endpoint])
+            )
     for path, operations in paths.items():
         spec.path(path=path, operations=operations, parameters=path_parameters[path])
     return dumps_bytes(spec.to_dict())

@@ -8,6 +8,7 @@ from app.api.auth import require_access
 from app.api.context import repository
 from app.api.contract import Answer, Body, contract
 from app.api.http import json_object_body, json_response
+from app.api.idempotency import idempotent
 from app.domain import User
 from app.schemas.errors import load
 from app.schemas.users import NewUserSchema, UserSchema
@@ -32,6 +33,7 @@ def _user_response(
     body=Body(NewUserSchema, required=False),
     errors=[409],
 )
+@idempotent
 def create_user() -> Response:
     # An empty POST is fine: it asks for a user with a generated id.
     body = json_object_body() if request.content_length or request.is_json else {}

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from app.domain import Account, AccountType, Connection, SyncJob
 
@@ -165,6 +166,59 @@ class DeliveryLog(ABC):
         False otherwise. Of callers racing with one key, exactly one is told True."""
 
 
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """An HTTP answer as it was first given, to give again to a retry."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+class KeyState(StrEnum):
+    #: Nobody used the key (or it expired, or its first request died): the caller runs the
+    #: request, then completes or releases the key.
+    NEW = "new"
+    #: A request with the key is running right now.
+    IN_PROGRESS = "in_progress"
+    #: The request ran: here is its answer.
+    DONE = "done"
+    #: The key was used with another request.
+    MISMATCH = "mismatch"
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    state: KeyState
+    answer: RecordedAnswer | None = None
+
+
+class IdempotencyKeys(ABC):
+    """Idempotency keys, per owner (a user), with the request each was first used for."""
+
+    @abstractmethod
+    def claim_key(
+        self,
+        owner: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        lease_until: datetime,
+        expires_at: datetime,
+    ) -> KeyClaim:
+        """What `key` stands for at `now`. NEW when it is free: it is then held for the
+        request `fingerprint` names until `lease_until` (a request that died lets it go then),
+        and kept until `expires_at`. Of callers racing with one key, exactly one gets NEW."""
+
+    @abstractmethod
+    def complete_key(self, owner: str, key: str, fingerprint: str, answer: RecordedAnswer) -> None:
+        """Records the answer of the request that holds the key."""
+
+    @abstractmethod
+    def release_key(self, owner: str, key: str, fingerprint: str) -> None:
+        """Lets go of a key whose request did not finish (it may be tried again)."""
+
+
 class StoreAdministration(ABC):
     """The whole store at once: for start-up, fixture mode and operators, never for one request
     about one user's accounts."""
@@ -196,5 +250,12 @@ class StoreAdministration(ABC):
         """Replaces everything stored with `users`, at once."""
 
 
-class Store(AccountRepository, ConnectionRepository, DeliveryLog, StoreAdministration, ABC):
+class Store(
+    AccountRepository,
+    ConnectionRepository,
+    DeliveryLog,
+    IdempotencyKeys,
+    StoreAdministration,
+    ABC,
+):
     """A storage backend: every interface, over the same data."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -29,12 +29,27 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import Store, SyncOutcome, new_revision
+from app.repositories.base import (
+    KeyClaim,
+    KeyState,
+    RecordedAnswer,
+    Store,
+    SyncOutcome,
+    new_revision,
+)
 
 
 class _User(NamedTuple):
     revision: int
     accounts: dict[str, Account]
+
+
+@dataclass
+class _Key:
+    fingerprint: str
+    expires_at: datetime
+    lease_until: datetime | None
+    answer: RecordedAnswer | None = None
 
 
 class InMemoryAccountRepository(Store):
@@ -49,6 +64,8 @@ class InMemoryAccountRepository(Store):
         self._jobs: dict[str, dict[str, SyncJob]] = {}
         # webhook delivery key -> until when it is remembered
         self._deliveries: dict[str, datetime] = {}
+        # (owner, key) -> the key's record
+        self._keys: dict[tuple[str, str], _Key] = {}
         self.replace_all(users)
 
     def _user(self, user_id: str) -> _User:
@@ -270,6 +287,43 @@ class InMemoryAccountRepository(Store):
                 return False
             self._deliveries[key] = keep_until
             return True
+
+    def claim_key(
+        self,
+        owner: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        lease_until: datetime,
+        expires_at: datetime,
+    ) -> KeyClaim:
+        with self._lock:
+            for expired in [name for name, kept in self._keys.items() if kept.expires_at <= now]:
+                del self._keys[expired]
+            kept = self._keys.get((owner, key))
+            if kept is None:
+                self._keys[owner, key] = _Key(fingerprint, expires_at, lease_until)
+                return KeyClaim(KeyState.NEW)
+            if kept.fingerprint != fingerprint:
+                return KeyClaim(KeyState.MISMATCH)
+            if kept.answer is not None:
+                return KeyClaim(KeyState.DONE, kept.answer)
+            if kept.lease_until is not None and kept.lease_until > now:
+                return KeyClaim(KeyState.IN_PROGRESS)
+            kept.lease_until = lease_until
+            return KeyClaim(KeyState.NEW)
+
+    def complete_key(self, owner: str, key: str, fingerprint: str, answer: RecordedAnswer) -> None:
+        with self._lock:
+            kept = self._keys.get((owner, key))
+            if kept is not None and kept.fingerprint == fingerprint:
+                kept.answer, kept.lease_until = answer, None
+
+    def release_key(self, owner: str, key: str, fingerprint: str) -> None:
+        with self._lock:
+            kept = self._keys.get((owner, key))
+            if kept is not None and kept.fingerprint == fingerprint and kept.answer is None:
+                del self._keys[owner, key]
 
     def is_empty(self) -> bool:
         return not self._users

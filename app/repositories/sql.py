@@ -54,10 +54,18 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import Store, SyncOutcome, new_revision
+from app.repositories.base import (
+    KeyClaim,
+    KeyState,
+    RecordedAnswer,
+    Store,
+    SyncOutcome,
+    new_revision,
+)
 from app.repositories.tables import (
     accounts,
     connections,
+    idempotency_keys,
     sync_jobs,
     users,
     webhook_deliveries,
@@ -676,6 +684,91 @@ class SqlAccountRepository(Store):
         except exc.IntegrityError:
             return False
         return True
+
+    def claim_key(
+        self,
+        owner: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        lease_until: datetime,
+        expires_at: datetime,
+    ) -> KeyClaim:
+        this_key = [idempotency_keys.c.owner == owner, idempotency_keys.c.key == key]
+        insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
+        with self._transaction() as connection:
+            connection.execute(
+                delete(idempotency_keys).where(
+                    idempotency_keys.c.owner == owner, idempotency_keys.c.expires_at <= now
+                )
+            )
+            # The primary key decides between racing callers: one insert wins.
+            claimed = connection.execute(
+                insert_(idempotency_keys)
+                .values(
+                    owner=owner,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status=KeyState.IN_PROGRESS.value,
+                    lease_until=lease_until,
+                    expires_at=expires_at,
+                )
+                .on_conflict_do_nothing()
+                .returning(idempotency_keys.c.key)
+            ).first()
+            if claimed is not None:
+                return KeyClaim(KeyState.NEW)
+            # A request that died held it: its lease is over, so the next one takes it.
+            taken_over = connection.execute(
+                update(idempotency_keys)
+                .where(
+                    *this_key,
+                    idempotency_keys.c.fingerprint == fingerprint,
+                    idempotency_keys.c.status == KeyState.IN_PROGRESS.value,
+                    idempotency_keys.c.lease_until <= now,
+                )
+                .values(lease_until=lease_until)
+            ).rowcount
+            if taken_over:
+                return KeyClaim(KeyState.NEW)
+            row = connection.execute(select(idempotency_keys).where(*this_key)).one()
+        if row.fingerprint != fingerprint:
+            return KeyClaim(KeyState.MISMATCH)
+        if row.status == KeyState.IN_PROGRESS.value:
+            return KeyClaim(KeyState.IN_PROGRESS)
+        headers = tuple((str(name), str(value)) for name, value in row.answer_headers or [])
+        return KeyClaim(
+            KeyState.DONE, RecordedAnswer(row.answer_status, bytes(row.answer_body), headers)
+        )
+
+    def complete_key(self, owner: str, key: str, fingerprint: str, answer: RecordedAnswer) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                update(idempotency_keys)
+                .where(
+                    idempotency_keys.c.owner == owner,
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.fingerprint == fingerprint,
+                )
+                .values(
+                    status=KeyState.DONE.value,
+                    answer_status=answer.status,
+                    answer_body=answer.body,
+                    answer_headers=[list(header) for header in answer.headers],
+                    lease_until=None,
+                )
+            )
+
+    def release_key(self, owner: str, key: str, fingerprint: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                delete(idempotency_keys).where(
+                    idempotency_keys.c.owner == owner,
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.fingerprint == fingerprint,
+                    idempotency_keys.c.status == KeyState.IN_PROGRESS.value,
+                )
+            )
 
     def is_empty(self) -> bool:
         with self._reading() as connection:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -159,6 +160,21 @@ connections = Table(
     CheckConstraint(f"status IN ({CONNECTION_STATUSES_SQL})", name="connections_status_check"),
     Index("connections_provider_item_idx", "provider", "item_id"),
     Index("connections_next_sync_at_idx", "next_sync_at"),
+)
+
+# Idempotency keys of POST requests, per owner (the user), with the first answer (24 hours).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("answer_status", Integer, nullable=True),
+    Column("answer_body", LargeBinary, nullable=True),
+    Column("answer_headers", JSON, nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
 )
 
 # Webhook deliveries already acted on, kept as long as their timestamp could pass the window:

@@ -1,0 +1,123 @@
+"""Idempotency-Key on POST: a retry gets the first answer and writes nothing twice, through the
+Flask test client and against live gunicorn workers racing on one key."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from flask.testing import FlaskClient
+
+from app.exact_json import loads_exact
+from tests.databases import emptied
+from tests.live_server import DATABASE_WORKERS, serving
+from tests.samples import valid_account
+
+NEW_LOAN = {key: value for key, value in valid_account("loan").items() if key != "id"}
+
+
+def account_ids(client: FlaskClient, user: str = "user123") -> list[str]:
+    return [
+        found["id"] for found in loads_exact(client.get(f"/users/{user}/accounts").data)["accounts"]
+    ]
+
+
+def test_a_retry_gets_the_first_answer_and_nothing_is_written_twice(client: FlaskClient) -> None:
+    before = account_ids(client)
+    first = client.post(
+        "/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "k-1"}
+    )
+    assert first.status_code == 201
+    again = client.post(
+        "/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "k-1"}
+    )
+    assert (again.status_code, again.data) == (201, first.data)
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert account_ids(client) == [*before, loads_exact(first.data)["id"]]
+    # Without a key, or with another, it is a new request.
+    other = client.post(
+        "/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "k-2"}
+    )
+    assert other.status_code == 201
+    assert len(account_ids(client)) == len(before) + 2
+
+
+def test_the_same_key_with_another_body_is_a_422_and_changes_nothing(client: FlaskClient) -> None:
+    client.post("/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "k-3"})
+    before = account_ids(client)
+    changed = {**NEW_LOAN, "balance": 1}
+    answer = client.post(
+        "/users/user123/accounts", json=changed, headers={"Idempotency-Key": "k-3"}
+    )
+    assert (answer.status_code, answer.mimetype) == (422, "application/problem+json")
+    assert loads_exact(answer.data)["type"].endswith("idempotency-key-reused")
+    assert account_ids(client) == before
+
+
+def test_keys_are_per_user_and_refusals_are_answered_again(client: FlaskClient) -> None:
+    first = client.post(
+        "/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "k-4"}
+    )
+    other_user = client.post(
+        "/users/user456/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "k-4"}
+    )
+    assert first.status_code == other_user.status_code == 201
+    bad = {**NEW_LOAN, "balance": "ten"}
+    refused = client.post("/users/user123/accounts", json=bad, headers={"Idempotency-Key": "k-5"})
+    assert refused.status_code == 422
+    again = client.post("/users/user123/accounts", json=bad, headers={"Idempotency-Key": "k-5"})
+    assert (again.status_code, again.data) == (422, refused.data)
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\tkey"])
+def test_a_malformed_key_is_a_400(client: FlaskClient, key: str) -> None:
+    answer = client.post("/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": key})
+    assert answer.status_code == 400
+    assert loads_exact(answer.data)["type"].endswith("invalid-idempotency-key")
+
+
+def test_creating_a_user_honours_the_key_too(client: FlaskClient) -> None:
+    first = client.post("/users", json={}, headers={"Idempotency-Key": "new-user"})
+    again = client.post("/users", json={}, headers={"Idempotency-Key": "new-user"})
+    assert first.status_code == again.status_code == 201
+    assert first.data == again.data  # one generated user, not two
+
+
+def test_eight_clients_racing_one_key_on_live_workers_make_one_account(postgres_url: str) -> None:
+    env = {
+        "ACCOUNTS_DATABASE_URL": emptied(postgres_url),
+        "ACCOUNTS_AUTH": "off",
+        "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": "",
+        "ACCOUNTS_SEED_DATA": "seed_data.json",
+    }
+    with serving(env) as (url, server):
+        server.wait_for_workers(DATABASE_WORKERS)
+        start = threading.Barrier(8)
+
+        def post(_: int) -> httpx.Response:
+            start.wait()
+            return httpx.post(
+                f"{url}/users/user000/accounts",
+                json=NEW_LOAN,
+                headers={"Idempotency-Key": "race-1"},
+                timeout=10,
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(post, range(8)))
+        statuses = sorted(answer.status_code for answer in answers)
+        assert set(statuses) <= {201, 409}, statuses
+        created = {answer.json()["id"] for answer in answers if answer.status_code == 201}
+        assert len(created) == 1
+        listed: list[dict[str, Any]] = httpx.get(f"{url}/users/user000/accounts").json()["accounts"]
+        assert [found["id"] for found in listed] == list(created)
+        # The ones told to wait get the same account when they retry.
+        retried = httpx.post(
+            f"{url}/users/user000/accounts", json=NEW_LOAN, headers={"Idempotency-Key": "race-1"}
+        )
+        assert (retried.status_code, retried.json()["id"]) == (201, next(iter(created)))
