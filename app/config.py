@@ -21,6 +21,9 @@ class DefaultConfig:
     SEED_DATA = "seed_data.json"
     #: Adds GET /export and POST /reset, which read and replace every user's data at once.
     FIXTURE_MODE = False
+    #: The most accounts one user may hold, added by hand or synced: past it a 409, so that no
+    #: list is unbounded.
+    MAX_ACCOUNTS_PER_USER = 500
     #: Request bodies larger than this are refused with 413; an account is well under 1 KiB.
     MAX_CONTENT_LENGTH = 64 * 1024
     #: `jwt` or `off`. Unset: off for the in-memory demo, jwt whenever DATABASE_URL is set.

@@ -360,6 +360,16 @@ class ProviderOwned(DomainError):
         self.fields = fields
 
 
+class TooManyAccounts(DomainError):
+    """The user holds the most accounts one may: none is added until one is deleted."""
+
+    def __init__(self, user_id: str, limit: int) -> None:
+        super().__init__(
+            f"User '{user_id}' holds {limit} accounts, the most one may; delete one first."
+        )
+        self.limit = limit
+
+
 class StorageUnavailable(DomainError):
     """The store cannot be reached right now; the same request may well succeed in a moment."""
 

@@ -59,6 +59,8 @@ class Components:
     deliveries: DeliveryLog
     #: POST requests' idempotency keys and their first answers.
     idempotency: IdempotencyKeys
+    #: The most accounts one user may hold.
+    max_accounts: int
     #: Runs the schedule (and, without a broker, the jobs) in this process once started.
     scheduler: Scheduler | None
     _started_in: list[int] = field(default_factory=list)
@@ -131,6 +133,7 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         aggregation=aggregation,
         deliveries=primary,
         idempotency=primary,
+        max_accounts=int(settings["MAX_ACCOUNTS_PER_USER"]),
         scheduler=scheduler,
     )
 
@@ -194,4 +197,5 @@ def build_aggregation(
         seal=TokenSeal(str(key)),
         queue=build_queue(settings),
         policy=sync_policy(settings),
+        max_accounts=int(settings["MAX_ACCOUNTS_PER_USER"]),
     )

@@ -466,3 +466,25 @@ def test_a_write_that_would_link_an_account_is_a_409_naming_the_field(
     )
     assert created.status_code == 409
     assert client.get("/users/user123/accounts").data == before
+
+
+def test_past_the_most_accounts_a_user_may_hold_a_create_is_a_409() -> None:
+    from app import create_app
+
+    client = create_app(
+        {"SEED_DATA": str(SEED_FILE), "MAX_ACCOUNTS_PER_USER": 4, "RATE_LIMIT_PER_ADDRESS": ""}
+    ).test_client()
+    # user123 holds 3: one more fits, the next does not.
+    assert (
+        client.post("/users/user123/accounts", json=valid_account("loan", id="n1")).status_code
+        == 201
+    )
+    refused = client.post("/users/user123/accounts", json=valid_account("loan", id="n2"))
+    assert (refused.status_code, refused.mimetype) == (409, "application/problem+json")
+    assert refused.get_json()["type"].endswith("too-many-accounts")
+    assert len(client.get("/users/user123/accounts").get_json()["accounts"]) == 4
+    assert client.delete("/users/user123/accounts/n1").status_code == 204
+    assert (
+        client.post("/users/user123/accounts", json=valid_account("loan", id="n2")).status_code
+        == 201
+    )

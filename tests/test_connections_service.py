@@ -330,3 +330,16 @@ def test_a_token_sealed_under_another_key_is_a_connection_error_not_a_crash(
     assert shown.error.code == "TOKEN_UNREADABLE"
     with pytest.raises(ConfigurationError, match="Fernet key"):
         TokenSeal("not-a-key")
+
+
+def test_a_sync_past_the_most_accounts_a_user_may_hold_fails_and_stores_nothing(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
+) -> None:
+    limited = replace(aggregation, max_accounts=3)
+    linked = connections.link(limited, "u1", "sandbox", "ins_platypus", GOOD, NOW)  # 4 accounts
+    assert connections.run_job(limited, "u1", queue.sent[0][1], NOW).outcome == "failed"
+    shown = store.get_connection("u1", linked.id)
+    assert shown.status is ConnectionStatus.ERROR
+    assert shown.error is not None
+    assert shown.error.code == "TOO_MANY_ACCOUNTS"
+    assert store.list_accounts("u1") == []

@@ -27,6 +27,7 @@ from app.domain import (
     SyncFailure,
     SyncJob,
     SyncJobNotFound,
+    TooManyAccounts,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -627,3 +628,27 @@ def test_an_idempotency_key_is_claimed_once_answered_then_forgotten(repository: 
     assert claim(key="k2").state is KeyState.NEW
     # After its day, a key is forgotten, answer and all.
     assert claim("f2", at=day).state is KeyState.NEW
+
+
+def test_a_user_holds_at_most_the_limit_whoever_adds_at_once(repository: Store) -> None:
+    # carol has none; 8 threads add 12 accounts under a limit of 5: exactly 5 are kept.
+    def add(number: int) -> bool:
+        try:
+            repository.add_account("carol", account("credit", f"c{number}"), limit=5)
+        except TooManyAccounts:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        added = list(pool.map(add, range(12)))
+    assert added.count(True) == 5
+    assert len(repository.list_accounts("carol")) == 5
+    # A sync that would pass the limit stores nothing; one that fits is stored.
+    revision = repository.user_revision("carol")
+    with pytest.raises(TooManyAccounts):
+        repository.apply_sync("carol", "conn1", [from_sync("e1", 1)], limit=5)
+    assert len(repository.list_accounts("carol")) == 5
+    assert repository.user_revision("carol") == revision
+    assert repository.apply_sync("carol", "conn1", [from_sync("e1", 1)], limit=6) == SyncOutcome(
+        1, 0, 0
+    )

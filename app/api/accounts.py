@@ -160,7 +160,10 @@ def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBo
 )
 @idempotent
 def create_account(user_id: str) -> Response:
-    account = service.create_account(repository(), user_id, json_object_body())
+    parts = components()
+    account = service.create_account(
+        parts.repository, user_id, json_object_body(), parts.max_accounts
+    )
     response = _account_response(account, 201)
     response.headers["Location"] = url_for(".get_account", user_id=user_id, account_id=account.id)
     return response

@@ -25,6 +25,7 @@ from app.domain import (
     QueueUnavailable,
     StorageUnavailable,
     SyncJobNotFound,
+    TooManyAccounts,
     TypeChangeNeedsPut,
     UserExists,
     UserNotFound,
@@ -82,6 +83,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     LinkRefused: (422, "link-refused", "Link refused"),
     ProviderUnavailable: (503, "provider-unavailable", "Provider unavailable"),
     QueueUnavailable: (503, "queue-unavailable", "Queue unavailable"),
+    TooManyAccounts: (409, "too-many-accounts", "Too many accounts"),
 }
 
 #: Seconds a client is asked to wait after a 503, unless the error knows better.

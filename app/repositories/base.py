@@ -66,8 +66,11 @@ class AccountRepository(ABC):
         """Removes the user and all of their accounts. Raises UserNotFound."""
 
     @abstractmethod
-    def add_account(self, user_id: str, account: Account) -> Account:
-        """Appends the account to the user's list. Raises UserNotFound or AccountExists."""
+    def add_account(self, user_id: str, account: Account, limit: int | None = None) -> Account:
+        """Appends the account to the user's list, unless they hold `limit` accounts already.
+
+        Raises UserNotFound, AccountExists or TooManyAccounts.
+        """
 
     @abstractmethod
     def modify_account(
@@ -86,13 +89,18 @@ class AccountRepository(ABC):
 
     @abstractmethod
     def apply_sync(
-        self, user_id: str, connection_id: str, accounts: Sequence[Account]
+        self,
+        user_id: str,
+        connection_id: str,
+        accounts: Sequence[Account],
+        limit: int | None = None,
     ) -> SyncOutcome:
         """Makes the user's accounts of `connection_id` what `accounts` (all linked to it) say,
         in one write: each is matched by its external id; a new one is appended under its own id,
         a known one keeps its id, place and history and takes the new content; one no longer
         among them is closed, never deleted. A second call with the same accounts changes
-        nothing, and the revision changes only when something did. Raises UserNotFound.
+        nothing, and the revision changes only when something did. Raises UserNotFound, or
+        TooManyAccounts (writing nothing) when the user would hold more than `limit` accounts.
         """
 
     @abstractmethod

@@ -25,6 +25,7 @@ from app.domain import (
     ConnectionNotFound,
     SyncJob,
     SyncJobNotFound,
+    TooManyAccounts,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -122,11 +123,13 @@ class InMemoryAccountRepository(Store):
             self._connections.pop(user_id, None)
             self._jobs.pop(user_id, None)
 
-    def add_account(self, user_id: str, account: Account) -> Account:
+    def add_account(self, user_id: str, account: Account, limit: int | None = None) -> Account:
         with self._lock:
             accounts = self._accounts_of(user_id)
             if account.id in accounts:
                 raise AccountExists(user_id, account.id)
+            if limit is not None and len(accounts) >= limit:
+                raise TooManyAccounts(user_id, limit)
             stored = self._versioned(account)
             self._publish(user_id, {**accounts, account.id: stored})
             return stored
@@ -144,7 +147,11 @@ class InMemoryAccountRepository(Store):
             return stored
 
     def apply_sync(
-        self, user_id: str, connection_id: str, accounts: Sequence[Account]
+        self,
+        user_id: str,
+        connection_id: str,
+        accounts: Sequence[Account],
+        limit: int | None = None,
     ) -> SyncOutcome:
         with self._lock:
             stored = dict(self._accounts_of(user_id))
@@ -166,6 +173,8 @@ class InMemoryAccountRepository(Store):
                 if gone.status is not AccountStatus.CLOSED:
                     stored[gone.id] = self._versioned(replace(gone, status=AccountStatus.CLOSED))
                     closed += 1
+            if limit is not None and added and len(stored) > limit:
+                raise TooManyAccounts(user_id, limit)
             if added or updated or closed:
                 self._publish(user_id, stored)
             return SyncOutcome(added, updated, closed)

@@ -50,6 +50,7 @@ from app.domain import (
     SyncFailure,
     SyncJob,
     SyncJobNotFound,
+    TooManyAccounts,
     UserExists,
     UserNotFound,
     VersionConflict,
@@ -365,6 +366,13 @@ class SqlAccountRepository(Store):
             raise UserNotFound(user_id)
 
     @staticmethod
+    def _count(connection: Connection_, user_id: str) -> int:
+        found = connection.scalar(
+            select(func.count()).select_from(accounts).where(accounts.c.user_id == user_id)
+        )
+        return int(found or 0)
+
+    @staticmethod
     def _user_exists(connection: Connection_, user_id: str) -> bool:
         return connection.scalar(select(literal(True)).where(users.c.id == user_id)) is not None
 
@@ -428,11 +436,13 @@ class SqlAccountRepository(Store):
             if connection.execute(delete(users).where(users.c.id == user_id)).rowcount == 0:
                 raise UserNotFound(user_id)
 
-    def add_account(self, user_id: str, account: Account) -> Account:
+    def add_account(self, user_id: str, account: Account, limit: int | None = None) -> Account:
         stored = replace(account, version=1)
         try:
             with self._transaction() as connection:
-                self._touch(connection, user_id)
+                self._touch(connection, user_id)  # the user's row lock: adds take turns
+                if limit is not None and self._count(connection, user_id) >= limit:
+                    raise TooManyAccounts(user_id, limit)
                 connection.execute(insert(accounts).values(account_row(user_id, stored)))
         except exc.IntegrityError:
             raise AccountExists(user_id, account.id) from None
@@ -460,7 +470,11 @@ class SqlAccountRepository(Store):
         return replace(changed, version=version)
 
     def apply_sync(
-        self, user_id: str, connection_id: str, wanted: Sequence[Account]
+        self,
+        user_id: str,
+        connection_id: str,
+        wanted: Sequence[Account],
+        limit: int | None = None,
     ) -> SyncOutcome:
         try:
             with self._transaction() as connection:
@@ -469,6 +483,8 @@ class SqlAccountRepository(Store):
                 outcome = self._sync(connection, user_id, connection_id, wanted)
                 if outcome == SyncOutcome(0, 0, 0):
                     raise _NothingChanged  # roll back the touch: the revision stays
+                if limit is not None and outcome.added and self._count(connection, user_id) > limit:
+                    raise TooManyAccounts(user_id, limit)  # rolls the whole sync back
         except _NothingChanged:
             return SyncOutcome(0, 0, 0)
         return outcome

@@ -70,12 +70,18 @@ def get_account(repository: AccountRepository, user_id: str, account_id: str) ->
     return repository.get_account(user_id, account_id)
 
 
-def create_account(repository: AccountRepository, user_id: str, body: Mapping[str, Any]) -> Account:
-    """Adds the account `body` describes; its `id` is generated when the body has none."""
+def create_account(
+    repository: AccountRepository,
+    user_id: str,
+    body: Mapping[str, Any],
+    limit: int | None = None,
+) -> Account:
+    """Adds the account `body` describes; its `id` is generated when the body has none. Raises
+    TooManyAccounts when the user holds `limit` accounts already."""
     account_id = body["id"] if "id" in body else new_id("acc")
     account = _account(body, account_id)
     _refuse_provider_owned_changes(None, account)
-    return repository.add_account(user_id, account)
+    return repository.add_account(user_id, account, limit)
 
 
 def replace_account(

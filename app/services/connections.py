@@ -35,6 +35,7 @@ from app.domain import (
     SyncFailure,
     SyncJob,
     SyncJobNotFound,
+    TooManyAccounts,
     UserNotFound,
 )
 from app.jobs.base import JobQueue
@@ -78,6 +79,8 @@ class Aggregation:
     seal: TokenSeal
     queue: JobQueue
     policy: SyncPolicy
+    #: The most accounts one user may hold; a sync that would pass it fails, storing nothing.
+    max_accounts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -370,14 +373,20 @@ def _sync(
         )
         _record(connections, user_id, connection_id, status, now, error, None)
         raise
-    outcome = store_sync(
-        aggregation.accounts,
-        user_id,
-        connection_id,
-        connection.institution_name,
-        said,
-        lambda: new_id("acc"),
-    )
+    try:
+        outcome = store_sync(
+            aggregation.accounts,
+            user_id,
+            connection_id,
+            connection.institution_name,
+            said,
+            lambda: new_id("acc"),
+            aggregation.max_accounts,
+        )
+    except TooManyAccounts as refused:
+        too_many = ProviderError("TOO_MANY_ACCOUNTS", str(refused), retryable=False)
+        _record(connections, user_id, connection_id, ConnectionStatus.ERROR, now, too_many, None)
+        raise too_many from None
     interval = aggregation.policy.interval
     _record(
         connections,

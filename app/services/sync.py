@@ -131,12 +131,14 @@ def store_sync(
     institution_name: str,
     provider_accounts: Sequence[ProviderAccount],
     new_id: Callable[[], str],
+    limit: int | None = None,
 ) -> SyncOutcome:
-    """Stores what the provider said, all of it at once (see the module's rules)."""
+    """Stores what the provider said, all of it at once (see the module's rules). Raises
+    TooManyAccounts, storing nothing, when the user would hold more than `limit` accounts."""
     accounts = [
         account
         for provider_account in provider_accounts
         if (account := to_account(provider_account, connection_id, institution_name, new_id()))
         is not None
     ]
-    return repository.apply_sync(user_id, connection_id, accounts)
+    return repository.apply_sync(user_id, connection_id, accounts, limit)
