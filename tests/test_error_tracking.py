@@ -89,6 +89,6 @@ def test_without_a_dsn_nothing_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
 # Last in the file: Sentry sends a few source lines around the raise as context, and those should
 # be code, not the test's literal account values.
 class FailingStore(InMemoryAccountRepository):
-    def add_account(self, user_id: str, account: Account) -> Account:
+    def add_account(self, user_id: str, account: Account, limit: int | None = None) -> Account:
         balance, routing = account.balance, account.details  # noqa: F841 (in the frame's locals)
         raise RuntimeError("the store broke")
