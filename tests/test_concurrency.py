@@ -16,7 +16,7 @@ from tests.live_server import DATABASE_WORKERS, serving
 from tests.samples import valid_account
 
 THREADS = 8
-UPDATES_PER_THREAD = 200
+UPDATES_PER_THREAD = 100
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from tests.databases import unavailable
 from tests.live_server import serving
 from tests.test_deploy import TEMPLATE, containers, env_of
 
-SLOW_CLIENTS, ATTACK_SECONDS, ANSWER_WITHIN = 50, 15.0, 1.0
+SLOW_CLIENTS, ATTACK_SECONDS, ANSWER_WITHIN = 50, 8.0, 1.0
 
 
 def free_port() -> int:
