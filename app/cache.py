@@ -69,12 +69,18 @@ class ResponseCache(ABC):
     @abstractmethod
     def put(self, key: CacheKey, entry: CachedBody) -> None: ...
 
-    def fetch(self, key: CacheKey, render: Callable[[], CachedBody]) -> CachedBody:
-        """The entry for `key`, rendered (once, however many threads ask at the same time)
-        when there is none."""
+    def hit(self, key: CacheKey) -> CachedBody | None:
+        """The entry for `key`, counted as a hit; None, counted nowhere, when there is none."""
         entry = self.get(key)
         if entry is not None:
             _HIT.inc()
+        return entry
+
+    def fetch(self, key: CacheKey, render: Callable[[], CachedBody]) -> CachedBody:
+        """The entry for `key`, rendered (once, however many threads ask at the same time)
+        when there is none."""
+        entry = self.hit(key)
+        if entry is not None:
             return entry
         with self._flights_lock:
             flight = self._flights.get(key)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from app.config import ConfigurationError, settings
+from app.domain import StorageUnavailable
 from app.seed import SeedDataError, load_seed_file
 
 
@@ -193,13 +194,19 @@ def upgrade(database_url: str) -> None:
 @click.argument("seed_file", type=click.Path(path_type=Path))
 @database_url
 def seed_database(seed_file: Path, database_url: str) -> None:
-    """Load SEED_FILE: add what is missing, rewrite what differs. Twice changes nothing."""
-    from app.repositories import sql_repository
+    """Load SEED_FILE: add what is missing, rewrite what differs. Twice changes nothing.
+
+    With ACCOUNTS_REVISIONS=redis, marked on the same Redis as the service's, so that no
+    service's cached list outlives what it changes."""
+    from app.repositories import build_stores
 
     try:
         users = load_seed_file(seed_file)
-        changed = sql_repository(database_url, settings()).seed(users)
-    except ConfigurationError as error:
+        store, _ = build_stores(
+            {**settings(), "DATABASE_URL": database_url, "READ_REPLICA_URL": None}
+        )
+        changed = store.seed(users)
+    except (ConfigurationError, StorageUnavailable) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{seed_file}: {changed} users and accounts added or changed")
 

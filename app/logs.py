@@ -42,7 +42,7 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
+class StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stdout (or stderr) is at the time, not what it was at set-up."""
 
     def __init__(self, name: str) -> None:
@@ -64,15 +64,15 @@ class _StandardStream(logging.StreamHandler):  # type: ignore[type-arg]
             self.release()
 
 
-def configure_logging(stream: str = "stdout") -> _StandardStream:
+def configure_logging(stream: str = "stdout") -> StandardStream:
     """Once per process: the `app` logger writes JSON lines to standard output (or `stderr`).
 
     Returns the handler, the one set up by the first call."""
     logger = logging.getLogger("app")
     for handler in logger.handlers:
-        if isinstance(handler, _StandardStream):
+        if isinstance(handler, StandardStream):
             return handler
-    handler = _StandardStream(stream)
+    handler = StandardStream(stream)
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

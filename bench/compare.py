@@ -1,23 +1,33 @@
-"""Our service beside the reference peers (../shared/peers): same data, same load, ratios.
+"""Our service beside the floor, its own past, and the reference peers: same data, same load.
 
     .venv/bin/python bench/compare.py [--users 100000] [--duration 10] [--connections 32]
+                                      [--baseline REV] [--only NAME …]
 
 One seed file for everyone: user123 of the bundled seed (its credit, loan and checking accounts,
 the only types both peers know) plus --users synthetic users u0…, three accounts each. Then, one
 server at a time, so that none takes CPU from another's run:
 
-- ours, production: gunicorn with the project's gunicorn.conf.py on PostgreSQL (the database
-  `accounts_compare`, made afresh, which the service seeds itself), several worker processes;
+- the floor: gunicorn, with the project's gunicorn.conf.py and the same worker settings as each
+  of our configurations, serving a no-op WSGI app (bench/floor_app.py): what gunicorn itself
+  costs, which no app under it can beat;
+- ours, production: gunicorn.conf.py on PostgreSQL (the database `accounts_compare`, made
+  afresh, which the service seeds itself), revisions on Redis, authentication and rate limits
+  off as the peers have neither;
+- ours, production with auth and limits: the same with a bearer token on every request and the
+  default rate limits counted in Redis; each request comes as if from another client (a random
+  token of 1,000, a random X-Forwarded-For through one trusted proxy: random_users.lua's
+  TOKENS), so the limits' cost is paid on every request but one load generator never reaches
+  them;
 - ours, default: the same gunicorn.conf.py with the in-memory store, one process;
+- with --baseline REV: ours, production, as of commit REV (a git worktree), for before/after;
 - the Express peer (one Node process) and the FastAPI peer (uvicorn, 2 workers), started by
   their own run.sh from a copy of the read-only peers folder.
 
 Each gets the same wrk loads (wrk is installed from Debian's packages when missing): user123's
 list, its ?type=credit list, random users, and, for ours only (the peers have no writes), 90%
 reads and 10% PATCHes of random users. Ours is also driven at half its peak rate, for the p99
-there. Peak memory (VmHWM) is read per process once the loads are done. Authentication and rate
-limits are off in ours, as the peers have neither, and one wrk client would only measure the
-limiter.
+there. Peak memory (VmHWM) is read per process once the loads are done. At the end, a table of
+every run, then the ratios the targets are stated in (bench/README.md).
 """
 
 from __future__ import annotations
@@ -26,19 +36,24 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import wrk
 from sqlalchemy import make_url
+
+from app.config import DefaultConfig
+from app.tokens import mint_token
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,12 +98,26 @@ def synthetic_accounts(i: int) -> list[dict[str, object]]:
 
 
 @dataclass
+class Load:
+    name: str
+    path: str
+    script: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    headers: tuple[str, ...] = ()
+    #: Only for servers that take writes (ours).
+    writes: bool = False
+
+
+@dataclass
 class Server:
     name: str
     command: list[str]
     cwd: Path
     env: dict[str, str]
     ours: bool
+    loads: list[Load]
+    #: Driven at half its peak too, for the p99 there.
+    paced: bool = False
 
 
 def wait_until_up(name: str, url: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -99,6 +128,8 @@ def wait_until_up(name: str, url: str, server: subprocess.Popen[bytes], log: Pat
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
+        except urllib.error.HTTPError:
+            return  # it answers (a peer without the route, ours with auth on)
         except OSError:
             time.sleep(0.5)
     raise SystemExit(f"{name}: not answering {url} after 900 s:\n{log.read_text()[-2000:]}")
@@ -143,6 +174,9 @@ def main() -> None:
     parser.add_argument(
         "--admin-url", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL"
     )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--baseline", metavar="REV", help="also run ours, production, at REV")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="servers whose name has NAME")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="accounts-compare-"))
@@ -153,8 +187,17 @@ def main() -> None:
     seed_file.write_text(json.dumps(seed))
     peers = work / "peers"
     shutil.copytree(args.peers, peers, ignore=shutil.ignore_patterns("node_modules"))
+    secret = secrets.token_hex(32)
+    tokens_file = work / "tokens.txt"
+    # A thousand tokens, each its own budget of the per-token limit; admin, for any user's list.
+    tokens_file.write_text(
+        "\n".join(
+            mint_token(f"bench{n}", secret, admin=True, expires_in=86400) for n in range(1000)
+        )
+    )
 
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py")]
+    floor = [*gunicorn, "--pythonpath", str(REPO / "bench"), "floor_app:app"]
     ours_env = {
         "ACCOUNTS_SEED_DATA": str(seed_file),
         "ACCOUNTS_AUTH": "off",
@@ -163,99 +206,206 @@ def main() -> None:
     }
     print("making the PostgreSQL database accounts_compare …", flush=True)
     database = fresh_database(args.admin_url, "accounts_compare")
+    production = {
+        **ours_env,
+        "ACCOUNTS_DATABASE_URL": database,
+        "ACCOUNTS_REDIS_URL": args.redis_url,
+        "ACCOUNTS_REVISIONS": "redis",
+        "ACCOUNTS_REVISIONS_NAMESPACE": f"compare-{secrets.token_hex(4)}",
+    }
+    users = {"USERS": str(args.users)}
+    reads = [
+        Load("user123", "/users/user123/accounts"),
+        Load("user123 ?type=credit", "/users/user123/accounts?type=credit"),
+        Load(f"random of {args.users:,} users", "/", "random_users.lua", users),
+    ]
+    ours = [
+        *reads,
+        Load(
+            "90% reads, 10% writes",
+            "/",
+            "random_users.lua",
+            {**users, "WRITE_PERCENT": "10"},
+            writes=True,
+        ),
+    ]
+    spread = {"TOKENS": str(tokens_file)}
     servers = [
         Server(
-            "ours, production (PostgreSQL)",
-            gunicorn,
+            "floor, as on a database",
+            floor,
             REPO,
-            {**ours_env, "ACCOUNTS_DATABASE_URL": database},
-            ours=True,
+            {"ACCOUNTS_DATABASE_URL": database},
+            False,
+            reads[:1],
         ),
-        Server("ours, default (in memory)", gunicorn, REPO, ours_env, ours=True),
+        Server(
+            "ours, production (PostgreSQL)",
+            [*gunicorn, "wsgi:app"],
+            REPO,
+            production,
+            True,
+            ours,
+            paced=True,
+        ),
+        Server(
+            "ours, production with auth and limits",
+            [*gunicorn, "wsgi:app"],
+            REPO,
+            {
+                **production,
+                "ACCOUNTS_AUTH": "jwt",
+                "ACCOUNTS_JWT_SECRET": secret,
+                "ACCOUNTS_TRUSTED_PROXIES": "1",
+                "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": DefaultConfig.RATE_LIMIT_PER_ADDRESS,
+                "ACCOUNTS_RATE_LIMIT_PER_TOKEN": DefaultConfig.RATE_LIMIT_PER_TOKEN,
+            },
+            True,
+            [
+                Load("user123", "/", "random_users.lua", {**spread, "USER_ID": "user123"}),
+                Load(
+                    f"random of {args.users:,} users",
+                    "/",
+                    "random_users.lua",
+                    {**spread, **users},
+                ),
+            ],
+        ),
+        Server("floor, as in memory", floor, REPO, {}, False, reads[:1]),
+        Server(
+            "ours, default (in memory)",
+            [*gunicorn, "wsgi:app"],
+            REPO,
+            ours_env,
+            True,
+            ours,
+            paced=True,
+        ),
         Server(
             "express",
             ["bash", str(peers / "express" / "run.sh")],
             peers,
             {"SEED_DATA": str(seed_file)},
-            ours=False,
+            False,
+            reads,
         ),
         Server(
             "fastapi (2 workers)",
             ["bash", str(peers / "fastapi" / "run.sh")],
             peers,
             {"SEED_DATA": str(seed_file), "WORKERS": "2"},
-            ours=False,
+            False,
+            reads,
         ),
     ]
-    users = {"USERS": str(args.users)}
-    # (name, path, wrk script, its environment); the writes are for ours only (the peers have none).
-    loads: list[tuple[str, str, str | None, dict[str, str]]] = [
-        ("user123", "/users/user123/accounts", None, {}),
-        ("user123 ?type=credit", "/users/user123/accounts?type=credit", None, {}),
-        (f"random of {args.users:,} users", "/", "random_users.lua", users),
-        ("90% reads, 10% writes", "/", "random_users.lua", {**users, "WRITE_PERCENT": "10"}),
-    ]
+    if args.baseline:
+        tree = work / "baseline"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), args.baseline],
+            check=True,
+        )
+        servers.insert(
+            2,
+            Server(
+                f"ours, production, at {args.baseline}",
+                [*gunicorn, "wsgi:app"],
+                tree,
+                production,
+                True,
+                ours,
+            ),
+        )
+    if args.only:
+        servers = [s for s in servers if any(name in s.name for name in args.only)]
+
     results: dict[tuple[str, str], wrk.Result] = {}
     half_peak: dict[str, wrk.Result] = {}
     memory: dict[str, str] = {}
-    for server in servers:
-        port = wrk.free_port()
-        log = work / f"{port}.log"
-        print(f"starting {server.name} …", flush=True)
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                server.command,
-                cwd=server.cwd,
-                env={**os.environ, **server.env, "PORT": str(port)},
-                stdout=output if not server.ours else subprocess.DEVNULL,
-                stderr=output,
-                start_new_session=True,
+    try:
+        for server in servers:
+            run_server(server, args, work, results, half_peak, memory)
+    finally:
+        if args.baseline:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(work / "baseline")],
+                check=False,
             )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(server.name, f"{base}/users/user123/accounts", process, log)
-            for load, path, script, load_env in loads:
-                if "WRITE_PERCENT" in load_env and not server.ours:
-                    continue
-                results[(server.name, load)] = wrk.run(
-                    base + path, args.connections, args.duration, script, load_env
-                )
-                print(f"  {load}: {results[(server.name, load)]}", flush=True)
-            if server.ours:
-                peak = results[(server.name, "user123")].rps
-                # Each connection waits this long between requests: about half the peak rate.
-                delay_ms = args.connections / (peak / 2) * 1000
-                half_peak[server.name] = wrk.run(
-                    base + "/users/user123/accounts",
-                    args.connections,
-                    args.duration,
-                    "paced.lua",
-                    {"DELAY_MS": f"{delay_ms:.2f}"},
-                )
-                print(f"  half peak: {half_peak[server.name]}", flush=True)
-            peaks = peak_memory_mib(process.pid)
-            workers = {pid: mib for pid, mib in peaks.items() if pid != process.pid}
-            memory[server.name] = (
-                f"{max(workers.values()):.0f} MiB per worker ({len(workers)}), "
-                f"{peaks.get(process.pid, 0):.0f} MiB the first process"
-                if workers
-                else f"{peaks.get(process.pid, 0):.0f} MiB (one process)"
-            )
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
+    report(servers, args, results, half_peak, memory)
+    shutil.rmtree(work, ignore_errors=True)
 
+
+def run_server(
+    server: Server,
+    args: argparse.Namespace,
+    work: Path,
+    results: dict[tuple[str, str], wrk.Result],
+    half_peak: dict[str, wrk.Result],
+    memory: dict[str, str],
+) -> None:
+    port = wrk.free_port()
+    log = work / f"{port}.log"
+    print(f"starting {server.name} …", flush=True)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            server.command,
+            cwd=server.cwd,
+            env={**os.environ, **server.env, "PORT": str(port)},
+            stdout=output if not server.ours else subprocess.DEVNULL,
+            stderr=output,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(server.name, f"{base}/users/user123/accounts", process, log)
+        for load in server.loads:
+            results[(server.name, load.name)] = wrk.run(
+                base + load.path, args.connections, args.duration, load.script, load.env
+            )
+            print(f"  {load.name}: {results[(server.name, load.name)]}", flush=True)
+        if server.paced:
+            peak = results[(server.name, "user123")].rps
+            # Each connection waits this long between requests: about half the peak rate.
+            delay_ms = args.connections / (peak / 2) * 1000
+            half_peak[server.name] = wrk.run(
+                base + "/users/user123/accounts",
+                args.connections,
+                args.duration,
+                "paced.lua",
+                {"DELAY_MS": f"{delay_ms:.2f}"},
+            )
+            print(f"  half peak: {half_peak[server.name]}", flush=True)
+        peaks = peak_memory_mib(process.pid)
+        workers = {pid: mib for pid, mib in peaks.items() if pid != process.pid}
+        memory[server.name] = (
+            f"{max(workers.values()):.0f} MiB per worker ({len(workers)}), "
+            f"{peaks.get(process.pid, 0):.0f} MiB the first process"
+            if workers
+            else f"{peaks.get(process.pid, 0):.0f} MiB (one process)"
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def report(
+    servers: list[Server],
+    args: argparse.Namespace,
+    results: dict[tuple[str, str], wrk.Result],
+    half_peak: dict[str, wrk.Result],
+    memory: dict[str, str],
+) -> None:
     print()
     print(f"wrk -t2 -c{args.connections} -d{args.duration}s, one server at a time.")
     print()
-    peer_names = [server.name for server in servers if not server.ours]
+    peer_names = [s.name for s in servers if not s.ours and not s.name.startswith("floor")]
     print(
         "| load | server | req/s | p50 | p99 | errors | "
         + " | ".join(f"ours ÷ {n}" for n in peer_names)
         + " |"
     )
     print("|---|---|---|---|---|---|" + "---|" * len(peer_names))
-    for load, *_ in loads:
+    loads = dict.fromkeys(load.name for server in servers for load in server.loads)
+    for load in loads:
         for server in servers:
             row = results.get((server.name, load))
             if row is None:
@@ -271,14 +421,27 @@ def main() -> None:
                 f"{row.errors} | " + " | ".join(ratios) + " |"
             )
     print()
+    random_users = f"random of {args.users:,} users"
+    targets = [
+        ("ours, production (PostgreSQL)", "floor, as on a database", "user123", 0.5),
+        ("ours, production with auth and limits", "floor, as on a database", "user123", 0.4),
+        ("ours, default (in memory)", "floor, as in memory", "user123", 0.5),
+    ]
+    if args.baseline:
+        before = f"ours, production, at {args.baseline}"
+        targets.append(("ours, production (PostgreSQL)", before, random_users, 2.0))
+    for ours, other, load, target in targets:
+        if (ours, load) in results and (other, load) in results:
+            ratio = results[(ours, load)].rps / results[(other, load)].rps
+            verdict = "met" if ratio >= target else "missed"
+            print(f"- {ours} ÷ {other}, {load}: {ratio:.2f}x (target {target}x: {verdict})")
     for name, row in half_peak.items():
         print(
             f"- {name}, user123 at about half its peak: {row.rps:,.0f} req/s, "
-            f"p50 {row.p50}, p99 {row.p99}"
+            f"p50 {row.p50}, p99 {row.p99} (target p99 < 10 ms)"
         )
     for name, text in memory.items():
         print(f"- {name}, peak memory: {text}")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from app.repositories.base import Store
 from app.repositories.engine import make_engine
 from app.repositories.migrate import upgrade
+from app.repositories.revisions import RedisRevisions, RevisionBoardStore
 from app.repositories.sql import SqlAccountRepository
+from tests.tcp_proxy import TcpProxy
 
 ADMIN_URL = os.environ.get(
     "ACCOUNTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -42,9 +45,8 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """The URL of a fresh, empty database, dropped at the end of the session."""
+def _fresh_database() -> Iterator[str]:
+    """The URL of a fresh, empty database, dropped afterwards."""
     try:
         admin = _admin()
     except psycopg.OperationalError as error:
@@ -57,6 +59,18 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database for the session."""
+    yield from _fresh_database()
+
+
+@pytest.fixture(scope="session")
+def other_postgres_url() -> Iterator[str]:
+    """Another one, for tests that must not meet what others left in the first."""
+    yield from _fresh_database()
 
 
 def migrated(url: str) -> Engine:
@@ -87,6 +101,22 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+def boarded(store: Store, redis_url: str) -> Store:
+    """`store`, its revisions on a Redis board of a namespace of its own."""
+    board = RedisRevisions(redis_url, 1.0, secrets.token_hex(8))
+    found: Store = RevisionBoardStore(store, board)  # type: ignore[assignment]
+    return found
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
+    """A proxy in front of Redis, for a test to cut and restore."""
+    host, port = redis_url.removeprefix("redis://").split("/")[0].split(":")
+    proxy = TcpProxy(host, int(port))
+    yield proxy
+    proxy.stop()
 
 
 RABBITMQ_URL = os.environ.get("ACCOUNTS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")

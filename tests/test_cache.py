@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import pytest
@@ -121,14 +122,6 @@ def test_a_zero_budget_caches_nothing() -> None:
     cache = ProcessCache(max_bytes=0)
     cache.put(CacheKey("alice", "", 1), entry("aaaa"))
     assert cache.get(CacheKey("alice", "", 1)) is None
-
-
-@pytest.fixture
-def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
-    host, port = redis_url.removeprefix("redis://").split("/")[0].split(":")
-    proxy = TcpProxy(host, int(port))
-    yield proxy
-    proxy.stop()
 
 
 def test_redis_down_is_a_miss_not_an_error_and_the_cache_resumes(redis_proxy: TcpProxy) -> None:
@@ -266,7 +259,14 @@ def test_every_write_is_seen_by_the_next_read(
     assert [client.get(path).json["accounts"] for path in lists] == [[], []]  # type: ignore[index]
 
 
-@pytest.mark.parametrize("backend", ["sqlite, in-process cache", "postgresql, redis cache"])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite, in-process cache",
+        "postgresql, redis cache",
+        "postgresql, in-process cache, revisions in redis",
+    ],
+)
 def test_no_stale_read_after_a_write_on_a_live_server_with_several_workers(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -275,9 +275,12 @@ def test_no_stale_read_after_a_write_on_a_live_server_with_several_workers(
     else:
         env = {
             "ACCOUNTS_DATABASE_URL": emptied(request.getfixturevalue("postgres_url")),
-            "ACCOUNTS_CACHE_BACKEND": "redis",
             "ACCOUNTS_REDIS_URL": request.getfixturevalue("redis_url"),
         }
+    if "redis cache" in backend:
+        env["ACCOUNTS_CACHE_BACKEND"] = "redis"
+    if "revisions in redis" in backend:
+        env |= {"ACCOUNTS_REVISIONS": "redis", "ACCOUNTS_REVISIONS_NAMESPACE": token_hex(8)}
     env |= {"ACCOUNTS_AUTH": "off", "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": ""}
     lists = [f"/users/user123/accounts{query}" for query in ("", "?type=credit")]
     with serving(env) as (url, server):

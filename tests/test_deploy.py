@@ -211,6 +211,27 @@ def test_compose_wires_known_settings_and_real_commands() -> None:
         assert main.get_command(None, command[1]) is not None  # type: ignore[arg-type]
 
 
+#: The settings every process that writes accounts must share, or a write of one would leave
+#: cached lists stale for the others (app/repositories/revisions.py).
+REVISION_SETTINGS = ("ACCOUNTS_REDIS_URL", "ACCOUNTS_REVISIONS", "ACCOUNTS_REVISIONS_NAMESPACE")
+
+
+def test_the_service_and_its_workers_share_one_revision_board() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    worker = manifests()["Deployment/worker"]["spec"]["template"]["spec"]["containers"][0]
+    writers = {
+        "compose accounts": compose["accounts"]["environment"],
+        "compose worker": compose["worker"]["environment"],
+        "kubernetes service": env_of(containers()["accounts-service"]),
+        "kubernetes worker": env_of(worker),
+    }
+    boards = {
+        name: tuple(env.get(setting) for setting in REVISION_SETTINGS)
+        for name, env in writers.items()
+    }
+    assert set(boards.values()) == {("redis://redis:6379/0", "redis", None)}, boards
+
+
 @pytest.fixture
 def exported_metrics(client: FlaskClient) -> set[str]:
     client.get("/users/user123/accounts")

@@ -21,7 +21,7 @@ FORBIDDEN = {
 
 # The HTTP layer and what starts it: the only modules that may use Flask.
 HTTP_LAYER = {"app", "app.api", "app.cli", "app.fixture_server", "app.provider_sandbox"}
-WEB_PACKAGES = ("flask", "werkzeug", "flask_cors", "flask_limiter", "app.api")
+WEB_PACKAGES = ("flask", "werkzeug", "flask_cors", "app.api")
 
 
 def module_name(path: Path) -> str:

@@ -1,4 +1,5 @@
-"""The contract every repository backend honours, run unchanged on memory, SQLite and PostgreSQL."""
+"""The contract every repository backend honours, run unchanged on memory, SQLite and PostgreSQL,
+and on PostgreSQL with its revisions on a Redis board (app/repositories/revisions.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from app.repositories.base import KeyClaim, KeyState, RecordedAnswer, Store, Syn
 from app.repositories.memory import InMemoryAccountRepository
 from app.repositories.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
-from tests.databases import migrated
+from tests.databases import boarded, migrated
 from tests.samples import valid_account
 
 _schema = AccountSchema()
@@ -53,7 +54,7 @@ BOB = [account("credit", "a1")]
 INITIAL = {"alice": ALICE, "bob": BOB, "carol": []}
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "postgresql, revisions in redis"])
 def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "memory":
         yield InMemoryAccountRepository(INITIAL)
@@ -61,12 +62,18 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'contract.db'}"
     else:
-        url = request.getfixturevalue("postgres_url")
+        # Each PostgreSQL variant has a database of its own: a few tables (webhook deliveries,
+        # idempotency keys) outlive replace_all.
+        url = request.getfixturevalue(
+            "other_postgres_url" if "redis" in request.param else "postgres_url"
+        )
     engine = migrated(url)
-    repository = SqlAccountRepository(engine)
+    repository: Store = SqlAccountRepository(engine)
+    if "redis" in request.param:
+        repository = boarded(repository, request.getfixturevalue("redis_url"))
     repository.replace_all(INITIAL)
     yield repository
-    engine.dispose()
+    repository.close()
 
 
 def replace_with(

@@ -7,9 +7,10 @@ from werkzeug.routing import BaseConverter
 
 from app.api import accounts, connections, docs, fixture, health, users
 from app.api.auth import PUBLIC_ENDPOINTS, register_auth
+from app.api.cached_reads import CachedReads
 from app.api.context import COMPONENTS_KEY
 from app.api.contract import refuse_undeclared_parameters
-from app.api.limits import register_limits
+from app.api.limits import register_limits, trust_proxies
 from app.api.metrics import register_metrics
 from app.api.openapi import register_openapi
 from app.api.problems import register_problem_handlers
@@ -35,9 +36,9 @@ def register_api(app: Flask, components: Components) -> None:
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.
     app.url_map.merge_slashes = False
-    register_request_log(app)
+    log_stream = register_request_log(app)
     register_problem_handlers(app)
-    register_limits(app)  # before authentication, so that floods of bad tokens are counted too
+    limits = register_limits(app)  # before authentication: floods of bad tokens count too
     register_security(app)
     register_auth(app)
     app.register_blueprint(accounts.blueprint)
@@ -58,3 +59,5 @@ def register_api(app: Flask, components: Components) -> None:
             if endpoint not in PUBLIC_ENDPOINTS and endpoint != "static"
         ],
     )
+    app.wsgi_app = CachedReads(app, log_stream, limits)  # type: ignore[method-assign]
+    trust_proxies(app)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
+from app.api.cached_reads import revision_read
 from app.api.context import components, repository
 from app.api.contract import Answer, Body, contract
 from app.api.http import (
@@ -125,6 +126,7 @@ def list_accounts(user_id: str) -> Response:
         user_id,
         _requested_filter(),
         lambda accounts: _render(user_id, accounts),
+        revision_read(request.environ, user_id),
     )
     ACCOUNTS_SERVED.inc(entry.accounts)
     return body_response(entry.body, entry.etag)
@@ -141,7 +143,11 @@ def list_accounts(user_id: str) -> Response:
 )
 def summary(user_id: str) -> Response:
     entry = summary_service.cached_summary(
-        repository(), components().cache, user_id, lambda found: _render_summary(user_id, found)
+        repository(),
+        components().cache,
+        user_id,
+        lambda found: _render_summary(user_id, found),
+        revision_read(request.environ, user_id),
     )
     return body_response(entry.body, entry.etag)
 

@@ -67,7 +67,8 @@ def _authenticate(verifier: TokenVerifier) -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Send a bearer token: Authorization: Bearer <JWT>.")
     try:
-        principal = verifier.principal(token.strip())
+        # The cached answer for a token seen before; the reason it is refused, otherwise.
+        principal = verifier.cached_principal(token.strip()) or verifier.principal(token.strip())
     except jwt.ExpiredSignatureError:
         raise _unauthorized("The token has expired.", "invalid_token") from None
     except jwt.InvalidTokenError:

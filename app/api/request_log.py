@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import orjson
 from flask import Flask, Response, g, request
 
-from app.logs import configure_logging, log_entry, request_id
+from app.logs import StandardStream, configure_logging, log_entry, request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is kept only if it is short and plain, so it cannot forge or split log lines.
@@ -19,9 +19,18 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 requests_log = logging.getLogger("app.requests")
 
 
+def sane_request_id(incoming: str) -> bool:
+    return _SANE_REQUEST_ID.fullmatch(incoming) is not None
+
+
+def new_request_id() -> str:
+    """32 random hex digits, as uuid4().hex gives, for a third of its cost."""
+    return os.urandom(16).hex()
+
+
 def _start() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id.set(incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex)
+    request_id.set(incoming if sane_request_id(incoming) else new_request_id())
     g.started = time.perf_counter()
 
 
@@ -41,7 +50,8 @@ def _forget(_: BaseException | None) -> None:
     request_id.set(None)
 
 
-def register_request_log(app: Flask) -> None:
+def register_request_log(app: Flask) -> StandardStream:
+    """Returns the stream request lines are written to."""
     handler = configure_logging()
 
     def finish(response: Response) -> Response:
@@ -56,3 +66,4 @@ def register_request_log(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(finish)
     app.teardown_request(_forget)
+    return handler

@@ -29,7 +29,7 @@ def _refuse_long_queries() -> None:
         )
 
 
-_DEFAULT_HEADERS = [
+DEFAULT_HEADERS = [
     *SECURITY_HEADERS.items(),
     # Account data may be kept by the client's own cache only, and checked (ETag) before reuse.
     ("Cache-Control", "private, no-cache"),
@@ -40,7 +40,7 @@ def _secure(response: Response) -> Response:
     # One pass over the headers there are, rather than a setdefault (two passes) per default.
     present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 (Headers)
     response.headers.extend(
-        [(name, value) for name, value in _DEFAULT_HEADERS if name.lower() not in present]
+        [(name, value) for name, value in DEFAULT_HEADERS if name.lower() not in present]
     )
     return response
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from app.config import ConfigurationError
 from app.repositories.base import Store
 from app.repositories.memory import InMemoryAccountRepository
+from app.repositories.revisions import with_revision_board
 
 if TYPE_CHECKING:
     from app.repositories.sql import SqlAccountRepository
@@ -51,6 +52,16 @@ def build_stores(settings: Mapping[str, Any]) -> tuple[Store, Store | None]:
     if not url:
         return InMemoryAccountRepository({}), None
     replica_url = settings["READ_REPLICA_URL"]
-    return sql_repository(url, settings), sql_repository(
-        replica_url, settings
-    ) if replica_url else None
+    primary: Store = sql_repository(url, settings)
+    revisions = settings["REVISIONS"]
+    if revisions == "redis":
+        if not settings["REDIS_URL"]:
+            raise ConfigurationError("REVISIONS=redis needs REDIS_URL")
+        if replica_url:
+            # A replica's revision may be behind the primary's; kept in Redis, it would outlive
+            # the replica's lag (app/repositories/revisions.py).
+            raise ConfigurationError("REVISIONS=redis cannot be used with READ_REPLICA_URL")
+        primary = with_revision_board(primary, settings)
+    elif revisions != "database":
+        raise ConfigurationError(f"REVISIONS must be 'database' or 'redis', not {revisions!r}")
+    return primary, sql_repository(replica_url, settings) if replica_url else None
