@@ -1,11 +1,15 @@
 """CPU per cached account list, in-process: the app's own cost without gunicorn or a network.
 
-    .venv/bin/python bench/hot_path.py [--requests N] [--rounds R]
+    .venv/bin/python bench/hot_path.py [--requests N] [--rounds R] [--auth] [--limits]
+                                       [--database URL [--revisions redis]]
 
 Calls the WSGI app directly with user123's list (the cache hit every client makes most often),
-in the in-memory default with authentication and rate limits off, as in bench/compare.py. Prints
-the best of R rounds in microseconds per request, the figure bench/README.md compares before and
-after a change to the request path.
+by default in memory with authentication and rate limits off, as in bench/compare.py; --auth
+sends a bearer token with every request, --limits counts the default rate limits (in this
+process's memory), --database serves from a database (seeded if empty) with revisions read from
+it or, with --revisions redis, from Redis at --redis-url. Prints the best of R rounds in
+microseconds per request, the figure bench/README.md compares before and after a change to the
+request path. To measure an older commit, run this file with PYTHONPATH set to a worktree of it.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from app import create_app
+from app.tokens import mint_token
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -48,16 +54,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--auth", action="store_true")
+    parser.add_argument("--limits", action="store_true")
+    parser.add_argument("--database")
+    parser.add_argument("--revisions", default="database")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     options = parser.parse_args()
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (log lines go nowhere; closed below)
-    app = create_app(
-        {
-            "SEED_DATA": str(ROOT / "seed_data.json"),
-            "AUTH": "off",
-            "RATE_LIMIT_PER_ADDRESS": "",
-            "RATE_LIMIT_PER_TOKEN": "",
-        }
-    )
+    secret = secrets.token_hex(32)
+    config: dict[str, Any] = {
+        "SEED_DATA": str(ROOT / "seed_data.json"),
+        "AUTH": "jwt" if options.auth else "off",
+        "JWT_SECRET": secret,
+        "DATABASE_URL": options.database,
+        "REDIS_URL": options.redis_url if options.revisions == "redis" else None,
+        "REVISIONS": options.revisions,
+        "REVISIONS_NAMESPACE": "hot-path",
+    }
+    if not options.limits:
+        config |= {"RATE_LIMIT_PER_ADDRESS": "", "RATE_LIMIT_PER_TOKEN": ""}
+    app = create_app(config)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {mint_token('user123', secret)}"}
     statuses: list[str] = []
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
@@ -65,7 +82,7 @@ def main() -> None:
 
     def one() -> None:
         for _ in app.wsgi_app(
-            environ("/users/user123/accounts"), cast("StartResponse", start_response)
+            environ("/users/user123/accounts") | headers, cast("StartResponse", start_response)
         ):
             pass
 

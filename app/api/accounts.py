@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from app.api.cached_reads import revision_read
 from app.api.context import components, repository
 from app.api.contract import Answer, Body, contract
 from app.api.http import (
@@ -18,9 +17,10 @@ from app.api.http import (
     invalid_query,
     json_object_body,
     json_response,
+    refused_in_front,
 )
 from app.api.idempotency import idempotent
-from app.cache import CachedBody
+from app.cache import CachedBody, ResponseCache
 from app.domain import ALL_SUBTYPES, Account, AccountFilter, AccountStatus, AccountType
 from app.exact_json import dumps_bytes
 from app.metrics import ACCOUNTS_SERVED
@@ -120,16 +120,26 @@ def _render(user_id: str, accounts: list[Account]) -> CachedBody:
     conditional_read=True,
 )
 def list_accounts(user_id: str) -> Response:
-    entry = service.cached_list(
-        repository(),
-        components().cache,
-        user_id,
-        _requested_filter(),
-        lambda accounts: _render(user_id, accounts),
-        revision_read(request.environ, user_id),
-    )
+    refused_in_front(request.environ, user_id)
+    entry = list_entry(repository(), components().cache, user_id, _requested_filter())
     ACCOUNTS_SERVED.inc(entry.accounts)
     return body_response(entry.body, entry.etag)
+
+
+def list_entry(
+    repository: AccountRepository, cache: ResponseCache, user_id: str, shown: AccountFilter
+) -> CachedBody:
+    """The list's body and ETag, cached; also what app/api/cached_reads.py answers."""
+    return service.cached_list(
+        repository, cache, user_id, shown, lambda accounts: _render(user_id, accounts)
+    )
+
+
+def summary_entry(repository: AccountRepository, cache: ResponseCache, user_id: str) -> CachedBody:
+    """The summary's body and ETag, cached; also what app/api/cached_reads.py answers."""
+    return summary_service.cached_summary(
+        repository, cache, user_id, lambda found: _render_summary(user_id, found)
+    )
 
 
 @blueprint.get("/users/<id:user_id>/summary")
@@ -142,13 +152,8 @@ def list_accounts(user_id: str) -> Response:
     conditional_read=True,
 )
 def summary(user_id: str) -> Response:
-    entry = summary_service.cached_summary(
-        repository(),
-        components().cache,
-        user_id,
-        lambda found: _render_summary(user_id, found),
-        revision_read(request.environ, user_id),
-    )
+    refused_in_front(request.environ, user_id)
+    entry = summary_entry(repository(), components().cache, user_id)
     return body_response(entry.body, entry.etag)
 
 

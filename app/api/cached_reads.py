@@ -1,15 +1,17 @@
-"""Cached reads answered in front of Flask: the busiest requests, at the least cost.
+"""The busiest requests answered in front of Flask, at the least cost.
 
-A GET of a user's account list (with any filter) or summary whose body the response cache holds
-for the user's current revision is answered here, from the WSGI environ, without Flask's request
-context, URL matching, hooks or response object: the same status, body and headers, the same
-request id, log line and metrics, at a fraction of the CPU (bench/README.md, "Speed").
+A GET of a user's account list (with any filter) or summary is answered here, from the WSGI
+environ, without Flask's request context, URL matching, hooks or response object: from the
+response cache, or on a miss through the very function the Flask view uses (app/api/accounts.py,
+`list_entry` and `summary_entry`). The same status, body and headers, the same request id, log
+line and metrics, at a fraction of the CPU (bench/README.md, "Speed").
 
 Anything else goes to Flask untouched: another route or method, a query with anything but valid
 filters, a cross-origin request (CORS is Flask-CORS's), a token this path cannot accept on its own
-(missing, invalid, expired, or for another user: Flask answers 401 or 403), an unknown user, a
-cache miss, a store that fails (Flask answers the 503). So what is answered here is exactly what
-Flask would have answered, and everything Flask would refuse it still refuses.
+(missing, invalid, expired, or for another user: Flask answers 401 or 403), an unknown user or a
+store that fails (Flask's view answers the 404 or 503 from what was found here, without asking
+the store again), anything unexpected (Flask meets it again, answers and logs it). So every
+answer given here is the one Flask would give, and everything Flask would refuse it still refuses.
 
 Rate limits are counted here as Flask would count them (app/api/limits.py), once: a request over
 its budget goes on to Flask, which answers the 429.
@@ -27,11 +29,13 @@ from urllib.parse import parse_qsl
 import orjson
 from flask import Flask
 
+from app.api.accounts import list_entry, summary_entry
 from app.api.context import components_of
+from app.api.http import REFUSED_IN_FRONT
 from app.api.limits import RateLimits, bearer_token
 from app.api.request_log import REQUEST_ID_HEADER, new_request_id, requests_log, sane_request_id
 from app.api.security import DEFAULT_HEADERS, MAX_QUERY_BYTES
-from app.cache import CachedBody, CacheKey
+from app.cache import CachedBody
 from app.domain import (
     ALL_SUBTYPES,
     ID_PATTERN,
@@ -42,14 +46,10 @@ from app.domain import (
 )
 from app.logs import StandardStream, log_entry
 from app.metrics import ACCOUNTS_SERVED, LATENCY, REQUESTS
-from app.services.summary import SUMMARY_KEY
 from app.tokens import TokenVerifier
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-#: Where a revision read here, for a request Flask then answers, is left for Flask's view.
-REVISION_READ = "accounts_service.revision"
 
 _LIST = re.compile(rf"/users/({ID_PATTERN})/accounts")
 _SUMMARY = re.compile(rf"/users/({ID_PATTERN})/summary")
@@ -63,10 +63,10 @@ _FILTERS: dict[str, frozenset[str]] = {
 }
 
 
-def _variant(query: str) -> str | None:
-    """The cache variant of a list's query string; None for anything Flask must judge."""
+def _filter(query: str) -> AccountFilter | None:
+    """The filter a list's query string asks for; None for anything Flask must judge."""
     if not query:
-        return AccountFilter().key()
+        return AccountFilter()
     if len(query) > MAX_QUERY_BYTES:
         return None
     chosen: dict[str, set[str]] = {name: set() for name in _FILTERS}
@@ -82,7 +82,7 @@ def _variant(query: str) -> str | None:
         types=frozenset(map(AccountType, chosen["type"])),
         subtypes=frozenset(chosen["subtype"]),
         statuses=frozenset(map(AccountStatus, chosen["status"])),
-    ).key()
+    )
 
 
 _STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
@@ -98,19 +98,9 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-def revision_read(environ: WSGIEnvironment, user_id: str) -> int | None:
-    """The user's revision as read here for this request, when it was; what that read raised
-    (UserNotFound, StorageUnavailable), raised again."""
-    read: tuple[str, int | DomainError] | None = environ.get(REVISION_READ)
-    if read is None or read[0] != user_id:
-        return None
-    if isinstance(read[1], DomainError):
-        raise read[1]
-    return read[1]
-
-
 class CachedReads:
-    """WSGI middleware: cache hits answered here, everything else by `app` (see the module)."""
+    """WSGI middleware: lists and summaries answered here, everything else by Flask (see the
+    module)."""
 
     def __init__(self, flask_app: Flask, log_stream: StandardStream, limits: RateLimits) -> None:
         self._flask_app = flask_app
@@ -126,7 +116,7 @@ class CachedReads:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        found = self._cached(environ)
+        found = self._read(environ)
         if found is None:
             return self._app(environ, start_response)
         route, entry = found
@@ -147,18 +137,19 @@ class CachedReads:
         self._observe(route, status, entry, started, current, length)
         return [body]
 
-    def _cached(self, environ: WSGIEnvironment) -> tuple[str, CachedBody] | None:
+    def _read(self, environ: WSGIEnvironment) -> tuple[str, CachedBody] | None:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_ORIGIN" in environ:
             return None
         path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
+        shown: AccountFilter | None = None
         if matched := _LIST.fullmatch(path):
-            route, variant = LIST_ROUTE, _variant(query)
+            route, shown = LIST_ROUTE, _filter(query)
+            if shown is None:
+                return None
         elif (matched := _SUMMARY.fullmatch(path)) and not query:
-            route, variant = SUMMARY_ROUTE, SUMMARY_KEY
+            route = SUMMARY_ROUTE
         else:
-            return None
-        if variant is None:
             return None
         if self._limits and self._limits.counted(environ):
             return None
@@ -168,20 +159,18 @@ class CachedReads:
         if not self._may_read(environ, user_id, parts.verifier):
             return None
         parts.start_background()
+        store, cache = parts.read_repository, parts.cache
         try:
-            revision = parts.read_repository.user_revision(user_id)
-            entry = parts.cache.hit(CacheKey(user_id, variant, revision))
+            if shown is None:
+                return route, summary_entry(store, cache, user_id)
+            return route, list_entry(store, cache, user_id, shown)
         except DomainError as refused:
             # An unknown user, or a store that failed: Flask's view answers it (404, 503)
             # rather than asking the store again.
-            environ[REVISION_READ] = (user_id, refused)
+            environ[REFUSED_IN_FRONT] = (user_id, refused)
             return None
         except Exception:  # Flask meets it again, and answers and logs it once
             return None
-        if entry is None:
-            environ[REVISION_READ] = (user_id, revision)  # Flask's view needs not read it again
-            return None
-        return route, entry
 
     @staticmethod
     def _may_read(environ: WSGIEnvironment, user_id: str, verifier: TokenVerifier | None) -> bool:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.problems import Problem
-from app.domain import Account, InvalidData
+from app.domain import Account, DomainError, InvalidData
 from app.exact_json import dumps_bytes, loads_exact
 from app.services.accounts import Precondition
 
@@ -80,6 +80,19 @@ def entity_tag(body: bytes) -> str:
     # From the bytes themselves, so a tag can never outlive what it names: not across a restart,
     # not across a delete and re-create, not across a change to how accounts are written.
     return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+#: Where app/api/cached_reads.py leaves what the store refused for a request that it then hands
+#: to Flask, whose view answers it without asking the store again.
+REFUSED_IN_FRONT = "accounts_service.refused"
+
+
+def refused_in_front(environ: Mapping[str, Any], user_id: str) -> None:
+    """Raises what the store refused for this request in front of Flask (UserNotFound,
+    StorageUnavailable), if it did."""
+    refused: tuple[str, DomainError] | None = environ.get(REFUSED_IN_FRONT)
+    if refused is not None and refused[0] == user_id:
+        raise refused[1]
 
 
 def body_response(

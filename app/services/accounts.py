@@ -56,17 +56,13 @@ def cached_list(
     user_id: str,
     shown: AccountFilter,
     render: Callable[[list[Account]], CachedBody],
-    revision: int | None = None,
 ) -> CachedBody:
     """The rendered list, from the cache when it holds the user's current revision.
 
-    The revision is read first (or given, read already for this request): accounts read after
-    it are at least as new as it says, so an entry can be newer than its key but never older
-    (see app/cache.py).
+    The revision is read first: accounts read after it are at least as new as it says, so an
+    entry can be newer than its key but never older (see app/cache.py).
     """
-    if revision is None:
-        revision = repository.user_revision(user_id)
-    key = CacheKey(user_id, shown.key(), revision)
+    key = CacheKey(user_id, shown.key(), repository.user_revision(user_id))
     return cache.fetch(key, lambda: render(list_accounts(repository, user_id, shown)))
 
 

@@ -85,11 +85,8 @@ def cached_summary(
     cache: ResponseCache,
     user_id: str,
     render: Callable[[list[CurrencySummary]], CachedBody],
-    revision: int | None = None,
 ) -> CachedBody:
     """The rendered summary, cached and made stale exactly as the user's lists are (a write
-    moves the revision it is keyed by); `revision` when read already for this request."""
-    if revision is None:
-        revision = repository.user_revision(user_id)
-    key = CacheKey(user_id, SUMMARY_KEY, revision)
+    moves the revision it is keyed by)."""
+    key = CacheKey(user_id, SUMMARY_KEY, repository.user_revision(user_id))
     return cache.fetch(key, lambda: render(summarize(repository.list_accounts(user_id))))
