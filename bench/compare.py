@@ -11,8 +11,8 @@ server at a time, so that none takes CPU from another's run:
   of our configurations, serving a no-op WSGI app (bench/floor_app.py): what gunicorn itself
   costs, which no app under it can beat;
 - ours, production: gunicorn.conf.py on PostgreSQL (the database `accounts_compare`, made
-  afresh, which the service seeds itself), revisions on Redis, authentication and rate limits
-  off as the peers have neither;
+  afresh, seeded and vacuumed before any server starts), revisions on Redis, authentication and
+  rate limits off as the peers have neither;
 - ours, production with auth and limits: the same with a bearer token on every request and the
   default rate limits counted in Redis; each request comes as if from another client (a random
   token of 1,000, a random X-Forwarded-For through one trusted proxy: random_users.lua's
@@ -151,17 +151,22 @@ def peak_memory_mib(root: int) -> dict[int, float]:
     return peaks
 
 
-def fresh_database(admin_url: str, name: str) -> str:
+def fresh_database(admin_url: str, name: str, seed_file: Path) -> str:
+    """The database `name`, made afresh, seeded from `seed_file` and vacuumed, so that no
+    server's run pays for loading it (or for the autovacuum after)."""
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "db", "upgrade"],
-        cwd=REPO,
-        env={**os.environ, "ACCOUNTS_DATABASE_URL": url},
-        check=True,
-    )
+    for command in (["db", "upgrade"], ["db", "seed", str(seed_file)]):
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", *command],
+            cwd=REPO,
+            env={**os.environ, "ACCOUNTS_DATABASE_URL": url},
+            check=True,
+        )
+    with psycopg.connect(url, autocommit=True) as database:
+        database.execute("VACUUM ANALYZE")
     return url
 
 
@@ -205,9 +210,10 @@ def main() -> None:
         "ACCOUNTS_RATE_LIMIT_PER_TOKEN": "",
     }
     print("making the PostgreSQL database accounts_compare …", flush=True)
-    database = fresh_database(args.admin_url, "accounts_compare")
+    database = fresh_database(args.admin_url, "accounts_compare", seed_file)
     production = {
         **ours_env,
+        "ACCOUNTS_SEED_DATA": "",  # seeded above
         "ACCOUNTS_DATABASE_URL": database,
         "ACCOUNTS_REDIS_URL": args.redis_url,
         "ACCOUNTS_REVISIONS": "redis",

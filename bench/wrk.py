@@ -27,6 +27,9 @@ class Result:
     #: wrk's whole report.
     output: str
 
+    def __str__(self) -> str:
+        return f"{self.rps:,.0f} req/s, p50 {self.p50}, p99 {self.p99}, {self.errors} errors"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
