@@ -79,7 +79,9 @@ def test_a_read_is_answered_in_front_of_flask_exactly_as_flask_answers(
     assert missed.headers["X-Request-ID"] != hit.headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize("condition", ['"{tag}"', 'W/"{tag}"', '"other", "{tag}"', "*"])
+@pytest.mark.parametrize(
+    "condition", ['"{tag}"', 'W/"{tag}"', '"other", "{tag}"', "*", "{tag}", ' "x" ,W/"{tag}" ']
+)
 def test_a_conditional_hit_is_the_same_304(served: CountingFlask, condition: str) -> None:
     tag = served.get(READS[0])[0].headers["ETag"].strip('"')
     header = condition.format(tag=tag)

@@ -89,13 +89,10 @@ _STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
 
 
 def _etag_matches(header: str, etag: str) -> bool:
-    """If-None-Match holds this strong tag (compared weakly, as RFC 9110 says for GET), or `*`."""
-    quoted = f'"{etag}"'
-    for candidate in header.split(","):
-        candidate = candidate.strip()
-        if candidate in ("*", quoted, f"W/{quoted}"):
-            return True
-    return False
+    """If-None-Match holds this strong tag (compared weakly, as RFC 9110 says for GET), or `*`;
+    unquoted too, as werkzeug reads it for Flask's answer."""
+    accepted = {"*", f'"{etag}"', f'W/"{etag}"', etag, f"W/{etag}"}
+    return any(candidate.strip() in accepted for candidate in header.split(","))
 
 
 class CachedReads:
