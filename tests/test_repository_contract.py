@@ -303,7 +303,7 @@ def test_compare_and_set_loses_no_update_under_threads(repository: Store) -> Non
     usual = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
-        successes = _increment_concurrently(repository, threads=8, attempts=120)
+        successes = _increment_concurrently(repository, threads=8, attempts=60)
     finally:
         sys.setswitchinterval(usual)
     assert repository.get_account("bob", "a1").balance == BOB[0].balance + successes
