@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ import redis
 
 from app.config import ConfigurationError
 from app.metrics import CACHE_ERRORS, CACHE_LOOKUPS
+from app.redis_pause import RedisPause
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,12 @@ class ResponseCache(ABC):
             _MISS.inc()
             return render()
         try:
+            # A leader that finished between this request's lookup and its flight stored the
+            # entry already: looked up again, so that a burst still reads the store once.
+            stored = self.hit(key)
+            if stored is not None:
+                flight.result = stored
+                return stored
             _MISS.inc()
             flight.result = render()
             self.put(key, flight.result)
@@ -151,10 +157,6 @@ class RedisCache(ResponseCache):
     entries of older revisions are never read again and simply expire.
     """
 
-    #: After Redis fails, it is left alone this long, so an outage costs one timeout a second,
-    #: not one per request.
-    PAUSE_SECONDS = 1.0
-
     def __init__(self, url: str, ttl_seconds: int, timeout_seconds: float) -> None:
         super().__init__()
         self._client = redis.Redis.from_url(
@@ -164,8 +166,7 @@ class RedisCache(ResponseCache):
             retry_on_timeout=False,
         )
         self._ttl = ttl_seconds
-        self._paused_until = 0.0
-        self._down = False
+        self._pause = RedisPause("cache", "answering from the store")
 
     def close(self) -> None:
         self._client.close()
@@ -176,20 +177,15 @@ class RedisCache(ResponseCache):
 
     def _call(self, operation: Callable[[], Any]) -> Any:
         """`operation`'s result; None, with Redis paused, when Redis fails."""
-        if time.monotonic() < self._paused_until:
+        if self._pause.paused():
             return None
         try:
             result = operation()
         except redis.RedisError as error:
             CACHE_ERRORS.inc()
-            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
-            if not self._down:
-                self._down = True
-                logger.warning("cache: Redis failed (%s); answering from the store", error)
+            self._pause.failed(error)
             return None
-        if self._down:
-            self._down = False
-            logger.info("cache: Redis is back")
+        self._pause.answered()
         return result
 
     def get(self, key: CacheKey) -> CachedBody | None:

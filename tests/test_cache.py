@@ -22,6 +22,7 @@ from app.api.context import components_of
 from app.cache import CachedBody, CacheKey, ProcessCache, RedisCache, ResponseCache
 from app.domain import Account, AccountType
 from app.metrics import CACHE_ERRORS
+from app.redis_pause import PAUSE_SECONDS
 from app.repositories.memory import InMemoryAccountRepository
 from app.seed import load_seed_file
 from tests.conftest import SEED_FILE, serve_from
@@ -347,7 +348,7 @@ def test_with_redis_down_the_service_answers_from_the_store(redis_proxy: TcpProx
     [credit] = client.get("/users/user123/accounts?type=credit").json["accounts"]  # type: ignore[index]
     assert credit["balance"] == 7
     redis_proxy.start()
-    time.sleep(RedisCache.PAUSE_SECONDS)
+    time.sleep(PAUSE_SECONDS)
     for _ in range(2):  # the first fills Redis again, the second is served from it
         [credit] = client.get("/users/user123/accounts?type=credit").json["accounts"]  # type: ignore[index]
         assert credit["balance"] == 7

@@ -14,6 +14,7 @@ import jwt
 from flask import Flask, g, request
 
 from app.api.context import components_of
+from app.api.limits import bearer_token
 from app.api.problems import Problem
 from app.tokens import Principal, TokenVerifier
 
@@ -63,12 +64,12 @@ def require_access(user_id: str | None) -> None:
 def _authenticate(verifier: TokenVerifier) -> None:
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return  # an unknown route is a 404 for everyone; public routes need nobody
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request.headers.get("Authorization", ""))
+    if not token:
         raise _unauthorized("Send a bearer token: Authorization: Bearer <JWT>.")
     try:
         # The cached answer for a token seen before; the reason it is refused, otherwise.
-        principal = verifier.cached_principal(token.strip()) or verifier.principal(token.strip())
+        principal = verifier.cached_principal(token) or verifier.principal(token)
     except jwt.ExpiredSignatureError:
         raise _unauthorized("The token has expired.", "invalid_token") from None
     except jwt.InvalidTokenError:

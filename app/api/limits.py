@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +26,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api.problems import Problem
+from app.redis_pause import RedisPause
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -40,8 +39,6 @@ UNLIMITED_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "metrics.met
 #: Where a request's outcome is left once counted: None, or the 429 to answer.
 _COUNTED = "accounts_service.rate_limit"
 _NAMESPACE = "accounts-service"
-#: After Redis fails, how long counting stays in memory before Redis is tried again.
-_REDIS_RETRY_SECONDS = 1.0
 
 
 def bearer_token(authorization: str) -> str:
@@ -96,8 +93,7 @@ class RateLimits:
             if redis_url
             else None
         )
-        self._redis_down_until = 0.0
-        self._lock = threading.Lock()
+        self._pause = RedisPause("rate limits", "counting in memory")
 
     def __bool__(self) -> bool:
         return bool(self._budgets)
@@ -131,28 +127,15 @@ class RateLimits:
         return outcome
 
     def _hit(self, budget: _Budget, identity: str) -> bool:
-        if self._redis is not None and time.monotonic() >= self._redis_down_until:
+        if self._redis is not None and not self._pause.paused():
             try:
                 allowed = self._redis.hit(budget.limit, _NAMESPACE, budget.scope, identity)
-            except Exception as error:
-                self._redis_failed(error)
+            except Exception as error:  # whatever Redis fails with, counting goes on in memory
+                self._pause.failed(error)
             else:
-                if self._redis_down_until:
-                    self._redis_back()
+                self._pause.answered()
                 return allowed
         return self._memory.hit(budget.limit, _NAMESPACE, budget.scope, identity)
-
-    def _redis_failed(self, error: Exception) -> None:
-        with self._lock:
-            if self._redis_down_until == 0.0:
-                log.warning("rate limits: Redis failed (%s); counting in memory", error)
-            self._redis_down_until = time.monotonic() + _REDIS_RETRY_SECONDS
-
-    def _redis_back(self) -> None:
-        with self._lock:
-            if self._redis_down_until:
-                self._redis_down_until = 0.0
-                log.info("rate limits: Redis is back")
 
 
 def register_limits(app: Flask) -> RateLimits:

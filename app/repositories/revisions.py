@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -39,6 +37,7 @@ from typing import Any, TypeVar
 import redis
 
 from app.domain import Account, StorageUnavailable
+from app.redis_pause import RedisPause
 from app.repositories.base import Store
 
 log = logging.getLogger(__name__)
@@ -47,8 +46,6 @@ log = logging.getLogger(__name__)
 PENDING_SECONDS = 60
 #: How long an idle user's revision is kept.
 KEPT_SECONDS = 86400
-#: After Redis fails, how long readers go straight to the database before trying it again.
-RETRY_SECONDS = 1.0
 _PREFIX = "accounts-service:revision:"
 
 # KEYS: the user's hash, the global hash. Fields: p, writers in progress; r, the revision;
@@ -100,8 +97,7 @@ class RedisRevisions:
         self._read = self._client.register_script(_READ)
         self._store = self._client.register_script(_STORE)
         self._mark = self._client.register_script(_MARK)
-        self._down_until = 0.0
-        self._lock = threading.Lock()
+        self._pause = RedisPause("revisions", "reading them from the database")
 
     def close(self) -> None:
         self._client.close()
@@ -109,14 +105,14 @@ class RedisRevisions:
     def revision(self, user_id: str, from_store: Callable[[], int]) -> int:
         """The user's revision: Redis's when it may be trusted, the store's otherwise."""
         keys = [self._prefix + user_id, self._everyone]
-        if time.monotonic() < self._down_until:
+        if self._pause.paused():
             return from_store()
         try:
             writers, revision, generation, epoch, all_writers, current_epoch = self._read(keys)
         except redis.RedisError as error:
-            self._failed(error)
+            self._pause.failed(error)
             return from_store()
-        self._back()
+        self._pause.answered()
         if int(writers or 0) or int(all_writers or 0):
             return from_store()  # _STORE would refuse to keep it: no need to ask
         if revision is not None and _text(epoch) == _text(current_epoch):
@@ -125,7 +121,7 @@ class RedisRevisions:
         try:
             self._store(keys, [_text(generation), _text(current_epoch), found, KEPT_SECONDS])
         except redis.RedisError as error:
-            self._failed(error)
+            self._pause.failed(error)
         return found
 
     @contextmanager
@@ -135,7 +131,7 @@ class RedisRevisions:
         try:
             self._marked(key, 1, field)
         except redis.RedisError as error:
-            self._failed(error)
+            self._pause.failed(error)
             # Written without its mark, the write could leave readers a stale revision.
             raise StorageUnavailable() from error
         try:
@@ -144,7 +140,7 @@ class RedisRevisions:
             try:
                 self._marked(key, -1, field)
             except redis.RedisError as error:
-                self._failed(error)
+                self._pause.failed(error)
                 log.warning(
                     "revisions: could not unmark a write (%s); its user's reads go to the "
                     "database for up to %s s",
@@ -155,19 +151,6 @@ class RedisRevisions:
     def _marked(self, key: str, change: int, field: str) -> None:
         generation = secrets.token_hex(8)
         self._mark([key], [change, generation, PENDING_SECONDS, KEPT_SECONDS, field])
-
-    def _failed(self, error: Exception) -> None:
-        with self._lock:
-            if not self._down_until:
-                log.warning("revisions: Redis failed (%s); reading them from the database", error)
-            self._down_until = time.monotonic() + RETRY_SECONDS
-
-    def _back(self) -> None:
-        if self._down_until:
-            with self._lock:
-                if self._down_until:
-                    self._down_until = 0.0
-                    log.info("revisions: Redis is back")
 
 
 class RevisionBoardStore:
