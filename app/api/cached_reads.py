@@ -26,14 +26,19 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-import orjson
 from flask import Flask
 
 from app.api.accounts import list_entry, summary_entry
 from app.api.context import components_of
 from app.api.http import REFUSED_IN_FRONT
 from app.api.limits import RateLimits, bearer_token
-from app.api.request_log import REQUEST_ID_HEADER, new_request_id, requests_log, sane_request_id
+from app.api.request_log import (
+    REQUEST_ID_HEADER,
+    new_request_id,
+    request_line,
+    requests_log,
+    sane_request_id,
+)
 from app.api.security import DEFAULT_HEADERS, MAX_QUERY_BYTES
 from app.cache import CachedBody
 from app.domain import (
@@ -44,7 +49,7 @@ from app.domain import (
     AccountType,
     DomainError,
 )
-from app.logs import StandardStream, log_entry
+from app.logs import StandardStream
 from app.metrics import ACCOUNTS_SERVED, LATENCY, REQUESTS
 from app.tokens import TokenVerifier
 
@@ -194,11 +199,4 @@ class CachedReads:
         if route == LIST_ROUTE:
             ACCOUNTS_SERVED.inc(entry.accounts)
         if requests_log.isEnabledFor(logging.INFO):
-            line = log_entry(time.time(), "INFO", requests_log.name, "request")
-            line["request_id"] = current
-            line["method"] = "GET"
-            line["route"] = route
-            line["status"] = status
-            line["duration_ms"] = round(elapsed * 1000, 3)
-            line["bytes"] = length
-            self._log.write_line(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE).decode())
+            self._log.write_line(request_line(current, "GET", route, status, elapsed, length))

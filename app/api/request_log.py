@@ -34,15 +34,37 @@ def _start() -> None:
     g.started = time.perf_counter()
 
 
-def _request_line(response: Response) -> str:
+def request_line(
+    current_id: str | None,
+    method: str,
+    route: str | None,
+    status: int,
+    seconds: float,
+    length: int | None,
+) -> str:
+    """The JSON log line of one answered request, for Flask's answers and those given in front
+    of it (app/api/cached_reads.py) alike. `route` is the template, never the path: ids stay
+    out of logs (and label sets)."""
     entry = log_entry(time.time(), "INFO", requests_log.name, "request")
-    entry["method"] = request.method
-    # The route's template, never the path: ids stay out of logs (and label sets).
-    entry["route"] = request.url_rule.rule if request.url_rule else None
-    entry["status"] = response.status_code
-    entry["duration_ms"] = round((time.perf_counter() - g.started) * 1000, 3)
-    entry["bytes"] = response.content_length
+    if current_id is not None:
+        entry["request_id"] = current_id
+    entry["method"] = method
+    entry["route"] = route
+    entry["status"] = status
+    entry["duration_ms"] = round(seconds * 1000, 3)
+    entry["bytes"] = length
     return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE).decode()
+
+
+def _request_line(response: Response) -> str:
+    return request_line(
+        request_id.get(),
+        request.method,
+        request.url_rule.rule if request.url_rule else None,
+        response.status_code,
+        time.perf_counter() - g.started,
+        response.content_length,
+    )
 
 
 def _forget(_: BaseException | None) -> None:
