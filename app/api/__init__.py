@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from app.api import accounts, connections, docs, fixture, health, users
+from app.api import accounts, connections, docs, fixture, health, page, users
 from app.api.auth import PUBLIC_ENDPOINTS, register_auth
 from app.api.cached_reads import CachedReads
 from app.api.context import COMPONENTS_KEY
@@ -47,6 +47,7 @@ def register_api(app: Flask, components: Components) -> None:
     if app.config["FIXTURE_MODE"]:
         app.register_blueprint(fixture.blueprint)
     app.register_blueprint(docs.blueprint)
+    app.register_blueprint(page.blueprint)
     app.register_blueprint(health.blueprint)
     register_metrics(app)
     register_openapi(app)

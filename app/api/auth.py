@@ -24,6 +24,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "docs.page",
         "docs.start",
         "docs.static",
+        # The page holds no data: what it shows, it reads with the token pasted into it.
+        "page.page",
+        "page.static",
         "health.healthz",
         # Signed by the provider instead (app/webhooks.py): it holds no user's token.
         "connections.webhook",

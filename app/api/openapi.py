@@ -29,8 +29,9 @@ from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.problems import ProblemSchema
 
 SPEC_KEY = "accounts.openapi"
-#: Routes that serve a page's own files (Swagger UI's, and the script that starts it): not API.
-NOT_API = frozenset({"static", "docs.static", "docs.start"})
+#: Routes that serve a page's own files (Swagger UI's and the script that starts it, the money
+#: page's script and style): not API.
+NOT_API = frozenset({"static", "docs.static", "docs.start", "page.static"})
 
 blueprint = Blueprint("openapi", __name__)
 

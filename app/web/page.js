@@ -1,0 +1,318 @@
+// The page at /: one user's money, read through the service's public API like any other client.
+// No framework and no build step: the DOM is built with textContent only, so names that users
+// and banks choose are never parsed as HTML.
+
+const GROUPS = [
+  ["checking", "Checking"],
+  ["savings", "Savings"],
+  ["credit", "Credit cards"],
+  ["loan", "Loans"],
+  ["investment", "Investments"],
+];
+
+const CONNECTION_STATUS = {
+  healthy: "Up to date",
+  syncing: "Syncing",
+  login_required: "Sign in again at the bank",
+  error: "Sync failed",
+  disconnected: "Disconnected",
+};
+
+const JOB_PROGRESS = {
+  queued: "Waiting for a worker…",
+  running: "Reading accounts from the bank…",
+};
+
+const POLL_MILLISECONDS = 500;
+const POLL_GIVE_UP_MILLISECONDS = 120000;
+
+class Problem extends Error {
+  constructor(status, title, detail, retryAfter = null) {
+    super(detail);
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const form = document.getElementById("who");
+// What a refresh last said, by connection id: kept across re-renders of the list.
+const progress = new Map();
+// Which load is the latest: an earlier one answering late (another user's, say) is dropped.
+let latestLoad = 0;
+
+// Amounts keep the digits the service sent: a reviver with the source text (JSON.parse's
+// `context`) instead of a float, and Intl.NumberFormat formats such decimal strings exactly.
+function parseExact(text) {
+  return JSON.parse(text, (key, value, context) =>
+    typeof value === "number" && context ? context.source : value,
+  );
+}
+
+function money(amount, currency) {
+  return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(amount);
+}
+
+function when(timestamp) {
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(
+    new Date(timestamp),
+  );
+}
+
+function el(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== null && value !== undefined && value !== false) element.setAttribute(name, value);
+  }
+  element.append(...children.filter((child) => child !== null && child !== undefined));
+  return element;
+}
+
+async function api(path, method = "GET") {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem("token");
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers });
+  } catch {
+    throw new Problem(0, "Can't reach accounts-service", "The service did not answer.");
+  }
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text ? parseExact(text) : null;
+  } catch {
+    // Not JSON: something in between (a proxy) answered; the status still says what happened.
+  }
+  if (!response.ok) {
+    throw new Problem(
+      response.status,
+      body?.title ?? `The service answered ${response.status}`,
+      body?.detail ?? "",
+      response.headers.get("Retry-After"),
+    );
+  }
+  return body;
+}
+
+function userPath(user, rest = "") {
+  return `users/${encodeURIComponent(user)}${rest}`;
+}
+
+function hintFor(problem, user) {
+  const wait = problem.retryAfter ? ` Try again in ${problem.retryAfter} seconds.` : " Try again in a moment.";
+  switch (problem.status) {
+    case 0:
+      return "Check that it is running and that this page came from it." + wait;
+    case 401:
+      return `Sign-in is on for this service: paste a bearer token for ${user} above. For development, the command accounts-service token ${user} makes one.`;
+    case 403:
+      return `That token belongs to someone else: paste one for ${user}.`;
+    case 404:
+      return "Check the user id.";
+    case 429:
+      return "Too many requests at once." + wait;
+    case 503:
+      return "The service cannot reach its storage right now; nothing is lost." + wait;
+    default:
+      return problem.status >= 500
+        ? "Something failed on the service's side; nothing you did. If it keeps happening, tell whoever runs it."
+        : "";
+  }
+}
+
+function showProblem(problem, user) {
+  document.getElementById("problem-title").textContent = problem.title;
+  document.getElementById("problem-detail").textContent = problem.detail;
+  document.getElementById("problem-hint").textContent = hintFor(problem, user);
+  document.getElementById("problem").hidden = false;
+  for (const id of ["net-worth", "connections", "accounts"]) {
+    document.getElementById(id).hidden = true;
+  }
+}
+
+function renderNetWorth(summary) {
+  const section = document.getElementById("net-worth");
+  section.replaceChildren(
+    ...summary.currencies.map((total) =>
+      el(
+        "div",
+        { class: "total", "data-currency": total.currency },
+        el("h2", {}, `Net worth (${total.currency})`),
+        el("p", { class: "net", "data-amount": total.netWorth }, money(total.netWorth, total.currency)),
+        el(
+          "p",
+          { class: "parts" },
+          "Assets ",
+          el("span", { class: "assets", "data-amount": total.assets }, money(total.assets, total.currency)),
+          " · Liabilities ",
+          el(
+            "span",
+            { class: "liabilities", "data-amount": total.liabilities },
+            money(total.liabilities, total.currency),
+          ),
+        ),
+      ),
+    ),
+  );
+  if (summary.currencies.length === 0) section.append(el("p", {}, "No accounts yet."));
+  section.hidden = false;
+}
+
+function accountRow(account) {
+  const notes = [];
+  if (account.status !== "open") notes.push(el("span", { class: `badge ${account.status}` }, account.status));
+  if (account.hidden) notes.push(el("span", { class: "badge" }, "hidden"));
+  if (!account.includeInNetWorth) notes.push(el("span", { class: "badge" }, "not in net worth"));
+  const describedBy = [account.provider, account.subtype?.replaceAll("_", " ")].filter(Boolean).join(" · ");
+  return el(
+    "li",
+    { "data-account-id": account.id, class: account.hidden ? "account hidden" : "account" },
+    el(
+      "div",
+      { class: "name" },
+      el("strong", {}, account.nickname || account.accountName),
+      el("span", { class: "mask" }, account.mask ? `•••• ${account.mask}` : null),
+      ...notes,
+      el("small", {}, describedBy),
+    ),
+    el(
+      "div",
+      { class: "balance" },
+      el(
+        "strong",
+        { class: "amount", "data-amount": account.balance, "data-currency": account.currency },
+        money(account.balance, account.currency),
+      ),
+      el("small", { class: "as-of" }, account.balanceAsOf ? `as of ${when(account.balanceAsOf)}` : "entered by hand"),
+    ),
+  );
+}
+
+function renderAccounts(accounts) {
+  const section = document.getElementById("accounts");
+  const known = new Set(GROUPS.map(([type]) => type));
+  const others = [...new Set(accounts.map((account) => account.type).filter((type) => !known.has(type)))];
+  const groups = [...GROUPS, ...others.map((type) => [type, type])];
+  section.replaceChildren(
+    ...groups
+      .map(([type, label]) => [label, accounts.filter((account) => account.type === type)])
+      .filter(([, members]) => members.length > 0)
+      .map(([label, members]) =>
+        el("div", { class: "group" }, el("h2", {}, label), el("ul", {}, ...members.map(accountRow))),
+      ),
+  );
+  if (accounts.length === 0) section.append(el("p", {}, "This user holds no accounts."));
+  section.hidden = false;
+}
+
+function connectionRow(connection, user) {
+  const button = el("button", { type: "button", class: "refresh" }, "Refresh");
+  button.disabled = connection.status === "disconnected";
+  const said = el("p", { class: "progress", "aria-live": "polite" }, progress.get(connection.id) ?? "");
+  button.addEventListener("click", () => refresh(user, connection, button, said));
+  const lastSync = connection.lastSuccessfulSync ? `last synced ${when(connection.lastSuccessfulSync)}` : "never synced";
+  return el(
+    "li",
+    { "data-connection-id": connection.id, class: "connection" },
+    el(
+      "div",
+      { class: "name" },
+      el("strong", {}, connection.institutionName ?? connection.institutionId),
+      el("span", { class: `badge ${connection.status}`, "data-status": connection.status }, CONNECTION_STATUS[connection.status] ?? connection.status),
+      el("small", {}, `${connection.accountCount} accounts · ${lastSync}`),
+      connection.error ? el("small", { class: "error" }, connection.error.message) : null,
+    ),
+    el("div", { class: "actions" }, button, said),
+  );
+}
+
+function renderConnections(connections, user) {
+  document.getElementById("connection-list").replaceChildren(...connections.map((c) => connectionRow(c, user)));
+  document.getElementById("connections").hidden = connections.length === 0;
+}
+
+function sleep(milliseconds) {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+function jobOutcome(job) {
+  if (job.status === "failed") return `Sync failed: ${job.error?.message ?? "no reason given"}`;
+  return `Synced: ${job.accountsUpdated} updated, ${job.accountsAdded} added, ${job.accountsClosed} closed`;
+}
+
+async function refresh(user, connection, button, said) {
+  const say = (text) => {
+    progress.set(connection.id, text);
+    said.textContent = text;
+  };
+  button.disabled = true;
+  say("Asking for a sync…");
+  try {
+    let job = await api(userPath(user, `/connections/${encodeURIComponent(connection.id)}/refresh`), "POST");
+    const giveUp = Date.now() + POLL_GIVE_UP_MILLISECONDS;
+    while (job.status === "queued" || job.status === "running") {
+      if (Date.now() > giveUp) {
+        say("Still syncing; come back later.");
+        return;
+      }
+      say(JOB_PROGRESS[job.status]);
+      await sleep(POLL_MILLISECONDS);
+      job = await api(userPath(user, `/sync-jobs/${encodeURIComponent(job.id)}`));
+    }
+    say(jobOutcome(job));
+    await load();
+  } catch (problem) {
+    if (!(problem instanceof Problem)) throw problem;
+    say(`${problem.title}. ${problem.detail} ${hintFor(problem, user)}`.trim());
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function currentUser() {
+  return new URLSearchParams(location.hash.slice(1)).get("user") ?? "";
+}
+
+async function load() {
+  const user = currentUser();
+  form.elements.user.value = user;
+  document.getElementById("ask").hidden = Boolean(user);
+  if (!user) return;
+  const mine = ++latestLoad;
+  const loading = document.getElementById("loading");
+  loading.hidden = false;
+  try {
+    const [list, summary, linked] = await Promise.all([
+      api(userPath(user, "/accounts")),
+      api(userPath(user, "/summary")),
+      api(userPath(user, "/connections")),
+    ]);
+    if (mine !== latestLoad) return;
+    document.getElementById("problem").hidden = true;
+    renderNetWorth(summary);
+    renderConnections(linked.connections, user);
+    renderAccounts(list.accounts);
+  } catch (problem) {
+    if (!(problem instanceof Problem)) throw problem;
+    if (mine === latestLoad) showProblem(problem, user);
+  } finally {
+    if (mine === latestLoad) loading.hidden = true;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = form.elements.token.value.trim();
+  if (token) sessionStorage.setItem("token", token);
+  else sessionStorage.removeItem("token");
+  const wanted = `user=${encodeURIComponent(form.elements.user.value.trim())}`;
+  if (location.hash.slice(1) === wanted) load();
+  else location.hash = wanted; // hashchange loads it
+});
+document.getElementById("retry").addEventListener("click", () => load());
+window.addEventListener("hashchange", () => load());
+form.elements.token.value = sessionStorage.getItem("token") ?? "";
+load();
