@@ -12,8 +12,6 @@ median and 99th percentile latency as wrk measured them.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
 import secrets
 import subprocess
@@ -21,6 +19,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -31,60 +31,50 @@ sys.path.insert(0, str(REPO))
 
 import wrk  # noqa: E402  (beside this file)
 
+from app.domain import Account  # noqa: E402
+from app.exact_json import dumps_bytes  # noqa: E402
 from app.repositories.engine import make_engine  # noqa: E402
 from app.repositories.migrate import upgrade  # noqa: E402
+from app.repositories.sql import account_row  # noqa: E402
+from app.seed import load_seed_file  # noqa: E402
 from app.tokens import mint_token  # noqa: E402
 
-TYPES = ["credit", "loan", "checking", "savings", "investment"]
 SECRET = secrets.token_hex(32)
 
 
-def details(kind: str, n: int) -> str:
-    """The details column as the repository stores it: the details dataclass's fields by name."""
-    return json.dumps(
-        {
-            "credit": {
-                "credit_limit": 5000,
-                "available_credit": 3800 - n % 100,
-                "apr": 19.99,
-                "due_date": "2026-06-15",
-            },
-            "loan": {
-                "principal": 10000,
-                "interest_rate": 4.5,
-                "remaining_term_months": 12 + n % 300,
-            },
-            "checking": {"overdraft_protection": n % 2 == 0, "routing_number": "121000248"},
-            "savings": {"apy": 4.2, "minimum_balance": 0, "routing_number": "124003116"},
-            "investment": {
-                "subtype": "brokerage",
-                "holdings_value": 10000 + n % 1000,
-                "cash_balance": 250.5,
-            },
-        }[kind],
-        separators=(",", ":"),
-    )
+def synthetic_accounts(user: int, per_user: int, templates: list[Account]) -> list[Account]:
+    """`per_user` accounts for user u<user>, after the bundled seed's accounts in turn."""
+    return [
+        replace(
+            templates[n % len(templates)],
+            id=f"u{user}-acc{n}",
+            balance=Decimal(f"{1200.45 + n + user % 100:.2f}"),
+        )
+        for n in range(per_user)
+    ]
 
 
 def load(url: str, users: int, per_user: int) -> None:
-    """COPY the users and accounts in, in chunks so memory stays flat."""
+    """COPY the users and accounts in, in chunks so memory stays flat; each row as the store
+    writes it (sql.py's account_row)."""
     started = time.monotonic()
+    templates = [
+        account
+        for accounts in load_seed_file(REPO / "seed_data.json").values()
+        for account in accounts
+    ]
+    columns = list(account_row("u0", templates[0]))
     with psycopg.connect(url) as connection:
-        connection.execute("TRUNCATE accounts, users")
+        connection.execute("TRUNCATE users CASCADE")  # and all that hangs off them
         with connection.cursor().copy("COPY users (id, revision) FROM STDIN") as copy:
-            copy.write("".join(f"u{user}\t{user}\n" for user in range(users)))
-        columns = "user_id, id, type, provider, account_name, balance, currency, version, details"
-        with connection.cursor().copy(f"COPY accounts ({columns}) FROM STDIN") as copy:
-            for first in range(0, users, 10_000):
-                chunk = io.StringIO()
-                for user in range(first, min(first + 10_000, users)):
-                    for n in range(per_user):
-                        kind = TYPES[n % len(TYPES)]
-                        chunk.write(
-                            f"u{user}\tu{user}-acc{n}\t{kind}\tBank {n}\tAccount {n}\t"
-                            f"{1200.45 + n + user % 100:.2f}\tUSD\t1\t{details(kind, user + n)}\n"
-                        )
-                copy.write(chunk.getvalue())
+            for user in range(users):
+                copy.write_row((f"u{user}", user))
+        with connection.cursor().copy(f"COPY accounts ({', '.join(columns)}) FROM STDIN") as copy:
+            for user in range(users):
+                for account in synthetic_accounts(user, per_user, templates):
+                    row = account_row(f"u{user}", account)
+                    row["details"] = dumps_bytes(row["details"]).decode()
+                    copy.write_row(list(row.values()))
         connection.execute("ANALYZE users")
         connection.execute("ANALYZE accounts")
     print(

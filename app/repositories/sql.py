@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Row,
+    Select,
     Table,
     Update,
     and_,
@@ -298,6 +299,20 @@ def _rewrite(user_id: str, account: Account, where: list[ColumnElement[bool]]) -
     )
 
 
+def list_query(user_id: str, types: Collection[AccountType] | None = None) -> Select[Any]:
+    """A user's accounts in list order, and one row with no account when the user has none:
+    one round trip answers both "does the user exist" and "which accounts"."""
+    joined = and_(accounts.c.user_id == users.c.id)
+    if types is not None:
+        joined = and_(joined, accounts.c.type.in_([str(kind) for kind in types]))
+    return (
+        select(*_ACCOUNT_COLUMNS)
+        .select_from(users.outerjoin(accounts, joined))
+        .where(users.c.id == user_id)
+        .order_by(accounts.c.pk)
+    )
+
+
 def _account(row: Row[Any]) -> Account:
     details_class, readers = _DETAILS_READERS[AccountType(row.type)]
     return Account(
@@ -390,18 +405,8 @@ class SqlAccountRepository(Store):
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> list[Account]:
-        # One round trip answers both "does the user exist" and "which accounts".
-        joined = and_(accounts.c.user_id == users.c.id)
-        if types is not None:
-            joined = and_(joined, accounts.c.type.in_([str(kind) for kind in types]))
-        query = (
-            select(*_ACCOUNT_COLUMNS)
-            .select_from(users.outerjoin(accounts, joined))
-            .where(users.c.id == user_id)
-            .order_by(accounts.c.pk)
-        )
         with self._reading() as connection:
-            rows = connection.execute(query).all()
+            rows = connection.execute(list_query(user_id, types)).all()
         if not rows:
             raise UserNotFound(user_id)
         return [_account(row) for row in rows if row.id is not None]

@@ -1,0 +1,720 @@
+"""The measurements of docs/walkthrough.md, one chapter of the design at a time.
+
+    .venv/bin/python bench/walkthrough.py CHAPTER [--seconds 5] [--postgres URL] [--redis URL]
+                                                  [--rabbitmq URL]
+
+CHAPTER is one of memory, database, cache, gateway, monitoring, queue, scale. Each starts what it
+needs on free ports (gunicorn with the project's gunicorn.conf.py, the provider sandbox, sync
+workers), against this machine's PostgreSQL, Redis and RabbitMQ, each reached through a TCP proxy
+that the chapter can cut to show what a reader sees when that server goes away. Loads are wrk's
+(installed from Debian's packages when missing), for --seconds each (WALKTHROUGH_SECONDS, else 5).
+It prints what it measured and saw, and exits 1 if anything was not as the walkthrough says.
+
+Chapters from `database` on use the PostgreSQL database `accounts_walkthrough` beside the one in
+--postgres: made afresh by `database` (20,000 synthetic users u0…, five accounts each, plus the
+bundled seed), and made by any later chapter that finds it missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import wrk
+from cryptography.fernet import Fernet
+from postgres_scale import load
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.repositories.sql import list_query  # noqa: E402
+from app.tokens import mint_token  # noqa: E402
+from tests.tcp_proxy import TcpProxy  # noqa: E402  (the proxy the tests cut servers with)
+
+DATABASE = "accounts_walkthrough"
+SYNTHETIC_USERS = 20_000
+ACCOUNTS_PER_USER = 5
+LIST = "/users/user123/accounts"
+LINK = {
+    "provider": "sandbox",
+    "institutionId": "ins_platypus",
+    "credentials": {"username": "user_good", "password": "pass_good"},
+}
+#: Every chapter's service: sign-in and rate limits off (one wrk process stands in for many
+#: clients), until the gateway chapter turns them on.
+OPEN = {
+    "ACCOUNTS_AUTH": "off",
+    "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": "",
+    "ACCOUNTS_RATE_LIMIT_PER_TOKEN": "",
+}
+
+
+class NotAsDocumented(Exception):
+    pass
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise NotAsDocumented(what)
+
+
+@dataclass
+class Process:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
+
+
+@dataclass
+class Service(Process):
+    url: str
+
+
+class Walk:
+    """What one chapter runs against: its settings, servers, and a scratch folder."""
+
+    def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
+        self.seconds = args.seconds
+        self.postgres_admin = args.postgres
+        self.redis = urlsplit(args.redis)
+        self.rabbitmq = urlsplit(args.rabbitmq)
+        self.scratch = scratch
+        self.started: list[Process] = []
+        self.proxies: list[TcpProxy] = []
+        # Each run keeps its revisions apart on a shared Redis (see "Revisions on Redis").
+        self.namespace = f"walkthrough-{secrets.token_hex(4)}"
+
+    # Servers.
+
+    def proxy(self, host: str | None, port: int | None, default_port: int) -> TcpProxy:
+        proxy = TcpProxy(host or "127.0.0.1", port or default_port)
+        self.proxies.append(proxy)
+        return proxy
+
+    def _spawn(
+        self, name: str, command: list[str], env: Mapping[str, str]
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.scratch / f"{name}-{len(self.started)}.log"
+        # The reader's own ACCOUNTS_ settings would change what is measured: only the chapter's.
+        inherited = {key: value for key, value in os.environ.items() if "ACCOUNTS_" not in key}
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env={**inherited, **env},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return process, log
+
+    def service(self, env: Mapping[str, str], workers: int | None = None) -> Service:
+        """gunicorn with gunicorn.conf.py, serving once /healthz answers."""
+        port = wrk.free_port()
+        gunicorn_args = f"--access-logfile /dev/null --workers {workers}" if workers else ""
+        process, log = self._spawn(
+            "gunicorn",
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            {**OPEN, **env, "PORT": str(port), "GUNICORN_CMD_ARGS": gunicorn_args},
+        )
+        service = Service(process, log, f"http://127.0.0.1:{port}")
+        self.started.append(service)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise NotAsDocumented(f"gunicorn did not start:\n{service.tail()}")
+            try:
+                if httpx.get(f"{service.url}/healthz", timeout=1).status_code == 200:
+                    return service
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise NotAsDocumented(f"gunicorn did not answer /healthz:\n{service.tail()}")
+
+    def command(self, *arguments: str, env: Mapping[str, str] = {}) -> Process:
+        """`accounts-service ARGUMENTS`, started."""
+        started = Process(
+            *self._spawn(arguments[0], [sys.executable, "-m", "app.cli", *arguments], env)
+        )
+        self.started.append(started)
+        return started
+
+    def run(self, *arguments: str) -> None:
+        """`accounts-service ARGUMENTS`, to its end, which must be a success."""
+        ran = self.command(*arguments)
+        expect(ran.process.wait() == 0, f"accounts-service {' '.join(arguments)}:\n{ran.tail()}")
+
+    def worker(self, env: Mapping[str, str]) -> Process:
+        """`accounts-service worker`, once it says it is taking jobs."""
+        started = self.command("worker", "--metrics-port", "0", env={**OPEN, **env})
+        self.wait_for_line(started, "worker ready")
+        return started
+
+    def wait_for_line(self, started: Process, pattern: str) -> re.Match[str]:
+        name = " ".join(str(part) for part in started.process.args[2:])  # type: ignore[index]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if match := re.search(pattern, started.log.read_text(errors="replace")):
+                return match
+            expect(started.process.poll() is None, f"{name} ended:\n{started.tail()}")
+            time.sleep(0.1)
+        raise NotAsDocumented(f"{name} never logged {pattern!r}:\n{started.tail()}")
+
+    def sandbox(self) -> str:
+        started = self.command("provider-sandbox", "--port", "0")
+        return self.wait_for_line(started, r"http://127\.0\.0\.1:\d+").group(0)
+
+    def close(self) -> None:
+        for started in reversed(self.started):
+            started.stop()
+        for proxy in self.proxies:
+            proxy.stop()
+
+    # Measuring.
+
+    def load(
+        self,
+        label: str,
+        url: str,
+        script: str | None = None,
+        env: Mapping[str, str] | None = None,
+        headers: tuple[str, ...] = (),
+    ) -> wrk.Result:
+        result = wrk.run(url, 16, self.seconds, script, env, headers)
+        say(f"  {label}: {result}")
+        expect(result.errors == 0, f"{label}: {result.errors} errors")
+        return result
+
+    def random_users(self, label: str, service: Service) -> wrk.Result:
+        return self.load(
+            label,
+            f"{service.url}/users/u0/accounts",
+            "random_users.lua",
+            {"USERS": str(SYNTHETIC_USERS)},
+        )
+
+    # The database.
+
+    def database_url(self, host: str = "", port: int = 0) -> str:
+        url = make_url(self.postgres_admin).set(database=DATABASE)
+        if port:
+            url = url.set(host=host or "127.0.0.1", port=port)
+        return url.render_as_string(hide_password=False)
+
+    def make_database(self, fresh: bool) -> None:
+        with psycopg.connect(self.postgres_admin, autocommit=True) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
+            if exists.fetchone() and not fresh:
+                return
+            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{DATABASE}"')
+        url = self.database_url()
+        self.run("db", "upgrade", "--database-url", url)
+        load(url, SYNTHETIC_USERS, ACCOUNTS_PER_USER)  # COPY: seconds, where the API takes minutes
+        self.run("db", "seed", "seed_data.json", "--database-url", url)
+
+    def postgres(self) -> tuple[str, TcpProxy]:
+        """The walkthrough's database, made when missing, through a proxy that can be cut."""
+        self.make_database(fresh=False)
+        admin = make_url(self.postgres_admin)
+        proxy = self.proxy(admin.host, admin.port, 5432)
+        return self.database_url(port=proxy.port), proxy
+
+    def redis_url(self, proxy: TcpProxy) -> str:
+        return str(self.redis._replace(netloc=f"127.0.0.1:{proxy.port}").geturl())
+
+    def cached(self) -> tuple[dict[str, str], TcpProxy]:
+        """Settings for the response cache and the revisions on Redis, through a proxy."""
+        proxy = self.proxy(self.redis.hostname, self.redis.port, 6379)
+        return {
+            "ACCOUNTS_CACHE_BACKEND": "redis",
+            "ACCOUNTS_REVISIONS": "redis",
+            "ACCOUNTS_REDIS_URL": self.redis_url(proxy),
+            "ACCOUNTS_REVISIONS_NAMESPACE": self.namespace,
+        }, proxy
+
+
+# Requests a person would send, with what they answer.
+
+
+def answer(response: httpx.Response) -> str:
+    detail = ""
+    if response.headers.get("Content-Type", "").endswith("json") and response.status_code >= 400:
+        detail = f" {response.json().get('title')!r}"
+    retry = response.headers.get("Retry-After")
+    return f"{response.status_code}{detail}" + (f", Retry-After: {retry}" if retry else "")
+
+
+def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, (time.monotonic() - started) * 1000
+
+
+def new_account(name: str) -> dict[str, Any]:
+    return {
+        "type": "checking",
+        "provider": "Walkthrough Bank",
+        "accountName": name,
+        "balance": 100,
+        "currency": "USD",
+        "details": {"overdraftProtection": False, "routingNumber": "021000021"},
+    }
+
+
+def survives_restart(walk: Walk, env: Mapping[str, str], service: Service) -> tuple[Service, bool]:
+    """Adds an account, restarts the service, and tells whether the account is still there."""
+    created = httpx.post(f"{service.url}{LIST}", json=new_account("Restart test"))
+    expect(created.status_code == 201, f"adding an account: {answer(created)}")
+    location = created.headers["Location"]
+    service.stop()
+    restarted = walk.service(env)
+    return restarted, httpx.get(f"{restarted.url}{location}").status_code == 200
+
+
+def until(condition: Callable[[], bool], seconds: float, what: str) -> float:
+    """Waits for `condition`, and answers how long it took in seconds."""
+    started = time.monotonic()
+    while not condition():
+        expect(time.monotonic() - started < seconds, f"{what} within {seconds:.0f} s")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def fresh_after_writes(writer: Service, reader: Service, count: int = 20) -> int:
+    """PATCHes acc1's balance through `writer`, reads the list through `reader` at once each
+    time, and answers how many reads showed the balance just written."""
+    fresh = 0
+    for n in range(count):
+        balance = 1000 + n
+        patched = httpx.patch(f"{writer.url}{LIST}/acc1", json={"balance": balance})
+        expect(patched.status_code == 200, f"PATCH: {answer(patched)}")
+        listed = httpx.get(f"{reader.url}{LIST}").json()["accounts"]
+        fresh += next(a for a in listed if a["id"] == "acc1")["balance"] == balance
+    return fresh
+
+
+# The chapters.
+
+
+def memory(walk: Walk) -> None:
+    say("1. In memory: `gunicorn -c gunicorn.conf.py wsgi:app`, nothing else")
+    service = walk.service({})
+    walk.load("user123's list", f"{service.url}{LIST}")
+    service, kept = survives_restart(walk, {}, service)
+    say(
+        "  an account added, then a restart: "
+        + ("still there" if kept else "gone (back to the seed file)")
+    )
+    expect(not kept, "memory keeps nothing across a restart")
+
+
+def database(walk: Walk) -> None:
+    say("2a. SQLite: ACCOUNTS_DATABASE_URL=sqlite:///… (the response cache off, to see the store)")
+    sqlite = f"sqlite:///{walk.scratch / 'accounts.db'}"
+    walk.run("db", "upgrade", "--database-url", sqlite)
+    env = {"ACCOUNTS_DATABASE_URL": sqlite, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
+    service = walk.service(env)
+    walk.load("user123's list", f"{service.url}{LIST}")
+    service, kept = survives_restart(walk, env, service)
+    say(f"  an account added, then a restart: {'still there' if kept else 'gone'}")
+    expect(kept, "SQLite keeps an acknowledged write across a restart")
+    service.stop()
+    plan = explain(sqlite, "EXPLAIN QUERY PLAN ", "u1")
+    say(f"  the list's query plan: {plan}")
+    expect("accounts_user_id_type_idx" in plan or "accounts_user_id_id_key" in plan, "an index")
+
+    say()
+    say(
+        f"2b. PostgreSQL: ACCOUNTS_DATABASE_URL=postgresql://… ({SYNTHETIC_USERS:,} users, "
+        f"{SYNTHETIC_USERS * ACCOUNTS_PER_USER:,} accounts; cache off)"
+    )
+    walk.make_database(fresh=True)
+    url, proxy = walk.postgres()
+    env = {"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
+    service = walk.service(env)
+    walk.load("user123's list", f"{service.url}{LIST}")
+    walk.random_users("random users' lists", service)
+    indexed = explain(walk.database_url(), "EXPLAIN ANALYZE ", "u12345")
+    scanned = explain(walk.database_url(), "EXPLAIN ANALYZE ", "u12345", index=False)
+    say(f"  one list in PostgreSQL: {indexed}; without its index, {scanned}")
+    service, kept = survives_restart(walk, env, service)
+    say(f"  an account added, then a restart: {'still there' if kept else 'gone'}")
+    expect(kept, "PostgreSQL keeps an acknowledged write across a restart")
+
+    proxy.stop()
+    refused, took = timed(lambda: httpx.get(f"{service.url}{LIST}", timeout=30))
+    ready = httpx.get(f"{service.url}/readyz", timeout=30)
+    say(
+        f"  PostgreSQL cut off: the list answers {answer(refused)} in {took:.0f} ms; "
+        f"/readyz {ready.status_code}"
+    )
+    expect(refused.status_code == 503, "a 503 while the database is away")
+    proxy.start()
+    back = until(lambda: httpx.get(f"{service.url}{LIST}").status_code == 200, 30, "200 again")
+    say(f"  PostgreSQL back: the list answers 200 again after {back:.1f} s")
+
+
+def explain(url: str, prefix: str, user: str, index: bool = True) -> str:
+    """The list's own query (sql.py's list_query) through EXPLAIN: the plan's access path, and
+    with ANALYZE its execution time."""
+    engine = create_engine(url)
+    statement = list_query(user).compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as connection:
+        if not index:  # what the same query costs when the planner may not use an index
+            connection.exec_driver_sql("SET enable_indexscan = off")
+            connection.exec_driver_sql("SET enable_bitmapscan = off")
+        lines = [str(row[-1]) for row in connection.exec_driver_sql(f"{prefix}{statement}")]
+    engine.dispose()
+    if prefix.startswith("EXPLAIN QUERY PLAN"):
+        return " / ".join(line for line in lines if "accounts" in line)
+    access = next(line.strip(" ->") for line in lines if " on accounts" in line)
+    execution = next(line for line in lines if line.startswith("Execution Time"))
+    return f"{access.split('  ')[0]}, {execution.split(': ')[1]}"
+
+
+def cache(walk: Walk) -> None:
+    say("3. The response cache: ACCOUNTS_CACHE_BACKEND=redis ACCOUNTS_REVISIONS=redis")
+    url, _ = walk.postgres()
+    before = {"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
+    service = walk.service(before)
+    walk.load("before, cache off: user123's list", f"{service.url}{LIST}")
+    walk.random_users("before, cache off: random users", service)
+    service.stop()
+    cached, redis = walk.cached()
+    after = {"ACCOUNTS_DATABASE_URL": url, **cached}
+    service = walk.service(after)
+    walk.load("after, Redis: user123's list", f"{service.url}{LIST}")
+    hits, misses = cache_lookups(service), cache_lookups(service, "miss")
+    walk.random_users("after, Redis: random users", service)
+    hits, misses = cache_lookups(service) - hits, cache_lookups(service, "miss") - misses
+    say(
+        f"    of which hits: {hits / (hits + misses):.0%} (a cold list costs the cache's calls too)"
+    )
+    fresh = fresh_after_writes(service, service)
+    say(f"  20 writes, each read back at once: {fresh} fresh, {20 - fresh} stale")
+    expect(fresh == 20, "no stale read after a write")
+
+    service.stop()
+    service = walk.service(after)
+    hits = cache_lookups(service)
+    httpx.get(f"{service.url}{LIST}")
+    say(
+        f"  after a restart, user123's list comes from Redis: hits {hits:.0f} → "
+        f"{cache_lookups(service):.0f}"
+    )
+    expect(cache_lookups(service) == hits + 1, "a hit after a restart")
+
+    redis.stop()
+    read, took = timed(lambda: httpx.get(f"{service.url}{LIST}"))
+    write = httpx.patch(f"{service.url}{LIST}/acc1", json={"balance": 5})
+    say(
+        f"  Redis cut off: reads answer {answer(read)} from PostgreSQL ({took:.0f} ms); "
+        f"writes {answer(write)}"
+    )
+    expect(read.status_code == 200, "reads go on without Redis")
+    expect(write.status_code == 503, "writes wait for the revision board")
+    walk.load("  while Redis is away: user123's list", f"{service.url}{LIST}")
+    redis.start()
+    back = until(
+        lambda: httpx.patch(f"{service.url}{LIST}/acc1", json={"balance": 5}).status_code == 200,
+        30,
+        "writes again",
+    )
+    say(f"  Redis back: writes answer 200 again after {back:.1f} s")
+
+
+def cache_lookups(service: Service, result: str = "hit") -> float:
+    return metric(service, "accounts_cache_lookups_total", f'result="{result}"')
+
+
+def metric(service: Service, name: str, labels: str = "") -> float:
+    """The sum of a metric's samples on /metrics whose labels hold `labels`."""
+    text = httpx.get(f"{service.url}/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and labels in line
+    )
+
+
+def gateway(walk: Walk) -> None:
+    say("4. Sign-in and rate limits: ACCOUNTS_AUTH=jwt, limits counted in Redis")
+    url, _ = walk.postgres()
+    cached, redis = walk.cached()
+    open_env = {"ACCOUNTS_DATABASE_URL": url, **cached}
+    service = walk.service(open_env)
+    walk.load("before, open: user123's list", f"{service.url}{LIST}")
+    service.stop()
+    secret = secrets.token_hex(32)
+    tokens = walk.scratch / "tokens.txt"
+    # Each request as if from another client: a token of a thousand, a random X-Forwarded-For.
+    # (tokens minted in one second are the same token, unless their lifetimes differ)
+    tokens.write_text(
+        "\n".join(mint_token("user123", secret, expires_in=3600 + n) for n in range(1000))
+    )
+    signed_in = {
+        **open_env,
+        "ACCOUNTS_AUTH": "jwt",
+        "ACCOUNTS_JWT_SECRET": secret,
+        "ACCOUNTS_RATE_LIMIT_PER_ADDRESS": "300 per second",
+        "ACCOUNTS_RATE_LIMIT_PER_TOKEN": "50 per second",
+        "ACCOUNTS_TRUSTED_PROXIES": "1",
+    }
+    service = walk.service(signed_in)
+    walk.load(
+        "after, a token on every request and both limits counted: user123's list",
+        f"{service.url}{LIST}",
+        "random_users.lua",
+        {"USER_ID": "user123", "TOKENS": str(tokens)},
+    )
+    bearer = {"Authorization": f"Bearer {mint_token('user123', secret)}"}
+    other = {"Authorization": f"Bearer {mint_token('user456', secret)}"}
+    expired = {"Authorization": f"Bearer {mint_token('user123', secret, expires_in=-60)}"}
+    for label, headers, status in (
+        ("no token", {}, 401),
+        ("an expired token", expired, 401),
+        ("user456's token", other, 403),
+        ("user123's token", bearer, 200),
+    ):
+        asked = httpx.get(f"{service.url}{LIST}", headers=headers)
+        say(f"  user123's list with {label}: {answer(asked)}")
+        expect(asked.status_code == status, f"{label}: {status}")
+    with httpx.Client(headers=bearer) as client:
+        burst = [client.get(f"{service.url}{LIST}") for _ in range(120)]
+    limited = [response for response in burst if response.status_code == 429]
+    say(
+        f"  120 requests at once with one token: {len(burst) - len(limited)} answered, "
+        f"{len(limited)} refused" + (f" ({answer(limited[0])})" if limited else "")
+    )
+    expect(bool(limited), "the per-token limit refuses a burst")
+    redis.stop()
+    time.sleep(1.1)  # the one-second windows the limits count in
+    asked = httpx.get(f"{service.url}{LIST}", headers=bearer)
+    say(
+        f"  Redis cut off: a signed-in read answers {answer(asked)} "
+        "(the limits counted in each process meanwhile)"
+    )
+    expect(asked.status_code == 200, "reads go on without the limits' Redis")
+
+
+def monitoring(walk: Walk) -> None:
+    say("5. Monitoring: /metrics (Prometheus), /readyz, a JSON log line per request, SENTRY_DSN")
+    url, _ = walk.postgres()
+    cached, _ = walk.cached()
+    service = walk.service({"ACCOUNTS_DATABASE_URL": url, **cached})
+    with httpx.Client() as client:
+        for _ in range(50):
+            client.get(f"{service.url}{LIST}")
+        missing = client.get(f"{service.url}/users/nobody/accounts")
+        invalid = client.post(f"{service.url}{LIST}", json={"type": "credit"})
+    say(
+        f"  sent 50 lists, one unknown user ({missing.status_code}), "
+        f"one invalid body ({invalid.status_code})"
+    )
+    scrape, took = timed(lambda: httpx.get(f"{service.url}/metrics"))
+    samples = [line for line in scrape.text.splitlines() if line and not line.startswith("#")]
+    say(
+        f"  one scrape of /metrics: {len(samples)} samples, "
+        f"{len(scrape.content) / 1024:.0f} KiB, {took:.0f} ms"
+    )
+    route = 'route="/users/<id:user_id>/accounts"'
+    served = metric(service, "accounts_http_requests_total", f'method="GET",{route},status="200"')
+    count = metric(service, "accounts_http_request_duration_seconds_count", route)
+    total = metric(service, "accounts_http_request_duration_seconds_sum", route)
+    say(
+        f"  accounts_http_requests_total, the list, 200: {served:.0f}; "
+        f"mean {total / count * 1000:.2f} ms"
+    )
+    for result in ("hit", "miss"):
+        say(
+            f'  accounts_cache_lookups_total{{result="{result}"}}: '
+            f"{cache_lookups(service, result):.0f}"
+        )
+    expect(served >= 50, "every list counted")
+    readiness = httpx.get(f"{service.url}/readyz")
+    say(f"  /readyz: {readiness.status_code} {readiness.text.strip()}")
+    request_id = missing.headers["X-Request-ID"]
+    line = next((line for line in service.log.read_text().splitlines() if request_id in line), None)
+    say(f"  the 404's log line, found by its X-Request-ID: {line}")
+    expect(line is not None and '"status":404' in line, "a log line per request")
+
+
+def queue(walk: Walk) -> None:
+    say("6. The queue: ACCOUNTS_BROKER_URL=amqp://… and `accounts-service worker` processes")
+    url, _ = walk.postgres()
+    sandbox = walk.sandbox()
+    rabbitmq = walk.proxy(walk.rabbitmq.hostname, walk.rabbitmq.port, 5672)
+    broker = walk.rabbitmq._replace(
+        netloc=f"{walk.rabbitmq.username or 'guest'}:{walk.rabbitmq.password or 'guest'}"
+        f"@127.0.0.1:{rabbitmq.port}"
+    ).geturl()
+    queue_name = f"walkthrough-{secrets.token_hex(4)}"
+    common = {
+        "ACCOUNTS_DATABASE_URL": url,
+        "ACCOUNTS_PROVIDER_SANDBOX_URL": sandbox,
+        "ACCOUNTS_TOKEN_KEY": Fernet.generate_key().decode(),
+        "ACCOUNTS_SYNC_INTERVAL_SECONDS": "0",
+    }
+    threads = walk.service(common)
+    say("  before, no broker: jobs on the service's own threads")
+    link_and_refresh(threads)
+    threads.stop()
+
+    queued = {**common, "ACCOUNTS_BROKER_URL": broker, "ACCOUNTS_BROKER_QUEUE": queue_name}
+    service = walk.service(queued)
+    workers = [walk.worker(queued) for _ in range(2)]
+    say("  after, RabbitMQ and two worker processes")
+    connection = link_and_refresh(service)
+
+    for worker in workers:
+        worker.stop()
+    job = refresh(service, connection)
+    time.sleep(1)
+    waiting = job_status(service, job)
+    workers.append(walk.worker(queued))
+    took = until(lambda: job_status(service, job) == "succeeded", 60, "the queued job to run")
+    say(
+        f"  workers stopped, a refresh stays {waiting}; a worker started: "
+        f"succeeded {took:.1f} s later"
+    )
+
+    rabbitmq.stop()
+    refused = httpx.post(f"{service.url}{connection}/refresh")
+    listed = httpx.get(f"{service.url}{LIST}")
+    say(f"  RabbitMQ cut off: a refresh answers {answer(refused)}; the list {listed.status_code}")
+    expect(refused.status_code == 503, "a refresh refused while the broker is away")
+    expect(listed.status_code == 200, "reads go on without the broker")
+    rabbitmq.start()
+    started = time.monotonic()
+    until(lambda: httpx.post(f"{service.url}{connection}/refresh").status_code == 202, 60, "202")
+    job = refresh(service, connection)  # the one just queued, or a new one
+    until(lambda: job_status(service, job) == "succeeded", 60, "a sync after the broker's return")
+    took = time.monotonic() - started
+    say(f"  RabbitMQ back: a refresh is queued and synced again {took:.1f} s later")
+
+
+def link_and_refresh(service: Service) -> str:
+    """Links user123's bank and waits for its first sync, then 19 more users' banks, then
+    refreshes all 20 at once; says how long each took. Answers user123's connection's path."""
+
+    def link(user: str) -> str:
+        linked = httpx.post(f"{service.url}/users/{user}/connections", json=LINK, timeout=30)
+        expect(linked.status_code == 201, f"linking: {answer(linked)}")
+        return str(linked.headers["Location"])
+
+    def synced(connection: str) -> bool:
+        return connection_status(service, connection) == "healthy"
+
+    started = time.monotonic()
+    connections = [link("user123")]
+    until(lambda: synced(connections[0]), 60, "the first sync")
+    first = time.monotonic() - started
+    started = time.monotonic()
+    connections += [link(f"u{n}") for n in range(19)]
+    until(lambda: all(synced(connection) for connection in connections[1:]), 120, "19 syncs")
+    linked = time.monotonic() - started
+    started = time.monotonic()
+    jobs = [refresh(service, connection) for connection in connections]
+    until(lambda: all(job_status(service, job) == "succeeded" for job in jobs), 120, "20 syncs")
+    refreshed = time.monotonic() - started
+    say(
+        f"    a link until its accounts are in: {first:.2f} s; 19 more links: {linked:.1f} s; "
+        f"20 refreshes at once: {refreshed:.1f} s ({20 / refreshed:.1f} syncs/s)"
+    )
+    return connections[0]
+
+
+def refresh(service: Service, connection: str) -> str:
+    asked = httpx.post(f"{service.url}{connection}/refresh")
+    expect(asked.status_code == 202, f"refresh: {answer(asked)}")
+    return str(asked.headers["Location"])
+
+
+def job_status(service: Service, job: str) -> str:
+    return str(httpx.get(f"{service.url}{job}").json()["status"])
+
+
+def connection_status(service: Service, connection: str) -> str:
+    return str(httpx.get(f"{service.url}{connection}").json()["status"])
+
+
+def scale(walk: Walk) -> None:
+    say("7. More processes, more hosts: one database, one Redis, any number of gunicorns")
+    url, _ = walk.postgres()
+    cached, _ = walk.cached()
+    env = {"ACCOUNTS_DATABASE_URL": url, **cached}
+    for workers in (1, 2, 4):
+        service = walk.service(env, workers=workers)
+        walk.random_users(
+            f"{workers} worker process{'es' if workers > 1 else ''}: random users", service
+        )
+        service.stop()
+    one, other = walk.service(env), walk.service(env)
+    fresh = fresh_after_writes(one, other)
+    say(
+        f"  two hosts: 20 writes through one, each read back at once through the other: "
+        f"{fresh} fresh"
+    )
+    expect(fresh == 20, "no stale read across hosts")
+
+
+CHAPTERS: dict[str, Callable[[Walk], None]] = {
+    chapter.__name__: chapter
+    for chapter in (memory, database, cache, gateway, monitoring, queue, scale)
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapter", choices=CHAPTERS)
+    parser.add_argument(
+        "--seconds", type=int, default=int(os.environ.get("WALKTHROUGH_SECONDS", "5"))
+    )
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--rabbitmq", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="walkthrough-") as scratch:
+        walk = Walk(args, Path(scratch))
+        try:
+            CHAPTERS[args.chapter](walk)
+        except NotAsDocumented as failure:
+            raise SystemExit(f"not as docs/walkthrough.md says: {failure}") from None
+        finally:
+            walk.close()
+
+
+if __name__ == "__main__":
+    main()
