@@ -530,7 +530,7 @@ def gateway(walk: Walk) -> None:
 
 
 def monitoring(walk: Walk) -> None:
-    say("5. Monitoring: /metrics (Prometheus), /readyz, a JSON log line per request, SENTRY_DSN")
+    say("5. Monitoring: /metrics (Prometheus), /readyz, a JSON log line per request")
     url, _ = walk.postgres()
     cached, _ = walk.cached()
     service = walk.service({"ACCOUNTS_DATABASE_URL": url, **cached})
@@ -650,8 +650,8 @@ def link_and_refresh(service: Service) -> str:
     until(lambda: all(job_status(service, job) == "succeeded" for job in jobs), 120, "20 syncs")
     refreshed = time.monotonic() - started
     say(
-        f"    a link until its accounts are in: {first:.2f} s; 19 more links: {linked:.1f} s; "
-        f"20 refreshes at once: {refreshed:.1f} s ({20 / refreshed:.1f} syncs/s)"
+        f"    one link until its accounts are in: {first:.2f} s; 19 more, all synced: "
+        f"{linked:.1f} s; 20 refreshes asked in a row, all done: {refreshed:.1f} s"
     )
     return connections[0]
 
