@@ -83,9 +83,15 @@ class Process:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def stop(self) -> None:
+    def retire(self) -> None:
+        """Asks it to stop, and goes on: its graceful shutdown (a second or two) then overlaps
+        what comes next. Walk.close waits for it."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        self.retire()
+        if self.process.returncode is None:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -175,10 +181,13 @@ class Walk:
         ran = self.command(*arguments)
         expect(ran.process.wait() == 0, f"accounts-service {' '.join(arguments)}:\n{ran.tail()}")
 
-    def worker(self, env: Mapping[str, str]) -> Process:
-        """`accounts-service worker`, once it says it is taking jobs."""
-        started = self.command("worker", "--metrics-port", "0", env={**OPEN, **env})
-        self.wait_for_line(started, "worker ready")
+    def workers(self, count: int, env: Mapping[str, str]) -> list[Process]:
+        """`count` processes of `accounts-service worker`, once each says it is taking jobs."""
+        started = [
+            self.command("worker", "--metrics-port", "0", env={**OPEN, **env}) for _ in range(count)
+        ]
+        for worker in started:
+            self.wait_for_line(worker, "worker ready")
         return started
 
     def wait_for_line(self, started: Process, pattern: str) -> re.Match[str]:
@@ -196,7 +205,9 @@ class Walk:
         return self.wait_for_line(started, r"http://127\.0\.0\.1:\d+").group(0)
 
     def close(self) -> None:
-        for started in reversed(self.started):
+        for started in self.started:  # all at once: each takes a second or two to wind down
+            started.retire()
+        for started in self.started:
             started.stop()
         for proxy in self.proxies:
             proxy.stop()
@@ -350,7 +361,7 @@ def database(walk: Walk) -> None:
     service, kept = survives_restart(walk, env, service)
     say(f"  an account added, then a restart: {'still there' if kept else 'gone'}")
     expect(kept, "SQLite keeps an acknowledged write across a restart")
-    service.stop()
+    service.retire()
     plan = explain(sqlite, "EXPLAIN QUERY PLAN ", "u1")
     say(f"  the list's query plan: {plan}")
     expect("accounts_user_id_type_idx" in plan or "accounts_user_id_id_key" in plan, "an index")
@@ -411,7 +422,7 @@ def cache(walk: Walk) -> None:
     service = walk.service(before)
     walk.load("before, cache off: user123's list", f"{service.url}{LIST}")
     walk.random_users("before, cache off: random users", service)
-    service.stop()
+    service.retire()
     cached, redis = walk.cached()
     after = {"ACCOUNTS_DATABASE_URL": url, **cached}
     service = walk.service(after)
@@ -476,7 +487,7 @@ def gateway(walk: Walk) -> None:
     open_env = {"ACCOUNTS_DATABASE_URL": url, **cached}
     service = walk.service(open_env)
     walk.load("before, open: user123's list", f"{service.url}{LIST}")
-    service.stop()
+    service.retire()
     secret = secrets.token_hex(32)
     tokens = walk.scratch / "tokens.txt"
     # Each request as if from another client: a token of a thousand, a random X-Forwarded-For.
@@ -590,11 +601,11 @@ def queue(walk: Walk) -> None:
     threads = walk.service(common)
     say("  before, no broker: jobs on the service's own threads")
     link_and_refresh(threads)
-    threads.stop()
+    threads.retire()
 
     queued = {**common, "ACCOUNTS_BROKER_URL": broker, "ACCOUNTS_BROKER_QUEUE": queue_name}
     service = walk.service(queued)
-    workers = [walk.worker(queued) for _ in range(2)]
+    workers = walk.workers(2, queued)
     say("  after, RabbitMQ and two worker processes")
     connection = link_and_refresh(service)
 
@@ -603,7 +614,7 @@ def queue(walk: Walk) -> None:
     job = refresh(service, connection)
     time.sleep(1)
     waiting = job_status(service, job)
-    workers.append(walk.worker(queued))
+    walk.workers(1, queued)
     took = until(lambda: job_status(service, job) == "succeeded", 60, "the queued job to run")
     say(
         f"  workers stopped, a refresh stays {waiting}; a worker started: "
@@ -626,8 +637,8 @@ def queue(walk: Walk) -> None:
 
 
 def link_and_refresh(service: Service) -> str:
-    """Links user123's bank and waits for its first sync, then 19 more users' banks, then
-    refreshes all 20 at once; says how long each took. Answers user123's connection's path."""
+    """Links user123's bank and waits for its first sync, then 9 more users' banks, then
+    refreshes all 10 at once; says how long each took. Answers user123's connection's path."""
 
     def link(user: str) -> str:
         linked = httpx.post(f"{service.url}/users/{user}/connections", json=LINK, timeout=30)
@@ -642,16 +653,16 @@ def link_and_refresh(service: Service) -> str:
     until(lambda: synced(connections[0]), 60, "the first sync")
     first = time.monotonic() - started
     started = time.monotonic()
-    connections += [link(f"u{n}") for n in range(19)]
-    until(lambda: all(synced(connection) for connection in connections[1:]), 120, "19 syncs")
+    connections += [link(f"u{n}") for n in range(9)]
+    until(lambda: all(synced(connection) for connection in connections[1:]), 120, "9 syncs")
     linked = time.monotonic() - started
     started = time.monotonic()
     jobs = [refresh(service, connection) for connection in connections]
-    until(lambda: all(job_status(service, job) == "succeeded" for job in jobs), 120, "20 syncs")
+    until(lambda: all(job_status(service, job) == "succeeded" for job in jobs), 120, "10 syncs")
     refreshed = time.monotonic() - started
     say(
-        f"    one link until its accounts are in: {first:.2f} s; 19 more, all synced: "
-        f"{linked:.1f} s; 20 refreshes asked in a row, all done: {refreshed:.1f} s"
+        f"    one link until its accounts are in: {first:.2f} s; 9 more, all synced: "
+        f"{linked:.1f} s; 10 refreshes asked in a row, all done: {refreshed:.1f} s"
     )
     return connections[0]
 
@@ -680,7 +691,7 @@ def scale(walk: Walk) -> None:
         walk.random_users(
             f"{workers} worker process{'es' if workers > 1 else ''}: random users", service
         )
-        service.stop()
+        service.retire()
     one, other = walk.service(env), walk.service(env)
     fresh = fresh_after_writes(one, other)
     say(
