@@ -187,6 +187,15 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         )
         page.screenshot(path=SCREENSHOTS / "page.png", full_page=True)
 
+        # The bank wants the person to sign in again: the row says so, in words.
+        fault = {"kind": "login_required", "times": 1}
+        assert httpx.post(f"{sandbox_url}/sandbox/admin/fault", json=fault).status_code == 204
+        bank.locator("button.refresh").click()
+        bank.locator(".progress", has_text="Sync failed:").wait_for()
+        bank.locator(
+            "[data-status=login_required]", has_text="Sign in again at the bank"
+        ).wait_for()
+
         # A name is shown as text, never run as markup; an amount past a float's precision keeps
         # every digit.
         body = json.dumps(

@@ -115,7 +115,7 @@ function hintFor(problem, user) {
     case 429:
       return "Too many requests at once." + wait;
     case 503:
-      return "The service cannot reach its storage right now; nothing is lost." + wait;
+      return "A server it depends on is not answering right now; nothing is lost." + wait;
     default:
       return problem.status >= 500
         ? "Something failed on the service's side; nothing you did. If it keeps happening, tell whoever runs it."
