@@ -244,16 +244,31 @@ class Walk:
         return url.render_as_string(hide_password=False)
 
     def make_database(self, fresh: bool) -> None:
+        """The walkthrough's database: made afresh when asked, or when it is missing or was
+        left half made; brought up to date otherwise (a newer checkout may add migrations)."""
+        url = self.database_url()
+        if not fresh and self._loaded(url):
+            self.run("db", "upgrade", "--database-url", url)
+            return
         with psycopg.connect(self.postgres_admin, autocommit=True) as admin:
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
-            if exists.fetchone() and not fresh:
-                return
             admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{DATABASE}"')
-        url = self.database_url()
         self.run("db", "upgrade", "--database-url", url)
         load(url, SYNTHETIC_USERS, ACCOUNTS_PER_USER)  # COPY: seconds, where the API takes minutes
         self.run("db", "seed", "seed_data.json", "--database-url", url)
+
+    @staticmethod
+    def _loaded(url: str) -> bool:
+        """Whether the last synthetic user and the seed's are there: loading ended."""
+        wanted = [f"u{SYNTHETIC_USERS - 1}", "user123"]
+        try:
+            with psycopg.connect(url, connect_timeout=3) as connection:
+                found = connection.execute(
+                    "SELECT count(*) FROM users WHERE id = ANY(%s)", [wanted]
+                )
+                return found.fetchone() == (len(wanted),)
+        except psycopg.Error:  # no such database, or no such table
+            return False
 
     def postgres(self) -> tuple[str, TcpProxy]:
         """The walkthrough's database, made when missing, through a proxy that can be cut."""

@@ -22,6 +22,18 @@ SEED_FILE = REPO_ROOT / "seed_data.json"
 
 WriteSeed = Callable[[Any], Path]
 
+#: The files that take minutes, started first: with the suite spread over processes (pytest-xdist,
+#: a file to a process), one of them started last would finish alone, long after the rest.
+SLOWEST_FIRST = ("test_walkthrough.py", "test_schemathesis.py", "test_fixture_mode.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
 
 def serve_from(app: Flask, repository: Any) -> None:
     """Make `app` read and write through `repository` instead of its own store."""
