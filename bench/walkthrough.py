@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,10 @@ OPEN = {
 
 class NotAsDocumented(Exception):
     pass
+
+
+class Unreachable(Exception):
+    """A server the chapter needs does not answer: nothing was measured."""
 
 
 def say(text: str = "") -> None:
@@ -123,8 +128,14 @@ class Walk:
 
     # Servers.
 
-    def proxy(self, host: str | None, port: int | None, default_port: int) -> TcpProxy:
-        proxy = TcpProxy(host or "127.0.0.1", port or default_port)
+    def proxy(self, name: str, host: str | None, port: int | None, default_port: int) -> TcpProxy:
+        """A proxy in front of the server `name`, once that server accepts a connection."""
+        target = (host or "127.0.0.1", port or default_port)
+        try:
+            socket.create_connection(target, timeout=3).close()
+        except OSError as error:
+            raise Unreachable(f"{name} at {target[0]}:{target[1]}: {error}") from None
+        proxy = TcpProxy(*target)
         self.proxies.append(proxy)
         return proxy
 
@@ -274,7 +285,7 @@ class Walk:
         """The walkthrough's database, made when missing, through a proxy that can be cut."""
         self.make_database(fresh=False)
         admin = make_url(self.postgres_admin)
-        proxy = self.proxy(admin.host, admin.port, 5432)
+        proxy = self.proxy("PostgreSQL", admin.host, admin.port, 5432)
         return self.database_url(port=proxy.port), proxy
 
     def redis_url(self, proxy: TcpProxy) -> str:
@@ -282,7 +293,7 @@ class Walk:
 
     def cached(self) -> tuple[dict[str, str], TcpProxy]:
         """Settings for the response cache and the revisions on Redis, through a proxy."""
-        proxy = self.proxy(self.redis.hostname, self.redis.port, 6379)
+        proxy = self.proxy("Redis", self.redis.hostname, self.redis.port, 6379)
         return {
             "ACCOUNTS_CACHE_BACKEND": "redis",
             "ACCOUNTS_REVISIONS": "redis",
@@ -433,12 +444,12 @@ def explain(url: str, prefix: str, user: str, index: bool = True) -> str:
 def cache(walk: Walk) -> None:
     say("3. The response cache: ACCOUNTS_CACHE_BACKEND=redis ACCOUNTS_REVISIONS=redis")
     url, _ = walk.postgres()
+    cached, redis = walk.cached()
     before = {"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
     service = walk.service(before)
     walk.load("before, cache off: user123's list", f"{service.url}{LIST}")
     walk.random_users("before, cache off: random users", service)
     service.retire()
-    cached, redis = walk.cached()
     after = {"ACCOUNTS_DATABASE_URL": url, **cached}
     service = walk.service(after)
     walk.load("after, Redis: user123's list", f"{service.url}{LIST}")
@@ -601,7 +612,7 @@ def queue(walk: Walk) -> None:
     say("6. The queue: ACCOUNTS_BROKER_URL=amqp://… and `accounts-service worker` processes")
     url, _ = walk.postgres()
     sandbox = walk.sandbox()
-    rabbitmq = walk.proxy(walk.rabbitmq.hostname, walk.rabbitmq.port, 5672)
+    rabbitmq = walk.proxy("RabbitMQ", walk.rabbitmq.hostname, walk.rabbitmq.port, 5672)
     broker = walk.rabbitmq._replace(
         netloc=f"{walk.rabbitmq.username or 'guest'}:{walk.rabbitmq.password or 'guest'}"
         f"@127.0.0.1:{rabbitmq.port}"
@@ -738,6 +749,8 @@ def main() -> None:
             CHAPTERS[args.chapter](walk)
         except NotAsDocumented as failure:
             raise SystemExit(f"not as docs/walkthrough.md says: {failure}") from None
+        except (Unreachable, psycopg.OperationalError) as failure:
+            raise SystemExit(f"cannot run this chapter: unreachable: {failure}") from None
         finally:
             walk.close()
 
