@@ -93,7 +93,7 @@ def dollars(amount: Decimal) -> str:
     return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
-def wait_for_job_to_finish(url: str, headers: dict[str, str], connection: str) -> None:
+def wait_until_synced(url: str, headers: dict[str, str], connection: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         linked = httpx.get(f"{url}/users/user123/connections/{connection}", headers=headers)
@@ -123,7 +123,7 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         assert linked.status_code == 201, linked.text
         connection = linked.json()["id"]
         [item] = set(httpx.get(f"{sandbox_url}/sandbox/admin/items").json()) - items_before
-        wait_for_job_to_finish(url, headers, connection)
+        wait_until_synced(url, headers, connection)
 
         # Without a token, sign-in being on: the page says so, and what to do.
         page.goto(f"{url}/#user=user123")
