@@ -617,7 +617,9 @@ def queue(walk: Walk) -> None:
         netloc=f"{walk.rabbitmq.username or 'guest'}:{walk.rabbitmq.password or 'guest'}"
         f"@127.0.0.1:{rabbitmq.port}"
     ).geturl()
-    queue_name = f"walkthrough-{secrets.token_hex(4)}"
+    # One name for every run, so that runs leave no queues behind; a message an interrupted run
+    # left is for a job that is finished or gone, and is skipped.
+    queue_name = "accounts-walkthrough"
     common = {
         "ACCOUNTS_DATABASE_URL": url,
         "ACCOUNTS_PROVIDER_SANDBOX_URL": sandbox,

@@ -60,7 +60,14 @@ class TcpProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
-                self._sockets |= {client, upstream}
+                # Stopped while this connection was being made: it must not outlive the stop.
+                stopped = self._listener is not listener
+                if not stopped:
+                    self._sockets |= {client, upstream}
+            if stopped:
+                client.close()
+                upstream.close()
+                return
             for source, sink in [(client, upstream), (upstream, client)]:
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
