@@ -251,6 +251,34 @@ def test_a_queue_that_is_down_fails_the_request_and_a_lost_message_is_replaced(
     assert abandoned.error.code == "ABANDONED"
 
 
+def test_a_sync_the_queue_refuses_leaves_its_connection_due_for_the_schedule(
+    aggregation: Aggregation,
+    store: InMemoryAccountRepository,
+    queue: RecordingQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    queue.sent.clear()
+    due_at = NOW + timedelta(hours=1)
+    scheduled: list[int] = []
+
+    def schedule_then_refuse(user_id: str, job_id: str, delay: float = 0.0) -> None:
+        # While a refresh's job is being queued, the schedule claims the connection: it finds
+        # that job unfinished and takes it for its own. Then the queue refuses the job.
+        scheduled.append(connections.schedule_due(aggregation, due_at))
+        raise QueueUnavailable()
+
+    monkeypatch.setattr(queue, "send", schedule_then_refuse)
+    with pytest.raises(QueueUnavailable):
+        connections.request_sync(aggregation, "u1", linked.id, due_at)
+    assert scheduled == [1]
+    monkeypatch.undo()
+    # The queue is back: the next pass sends the sync, rather than an interval later.
+    assert connections.schedule_due(aggregation, due_at + timedelta(seconds=5)) == 1
+    assert [user for user, _ in queue.sent] == ["u1"]
+
+
 def test_the_schedule_requests_each_due_connection_once_across_hosts(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:

@@ -131,13 +131,10 @@ def link(
             next_sync_at=None if interval is None else now + interval,
         ),
     )
-    try:
+    # Linked all the same when the queue is down: the schedule sends the first sync once it is
+    # back (request_sync leaves the connection due).
+    with contextlib.suppress(QueueUnavailable):
         request_sync(aggregation, user_id, connection.id, now)
-    except QueueUnavailable:
-        # Linked all the same: the schedule sends the first sync once the queue is back.
-        connection = aggregation.connections.modify_connection(
-            user_id, connection.id, lambda current: replace(current, next_sync_at=now)
-        )
     return connection
 
 
@@ -190,6 +187,10 @@ def request_sync(
                 now,
                 error=SyncFailure("QUEUE_UNAVAILABLE", str(QueueUnavailable())),
             )
+            # Due at once, so the schedule sends it when the queue is back: a schedule that
+            # claimed the connection meanwhile found this job unfinished, took it for its own,
+            # and moved the connection's time an interval on.
+            connections.modify_connection(user_id, connection_id, _put_back(now))
             raise
     return job
 
