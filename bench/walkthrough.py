@@ -457,7 +457,8 @@ def cache(walk: Walk) -> None:
     walk.random_users("after, Redis: random users", service)
     hits, misses = cache_lookups(service) - hits, cache_lookups(service, "miss") - misses
     say(
-        f"    of which hits: {hits / (hits + misses):.0%} (a cold list costs the cache's calls too)"
+        f"    of which hits: {hits / max(hits + misses, 1):.0%} "
+        "(a cold list costs the cache's calls too)"
     )
     fresh = fresh_after_writes(service, service)
     say(f"  20 writes, each read back at once: {fresh} fresh, {20 - fresh} stale")
