@@ -49,7 +49,7 @@ def test_the_command_does_what_the_page_says(
     if shutil.which("wrk") is None:
         unavailable("wrk is not installed (.ci/run installs it)")
     # The interpreter running these tests (.venv's, under the README's test command), and the
-    # servers the other tests use.
+    # servers the other tests use (the fixtures have made sure each one answers).
     servers = f" --postgres {ADMIN_URL} --redis {redis_url} --rabbitmq '{rabbitmq_url}'"
     ran = subprocess.run(
         ["bash", "-c", command.replace(".venv/bin/python", sys.executable, 1) + servers],
