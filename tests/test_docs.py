@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import requests
 from flask.testing import FlaskClient
 
-from tests.databases import unavailable
+from tests.chromium import FLAGS, chromium
 from tests.live_server import serving
 
 
@@ -32,22 +31,15 @@ def test_the_page_and_its_assets_come_from_the_service(client: FlaskClient) -> N
 
 
 def test_chromium_renders_every_operation(tmp_path: Path) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        unavailable("Debian's chromium is not installed (.ci/run installs it)")
+    browser = chromium()
     with serving() as (url, _):
         spec = requests.get(f"{url}/openapi.json", timeout=5).json()
         rendered = subprocess.run(
             [
-                chromium,
+                browser,
                 "--headless",
                 "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *FLAGS,
                 f"--user-data-dir={tmp_path / 'profile'}",
                 "--virtual-time-budget=15000",
                 "--dump-dom",

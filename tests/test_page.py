@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,8 +17,8 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.tokens import mint_token
+from tests.chromium import FLAGS, chromium
 from tests.conftest import REPO_ROOT
-from tests.databases import unavailable
 from tests.live_server import serving
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
@@ -29,15 +28,6 @@ LINK = {
     "institutionId": "ins_platypus",
     "credentials": {"username": "user_good", "password": "pass_good"},
 }
-CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    # This machine's network is closed: Chromium's own calls home would only be refused.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def exact(response: httpx.Response) -> Any:
@@ -63,11 +53,8 @@ def test_the_page_and_its_files_come_from_the_service_and_run_no_inline_script(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        unavailable("Debian's chromium is not installed (.ci/run installs it)")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium(), args=FLAGS)
         yield launched
         launched.close()
 
