@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import psycopg
@@ -19,8 +20,10 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from app.domain import Account
 from app.repositories.base import Store
 from app.repositories.engine import make_engine
+from app.repositories.memory import InMemoryAccountRepository
 from app.repositories.migrate import upgrade
 from app.repositories.revisions import RedisRevisions, RevisionBoardStore
 from app.repositories.sql import SqlAccountRepository
@@ -132,3 +135,29 @@ def rabbitmq_url() -> str:
     except pika.exceptions.AMQPError as error:
         unavailable(f"RabbitMQ at {RABBITMQ_URL} is unreachable: {error!r}")
     return RABBITMQ_URL
+
+
+#: Every backend a store can be, as the contract suite runs them.
+STORE_KINDS = ["memory", "sqlite", "postgresql", "postgresql, revisions in redis"]
+
+
+def store_of(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    users: Mapping[str, Sequence[Account]],
+) -> Store:
+    """A store of `kind` (one of STORE_KINDS) holding exactly `users`; close it when done."""
+    if kind == "memory":
+        return InMemoryAccountRepository(users)
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        # Each PostgreSQL variant has a database of its own: a few tables (webhook deliveries,
+        # idempotency keys) outlive replace_all.
+        url = request.getfixturevalue("other_postgres_url" if "redis" in kind else "postgres_url")
+    store: Store = SqlAccountRepository(migrated(url))
+    if "redis" in kind:
+        store = boarded(store, request.getfixturevalue("redis_url"))
+    store.replace_all(users)
+    return store

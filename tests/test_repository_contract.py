@@ -34,10 +34,8 @@ from app.domain import (
     VersionConflict,
 )
 from app.repositories.base import KeyClaim, KeyState, RecordedAnswer, Store, SyncOutcome
-from app.repositories.memory import InMemoryAccountRepository
-from app.repositories.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
-from tests.databases import boarded, migrated
+from tests.databases import STORE_KINDS, store_of
 from tests.samples import valid_account
 
 _schema = AccountSchema()
@@ -54,24 +52,9 @@ BOB = [account("credit", "a1")]
 INITIAL = {"alice": ALICE, "bob": BOB, "carol": []}
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql", "postgresql, revisions in redis"])
+@pytest.fixture(params=STORE_KINDS)
 def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield InMemoryAccountRepository(INITIAL)
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'contract.db'}"
-    else:
-        # Each PostgreSQL variant has a database of its own: a few tables (webhook deliveries,
-        # idempotency keys) outlive replace_all.
-        url = request.getfixturevalue(
-            "other_postgres_url" if "redis" in request.param else "postgres_url"
-        )
-    engine = migrated(url)
-    repository: Store = SqlAccountRepository(engine)
-    if "redis" in request.param:
-        repository = boarded(repository, request.getfixturevalue("redis_url"))
-    repository.replace_all(INITIAL)
+    repository = store_of(request.param, request, tmp_path, INITIAL)
     yield repository
     repository.close()
 
@@ -377,6 +360,7 @@ def test_a_sync_adds_updates_and_closes_and_the_same_sync_again_changes_nothing(
     repository: Store,
 ) -> None:
     before = repository.list_accounts("alice")
+    repository.add_connection("alice", linked_connection("conn1"))
     assert repository.apply_sync("alice", "conn1", [from_sync("e1", 10), from_sync("e2", 20)]) == (
         SyncOutcome(2, 0, 0)
     )
@@ -407,6 +391,7 @@ def test_a_sync_adds_updates_and_closes_and_the_same_sync_again_changes_nothing(
 
 
 def test_a_sync_keeps_the_users_own_fields(repository: Store) -> None:
+    repository.add_connection("alice", linked_connection("conn1"))
     repository.apply_sync("alice", "conn1", [from_sync("e1", 10)])
     repository.modify_account(
         "alice",
@@ -531,6 +516,26 @@ def test_deleting_a_connection_removes_its_accounts_and_nothing_else(repository:
     assert repository.list_connections("alice") == []
 
 
+def test_a_sync_for_a_connection_or_user_that_is_gone_stores_nothing(repository: Store) -> None:
+    before = repository.list_accounts("alice")
+    with pytest.raises(ConnectionNotFound):  # never linked
+        repository.apply_sync("alice", "conn1", [from_sync("e1", 10)])
+    repository.add_connection("alice", linked_connection("conn1"))
+    repository.delete_connection("alice", "conn1")
+    revision = repository.user_revision("alice")
+    with pytest.raises(ConnectionNotFound):  # unlinked while its provider was asked
+        repository.apply_sync("alice", "conn1", [from_sync("e1", 10)])
+    assert repository.list_accounts("alice") == before
+    assert repository.user_revision("alice") == revision
+    # The user deleted and made again under the same id: the old user's sync finds no connection.
+    repository.add_connection("bob", linked_connection("conn2"))
+    repository.delete_user("bob")
+    repository.add_user("bob")
+    with pytest.raises(ConnectionNotFound):
+        repository.apply_sync("bob", "conn2", [from_sync("e1", 10)])
+    assert repository.list_accounts("bob") == []
+
+
 def test_connections_of_missing_users_and_missing_connections(repository: Store) -> None:
     with pytest.raises(UserNotFound):
         repository.add_connection("dave", linked_connection())
@@ -651,6 +656,7 @@ def test_a_user_holds_at_most_the_limit_whoever_adds_at_once(repository: Store) 
     assert added.count(True) == 5
     assert len(repository.list_accounts("carol")) == 5
     # A sync that would pass the limit stores nothing; one that fits is stored.
+    repository.add_connection("carol", linked_connection("conn1"))
     revision = repository.user_revision("carol")
     with pytest.raises(TooManyAccounts):
         repository.apply_sync("carol", "conn1", [from_sync("e1", 1)], limit=5)

@@ -15,6 +15,7 @@ from app.domain import (
     AccountNotFound,
     AccountStatus,
     AccountType,
+    Connection,
     CreditDetails,
     InvalidData,
     ProviderOwned,
@@ -255,6 +256,9 @@ def synced(repository: InMemoryAccountRepository) -> Account:
         accounts.get_account(repository, "user123", "acc3"), connection_id="c1", external_id="x3"
     )
     repository.seed({"user123": [linked]})
+    repository.add_connection(
+        "user123", Connection("c1", "sandbox", "ins_1", "Bank", "sealed", "i1")
+    )
     return linked
 
 

@@ -12,6 +12,7 @@ from app.domain import (
     AccountStatus,
     AccountType,
     CheckingDetails,
+    Connection,
     CreditDetails,
     InvestmentDetails,
     SavingsDetails,
@@ -128,6 +129,7 @@ def test_what_the_provider_does_not_say_stays_unknown() -> None:
 
 def test_a_stored_sync_is_listed_and_answered_with_nulls_for_the_unknown() -> None:
     repository = InMemoryAccountRepository({"u1": []})
+    repository.add_connection("u1", Connection("conn1", "sandbox", "ins_1", "Bank", "sealed", "i1"))
     numbers = itertools.count(1)
     said = [
         provided("p-check", "depository", "checking", "1250.17", available="1203.42"),

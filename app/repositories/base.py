@@ -99,8 +99,11 @@ class AccountRepository(ABC):
         in one write: each is matched by its external id; a new one is appended under its own id,
         a known one keeps its id, place and history and takes the new content; one no longer
         among them is closed, never deleted. A second call with the same accounts changes
-        nothing, and the revision changes only when something did. Raises UserNotFound, or
-        TooManyAccounts (writing nothing) when the user would hold more than `limit` accounts.
+        nothing, and the revision changes only when something did. Raises UserNotFound or
+        ConnectionNotFound (the user or the connection is gone, deleted before this write or
+        while the provider was asked), or TooManyAccounts (writing nothing) when the user would
+        hold more than `limit` accounts. Deletes of the connection or the user never interleave
+        with it: what they removed stays removed.
         """
 
     @abstractmethod

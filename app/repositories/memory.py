@@ -155,6 +155,7 @@ class InMemoryAccountRepository(Store):
     ) -> SyncOutcome:
         with self._lock:
             stored = dict(self._accounts_of(user_id))
+            self._connection(user_id, connection_id)  # deleted meanwhile: nothing to store
             linked = {
                 account.external_id: account
                 for account in stored.values()

@@ -388,6 +388,13 @@ class SqlAccountRepository(Store):
         return int(found or 0)
 
     @staticmethod
+    def _connection_exists(connection: Connection_, user_id: str, connection_id: str) -> bool:
+        found = select(literal(True)).where(
+            connections.c.user_id == user_id, connections.c.id == connection_id
+        )
+        return connection.scalar(found) is not None
+
+    @staticmethod
     def _user_exists(connection: Connection_, user_id: str) -> bool:
         return connection.scalar(select(literal(True)).where(users.c.id == user_id)) is not None
 
@@ -437,9 +444,11 @@ class SqlAccountRepository(Store):
 
     def delete_user(self, user_id: str) -> None:
         with self._transaction() as connection:
+            # The user's row lock first: a sync writing to this user finishes before, or finds
+            # the user gone after (apply_sync); its connections and jobs go by the foreign keys.
+            self._touch(connection, user_id)
             connection.execute(delete(accounts).where(accounts.c.user_id == user_id))
-            if connection.execute(delete(users).where(users.c.id == user_id)).rowcount == 0:
-                raise UserNotFound(user_id)
+            connection.execute(delete(users).where(users.c.id == user_id))
 
     def add_account(self, user_id: str, account: Account, limit: int | None = None) -> Account:
         stored = replace(account, version=1)
@@ -483,8 +492,11 @@ class SqlAccountRepository(Store):
     ) -> SyncOutcome:
         try:
             with self._transaction() as connection:
-                # The touch takes the user's row lock, so two syncs of one user take turns.
+                # The touch takes the user's row lock, so two syncs of one user take turns, and
+                # a delete of the connection (or the user) comes wholly before or after this.
                 self._touch(connection, user_id)
+                if not self._connection_exists(connection, user_id, connection_id):
+                    raise ConnectionNotFound(user_id, connection_id)
                 outcome = self._sync(connection, user_id, connection_id, wanted)
                 if outcome == SyncOutcome(0, 0, 0):
                     raise _NothingChanged  # roll back the touch: the revision stays
