@@ -24,6 +24,9 @@ class DefaultConfig:
     #: The most accounts one user may hold, added by hand or synced: past it a 409, so that no
     #: list is unbounded.
     MAX_ACCOUNTS_PER_USER = 500
+    #: How long a POST with an Idempotency-Key holds the key: a retry meanwhile is a 409, and
+    #: takes the key over after it, should the first have died (it then records nothing).
+    IDEMPOTENCY_LEASE_SECONDS = 15.0
     #: Request bodies larger than this are refused with 413; an account is well under 1 KiB.
     MAX_CONTENT_LENGTH = 64 * 1024
     #: `jwt` or `off`. Unset: off for the in-memory demo, jwt whenever DATABASE_URL is set.

@@ -34,6 +34,8 @@ from app.domain import (
     VersionConflict,
 )
 from app.repositories.base import KeyClaim, KeyState, RecordedAnswer, Store, SyncOutcome
+from app.repositories.memory import InMemoryAccountRepository
+from app.repositories.unit import after_commit, unit_of_work
 from app.schemas.accounts import AccountSchema
 from tests.databases import STORE_KINDS, store_of
 from tests.samples import valid_account
@@ -617,29 +619,80 @@ def test_an_idempotency_key_is_claimed_once_answered_then_forgotten(repository: 
     noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
     lease, day = noon + timedelta(seconds=60), noon + timedelta(hours=24)
 
-    def claim(fingerprint: str = "f1", at: datetime = noon, key: str = "k1") -> KeyClaim:
-        return repository.claim_key("alice", key, fingerprint, at, at + timedelta(seconds=60), day)
+    def claim(
+        fingerprint: str = "f1", at: datetime = noon, key: str = "k1", holder: str = "h1"
+    ) -> KeyClaim:
+        return repository.claim_key(
+            "alice", key, fingerprint, holder, at, at + timedelta(seconds=60), day
+        )
 
     with ThreadPoolExecutor(8) as pool:
-        states = list(pool.map(lambda _: claim().state, range(8)))
+        states = list(pool.map(lambda n: claim(holder=f"h{n}").state, range(8)))
     assert states.count(KeyState.NEW) == 1
     assert set(states) == {KeyState.NEW, KeyState.IN_PROGRESS}
+    holder = f"h{states.index(KeyState.NEW)}"
     assert claim("f2").state is KeyState.MISMATCH
     # Another owner's key of the same name is another key.
-    assert repository.claim_key("bob", "k1", "f9", noon, lease, day).state is KeyState.NEW
+    assert repository.claim_key("bob", "k1", "f9", "h9", noon, lease, day).state is KeyState.NEW
     answer = RecordedAnswer(201, b'{"id":"x"}', (("Location", "/x"), ("Content-Type", "a/b")))
-    repository.complete_key("alice", "k1", "f1", answer)
+    # Only its holder records the answer, once.
+    assert not repository.complete_key("alice", "k1", "someone-else", answer)
+    assert claim().state is KeyState.IN_PROGRESS
+    assert repository.complete_key("alice", "k1", holder, answer)
+    assert not repository.complete_key("alice", "k1", holder, answer)
     assert claim() == KeyClaim(KeyState.DONE, answer)
     assert claim("f2").state is KeyState.MISMATCH
-    # A request that died: its key is free again once its lease is over, and not before.
+    # A request that died: its key is free again once its lease is over, and not before; the
+    # one that took it over holds it, and the dead one's answer, had it one, is not recorded.
     assert claim(key="k2").state is KeyState.NEW
     assert claim(key="k2", at=noon + timedelta(seconds=30)).state is KeyState.IN_PROGRESS
-    assert claim(key="k2", at=noon + timedelta(seconds=61)).state is KeyState.NEW
-    # A released key (its request failed on the way) is free at once.
-    repository.release_key("alice", "k2", "f1")
+    assert claim(key="k2", at=noon + timedelta(seconds=61), holder="h2").state is KeyState.NEW
+    assert not repository.complete_key("alice", "k2", "h1", answer)
+    repository.release_key("alice", "k2", "h1")  # not its key any more: nothing happens
+    assert claim(key="k2", at=noon + timedelta(seconds=62)).state is KeyState.IN_PROGRESS
+    # A released key (its request failed on the way) is free at once, answered or not.
+    repository.release_key("alice", "k2", "h2")
+    assert claim(key="k2", holder="h3").state is KeyState.NEW
+    assert repository.complete_key("alice", "k2", "h3", answer)
+    repository.release_key("alice", "k2", "h3")
     assert claim(key="k2").state is KeyState.NEW
     # After its day, a key is forgotten, answer and all.
     assert claim("f2", at=day).state is KeyState.NEW
+
+
+def test_writes_in_a_unit_of_work_commit_together_or_not_at_all(repository: Store) -> None:
+    noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    day = noon + timedelta(hours=24)
+    if isinstance(repository, InMemoryAccountRepository):
+        pytest.skip("the in-memory store takes no part: a crash of its process takes it all")
+    answer = RecordedAnswer(201, b"{}", ())
+    repository.claim_key("carol", "k1", "f1", "h1", noon, day, day)
+
+    def effect_and_answer_then_a_crash() -> None:
+        with unit_of_work():
+            repository.add_account("carol", account("loan", "l1"))
+            assert [found.id for found in repository.list_accounts("carol")] == ["l1"]
+            assert repository.complete_key("carol", "k1", "h1", answer)
+            raise RuntimeError("the process dies here")
+
+    with pytest.raises(RuntimeError):
+        effect_and_answer_then_a_crash()
+    assert repository.list_accounts("carol") == []
+    assert repository.claim_key("carol", "k1", "f1", "h2", noon, day, day).state is (
+        KeyState.IN_PROGRESS
+    )
+    sent: list[str] = []
+    with unit_of_work():
+        repository.add_account("carol", account("loan", "l2"))
+        after_commit(lambda: sent.append(repr(repository.list_accounts("carol"))))
+        assert sent == []
+        assert repository.complete_key("carol", "k1", "h1", answer)
+    assert [found.id for found in repository.list_accounts("carol")] == ["l2"]
+    assert repository.claim_key("carol", "k1", "f1", "h2", noon, day, day) == KeyClaim(
+        KeyState.DONE, answer
+    )
+    assert len(sent) == 1
+    assert "l2" in sent[0]  # run after the commit, whose account it sees
 
 
 def test_a_user_holds_at_most_the_limit_whoever_adds_at_once(repository: Store) -> None:

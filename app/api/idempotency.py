@@ -5,11 +5,19 @@ Location), and nothing is written twice; the same key with another request is a 
 while the first is still running is a 409. Keys belong to the user the request is for (the URL's,
 or for POST /users the token's), are kept 24 hours, and are held in the store, so that they hold
 across worker processes and hosts.
+
+Safe through a crash at any moment, as Stripe's idempotency keys are: the request's effect and its
+answer commit in one transaction (a unit of work: app/repositories/unit.py), so a crash leaves
+both, and a retry replays the answer, or neither, and a retry runs the request for the first
+time. A request that died holds its key until IDEMPOTENCY_LEASE_SECONDS have passed; a retry then
+takes it over, and the one that was overtaken, should it still be running, records nothing and
+rolls its effect back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -24,12 +32,11 @@ from app.api.problems import Problem
 from app.domain import DomainError
 from app.jobs.running import utcnow
 from app.repositories.base import KeyState, RecordedAnswer
+from app.repositories.unit import unit_of_work
 
 HEADER = "Idempotency-Key"
 #: How long a key and its answer are kept.
 KEPT_FOR = timedelta(hours=24)
-#: How long a request holds its key; a request that died lets it go after this.
-HELD_FOR = timedelta(seconds=60)
 #: The headers of an answer that a retry gets again, beside its status and body.
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
 MAX_KEY_LENGTH = 255
@@ -37,6 +44,18 @@ MAX_KEY_LENGTH = 255
 REPLAYED = "Idempotent-Replayed"
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+
+class _NotKept(Exception):
+    """Undoes a request whose answer is not one to keep (a 5xx or a 429)."""
+
+    def __init__(self, answer: Response) -> None:
+        super().__init__()
+        self.answer = answer
+
+
+class _Overtaken(Exception):
+    """Undoes a request whose key a retry took over: that one's answer stands."""
 
 
 def idempotent(view: View) -> View:
@@ -55,8 +74,10 @@ def idempotent(view: View) -> View:
             b"\0".join([request.method.encode(), request.full_path.encode(), body])
         ).hexdigest()
         keys = components().idempotency
+        holder = secrets.token_hex(16)
         now = utcnow()
-        claim = keys.claim_key(owner, key, fingerprint, now, now + HELD_FOR, now + KEPT_FOR)
+        lease = timedelta(seconds=float(current_app.config["IDEMPOTENCY_LEASE_SECONDS"]))
+        claim = keys.claim_key(owner, key, fingerprint, holder, now, now + lease, now + KEPT_FOR)
         if claim.state is KeyState.MISMATCH:
             raise Problem(
                 422,
@@ -65,41 +86,59 @@ def idempotent(view: View) -> View:
                 f"The {HEADER} was used with another request; use a new key for a new request.",
             )
         if claim.state is KeyState.IN_PROGRESS:
-            raise Problem(
-                409,
-                "idempotency-key-in-use",
-                "Idempotency key in use",
-                f"A request with this {HEADER} is still running; retry once it has answered.",
-                {"Retry-After": "1"},
-            )
+            raise _in_use()
         if claim.answer is not None:
             replayed = Response(claim.answer.body, claim.answer.status, list(claim.answer.headers))
             replayed.headers[REPLAYED] = "true"
             return replayed
         try:
-            answer = current_app.make_response(view(**arguments))
+            with unit_of_work():
+                answer = current_app.make_response(view(**arguments))
+                if not _kept(answer):
+                    raise _NotKept(answer)
+                if not keys.complete_key(owner, key, holder, _recorded(answer)):
+                    raise _Overtaken()
+        except _NotKept as not_kept:
+            keys.release_key(owner, key, holder)
+            return not_kept.answer
+        except _Overtaken:
+            raise _in_use() from None
         except (DomainError, Problem, HTTPException) as refused:
+            # Nothing of the request was written (its unit rolled back), or what was written
+            # cannot be done (a queue that refused its job): a refusal is recorded on its own.
             answer = current_app.make_response(current_app.handle_user_exception(refused))
+            if not _kept(answer) or not keys.complete_key(owner, key, holder, _recorded(answer)):
+                keys.release_key(owner, key, holder)
         except BaseException:
-            keys.release_key(owner, key, fingerprint)
+            keys.release_key(owner, key, holder)
             raise
-        if answer.status_code >= 500 or answer.status_code == 429:
-            # Not an answer to keep: the same request may well succeed when tried again.
-            keys.release_key(owner, key, fingerprint)
-        else:
-            headers = tuple(
-                (name, answer.headers[name]) for name in REPLAYED_HEADERS if name in answer.headers
-            )
-            keys.complete_key(
-                owner,
-                key,
-                fingerprint,
-                RecordedAnswer(answer.status_code, answer.get_data(), headers),
-            )
         return answer
 
     honouring_the_key.__idempotent__ = True  # type: ignore[attr-defined]  # read by app/api/openapi.py
     return honouring_the_key  # type: ignore[return-value]
+
+
+def _kept(answer: Response) -> bool:
+    """Whether a retry gets this answer again: not a 5xx or a 429, after which the same
+    request may well succeed."""
+    return answer.status_code < 500 and answer.status_code != 429
+
+
+def _recorded(answer: Response) -> RecordedAnswer:
+    headers = tuple(
+        (name, answer.headers[name]) for name in REPLAYED_HEADERS if name in answer.headers
+    )
+    return RecordedAnswer(answer.status_code, answer.get_data(), headers)
+
+
+def _in_use() -> Problem:
+    return Problem(
+        409,
+        "idempotency-key-in-use",
+        "Idempotency key in use",
+        f"A request with this {HEADER} is still running; retry once it has answered.",
+        {"Retry-After": "1"},
+    )
 
 
 def is_idempotent(view: Callable[..., Any]) -> bool:

@@ -205,7 +205,12 @@ class KeyClaim:
 
 
 class IdempotencyKeys(ABC):
-    """Idempotency keys, per owner (a user), with the request each was first used for."""
+    """Idempotency keys, per owner (a user), with the request each was first used for.
+
+    A request that claims a key holds it under a `holder` name of its own until it records its
+    answer (inside the unit of work that makes its effect: app/repositories/unit.py) or lets go;
+    only the holder can do either, so a request overtaken by a retry changes nothing.
+    """
 
     @abstractmethod
     def claim_key(
@@ -213,21 +218,24 @@ class IdempotencyKeys(ABC):
         owner: str,
         key: str,
         fingerprint: str,
+        holder: str,
         now: datetime,
         lease_until: datetime,
         expires_at: datetime,
     ) -> KeyClaim:
-        """What `key` stands for at `now`. NEW when it is free: it is then held for the
-        request `fingerprint` names until `lease_until` (a request that died lets it go then),
-        and kept until `expires_at`. Of callers racing with one key, exactly one gets NEW."""
+        """What `key` stands for at `now`. NEW when it is free: it is then held by `holder`, for
+        the request `fingerprint` names, until `lease_until` (a request that died lets it go
+        then), and kept until `expires_at`. Of callers racing with one key, exactly one gets
+        NEW."""
 
     @abstractmethod
-    def complete_key(self, owner: str, key: str, fingerprint: str, answer: RecordedAnswer) -> None:
-        """Records the answer of the request that holds the key."""
+    def complete_key(self, owner: str, key: str, holder: str, answer: RecordedAnswer) -> bool:
+        """Records the answer, if `holder` still holds the key; says whether it did."""
 
     @abstractmethod
-    def release_key(self, owner: str, key: str, fingerprint: str) -> None:
-        """Lets go of a key whose request did not finish (it may be tried again)."""
+    def release_key(self, owner: str, key: str, holder: str) -> None:
+        """Forgets the key, answer and all, if `holder` held it: its request did not finish,
+        or its answer is not one to give again, and it may be tried again."""
 
 
 class StoreAdministration(ABC):

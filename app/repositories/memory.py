@@ -48,6 +48,7 @@ class _User(NamedTuple):
 @dataclass
 class _Key:
     fingerprint: str
+    holder: str
     expires_at: datetime
     lease_until: datetime | None
     answer: RecordedAnswer | None = None
@@ -303,6 +304,7 @@ class InMemoryAccountRepository(Store):
         owner: str,
         key: str,
         fingerprint: str,
+        holder: str,
         now: datetime,
         lease_until: datetime,
         expires_at: datetime,
@@ -312,7 +314,7 @@ class InMemoryAccountRepository(Store):
                 del self._keys[expired]
             kept = self._keys.get((owner, key))
             if kept is None:
-                self._keys[owner, key] = _Key(fingerprint, expires_at, lease_until)
+                self._keys[owner, key] = _Key(fingerprint, holder, expires_at, lease_until)
                 return KeyClaim(KeyState.NEW)
             if kept.fingerprint != fingerprint:
                 return KeyClaim(KeyState.MISMATCH)
@@ -320,19 +322,21 @@ class InMemoryAccountRepository(Store):
                 return KeyClaim(KeyState.DONE, kept.answer)
             if kept.lease_until is not None and kept.lease_until > now:
                 return KeyClaim(KeyState.IN_PROGRESS)
-            kept.lease_until = lease_until
+            kept.lease_until, kept.holder = lease_until, holder
             return KeyClaim(KeyState.NEW)
 
-    def complete_key(self, owner: str, key: str, fingerprint: str, answer: RecordedAnswer) -> None:
+    def complete_key(self, owner: str, key: str, holder: str, answer: RecordedAnswer) -> bool:
         with self._lock:
             kept = self._keys.get((owner, key))
-            if kept is not None and kept.fingerprint == fingerprint:
-                kept.answer, kept.lease_until = answer, None
+            if kept is None or kept.holder != holder or kept.answer is not None:
+                return False
+            kept.answer, kept.lease_until = answer, None
+            return True
 
-    def release_key(self, owner: str, key: str, fingerprint: str) -> None:
+    def release_key(self, owner: str, key: str, holder: str) -> None:
         with self._lock:
             kept = self._keys.get((owner, key))
-            if kept is not None and kept.fingerprint == fingerprint and kept.answer is None:
+            if kept is not None and kept.holder == holder:
                 del self._keys[owner, key]
 
     def is_empty(self) -> bool:

@@ -38,6 +38,7 @@ import redis
 
 from app.domain import Account, StorageUnavailable
 from app.redis_pause import RedisPause
+from app.repositories import unit as unit_of_work
 from app.repositories.base import Store
 
 log = logging.getLogger(__name__)
@@ -137,16 +138,21 @@ class RedisRevisions:
         try:
             yield
         finally:
-            try:
-                self._marked(key, -1, field)
-            except redis.RedisError as error:
-                self._pause.failed(error)
-                log.warning(
-                    "revisions: could not unmark a write (%s); its user's reads go to the "
-                    "database for up to %s s",
-                    error,
-                    PENDING_SECONDS,
-                )
+            # Inside a unit of work the write is visible only once the unit commits: until
+            # then, readers must keep away from the board (app/repositories/unit.py).
+            unit_of_work.when_done(lambda: self._unmark(key, field))
+
+    def _unmark(self, key: str, field: str) -> None:
+        try:
+            self._marked(key, -1, field)
+        except redis.RedisError as error:
+            self._pause.failed(error)
+            log.warning(
+                "revisions: could not unmark a write (%s); its user's reads go to the "
+                "database for up to %s s",
+                error,
+                PENDING_SECONDS,
+            )
 
     def _marked(self, key: str, change: int, field: str) -> None:
         generation = secrets.token_hex(8)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import Connection as Connection_
@@ -56,6 +57,7 @@ from app.domain import (
     UserNotFound,
     VersionConflict,
 )
+from app.repositories import unit as unit_of_work
 from app.repositories.base import (
     KeyClaim,
     KeyState,
@@ -65,6 +67,7 @@ from app.repositories.base import (
     new_revision,
 )
 from app.repositories.tables import (
+    UNFINISHED_SQL,
     accounts,
     connections,
     idempotency_keys,
@@ -355,14 +358,32 @@ class SqlAccountRepository(Store):
             connection.scalar(select(literal(True)))
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection_]:
-        """A connection in a transaction that commits on success."""
+    def _own_transaction(self) -> Iterator[Connection_]:
         with _unavailable_on_failure(), self._engine.begin() as connection:
             yield connection
 
     @contextmanager
+    def _transaction(self) -> Iterator[Connection_]:
+        """A connection in a transaction that commits on success: the open unit of work's
+        (app/repositories/unit.py), which commits when the unit does, or one of its own."""
+        unit = unit_of_work.current()
+        if unit is None:
+            with self._own_transaction() as connection:
+                yield connection
+        else:
+            with _unavailable_on_failure():
+                yield unit.join(self, self._own_transaction)
+
+    @contextmanager
     def _reading(self) -> Iterator[Connection_]:
-        """A connection for reads that each need one statement: no BEGIN and COMMIT round trips."""
+        """A connection for reads that each need one statement: no BEGIN and COMMIT round trips;
+        inside a unit of work that has written, its transaction, which sees what it wrote."""
+        unit = unit_of_work.current()
+        joined = None if unit is None else unit.joined(self)
+        if joined is not None:
+            with _unavailable_on_failure():
+                yield joined
+            return
         with _unavailable_on_failure(), self._autocommit.connect() as connection:
             yield connection
 
@@ -654,35 +675,36 @@ class SqlAccountRepository(Store):
         return int(removed)
 
     def open_job(self, user_id: str, job: SyncJob) -> tuple[SyncJob, bool]:
-        stored = replace(job, version=1)
+        insert_ = _DIALECT_INSERTS[self._engine.dialect.name]
         unfinished = select(sync_jobs).where(
             sync_jobs.c.user_id == user_id,
             sync_jobs.c.connection_id == job.connection_id,
             sync_jobs.c.status.in_([str(status) for status in UNFINISHED]),
         )
         # The unique index on unfinished jobs decides between callers racing: the one whose
-        # insert loses reads the winner's job (and tries again if that one finished meanwhile).
-        for _ in range(3):
-            try:
-                with self._transaction() as connection:
-                    found = connection.scalar(
-                        select(literal(True)).where(
-                            connections.c.user_id == user_id,
-                            connections.c.id == job.connection_id,
-                        )
-                    )
-                    if found is None:
-                        raise self._missing_one(
-                            connection, user_id, ConnectionNotFound(user_id, job.connection_id)
-                        )
-                    connection.execute(insert(sync_jobs).values(_job_row(user_id, stored)))
+        # insert finds the winner's job reads it. No statement fails on the way, so this works
+        # inside a unit of work's transaction too (a failed one would end it on PostgreSQL).
+        with self._transaction() as connection:
+            if not self._connection_exists(connection, user_id, job.connection_id):
+                raise self._missing_one(
+                    connection, user_id, ConnectionNotFound(user_id, job.connection_id)
+                )
+            stored = replace(job, version=1)
+            inserted = connection.execute(
+                insert_(sync_jobs)
+                .values(_job_row(user_id, stored))
+                .on_conflict_do_nothing(
+                    index_elements=["user_id", "connection_id"],
+                    index_where=text(UNFINISHED_SQL),
+                )
+                .returning(sync_jobs.c.id)
+            ).first()
+            if inserted is not None:
                 return stored, True
-            except exc.IntegrityError:
-                with self._reading() as connection:
-                    row = connection.execute(unfinished).first()
-                if row is not None:
-                    return _job(row), False
-        raise StorageUnavailable()
+            row = connection.execute(unfinished).first()
+        if row is None:  # finished between the insert and the read: a caller may ask again
+            raise StorageUnavailable()
+        return _job(row), False
 
     def get_job(self, user_id: str, job_id: str) -> SyncJob:
         query = select(sync_jobs).where(sync_jobs.c.user_id == user_id, sync_jobs.c.id == job_id)
@@ -723,6 +745,7 @@ class SqlAccountRepository(Store):
         owner: str,
         key: str,
         fingerprint: str,
+        holder: str,
         now: datetime,
         lease_until: datetime,
         expires_at: datetime,
@@ -742,6 +765,7 @@ class SqlAccountRepository(Store):
                     owner=owner,
                     key=key,
                     fingerprint=fingerprint,
+                    holder=holder,
                     status=KeyState.IN_PROGRESS.value,
                     lease_until=lease_until,
                     expires_at=expires_at,
@@ -760,7 +784,7 @@ class SqlAccountRepository(Store):
                     idempotency_keys.c.status == KeyState.IN_PROGRESS.value,
                     idempotency_keys.c.lease_until <= now,
                 )
-                .values(lease_until=lease_until)
+                .values(lease_until=lease_until, holder=holder)
             ).rowcount
             if taken_over:
                 return KeyClaim(KeyState.NEW)
@@ -774,14 +798,15 @@ class SqlAccountRepository(Store):
             KeyState.DONE, RecordedAnswer(row.answer_status, bytes(row.answer_body), headers)
         )
 
-    def complete_key(self, owner: str, key: str, fingerprint: str, answer: RecordedAnswer) -> None:
+    def complete_key(self, owner: str, key: str, holder: str, answer: RecordedAnswer) -> bool:
         with self._transaction() as connection:
-            connection.execute(
+            completed = connection.execute(
                 update(idempotency_keys)
                 .where(
                     idempotency_keys.c.owner == owner,
                     idempotency_keys.c.key == key,
-                    idempotency_keys.c.fingerprint == fingerprint,
+                    idempotency_keys.c.holder == holder,
+                    idempotency_keys.c.status == KeyState.IN_PROGRESS.value,
                 )
                 .values(
                     status=KeyState.DONE.value,
@@ -790,16 +815,16 @@ class SqlAccountRepository(Store):
                     answer_headers=[list(header) for header in answer.headers],
                     lease_until=None,
                 )
-            )
+            ).rowcount
+        return bool(completed)
 
-    def release_key(self, owner: str, key: str, fingerprint: str) -> None:
+    def release_key(self, owner: str, key: str, holder: str) -> None:
         with self._transaction() as connection:
             connection.execute(
                 delete(idempotency_keys).where(
                     idempotency_keys.c.owner == owner,
                     idempotency_keys.c.key == key,
-                    idempotency_keys.c.fingerprint == fingerprint,
-                    idempotency_keys.c.status == KeyState.IN_PROGRESS.value,
+                    idempotency_keys.c.holder == holder,
                 )
             )
 

@@ -169,6 +169,8 @@ idempotency_keys = Table(
     Column("owner", String(64), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
+    # Which request holds the key (random, per attempt): only it may record the answer.
+    Column("holder", String(32), nullable=True),
     Column("status", String(12), nullable=False),
     Column("answer_status", Integer, nullable=True),
     Column("answer_body", LargeBinary, nullable=True),

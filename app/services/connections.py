@@ -41,6 +41,7 @@ from app.domain import (
 from app.jobs.base import JobQueue
 from app.providers.base import LoginRequired, ProviderAdapter, ProviderError
 from app.repositories.base import AccountRepository, ConnectionRepository, SyncOutcome
+from app.repositories.unit import after_commit
 from app.sealing import InvalidToken, TokenSeal
 from app.services.accounts import new_id
 from app.services.sync import store_sync
@@ -133,8 +134,7 @@ def link(
     )
     # Linked all the same when the queue is down: the schedule sends the first sync once it is
     # back (request_sync leaves the connection due).
-    with contextlib.suppress(QueueUnavailable):
-        request_sync(aggregation, user_id, connection.id, now)
+    request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)
     return connection
 
 
@@ -157,10 +157,19 @@ def _account_counts(aggregation: Aggregation, user_id: str) -> Counter[str | Non
 
 
 def request_sync(
-    aggregation: Aggregation, user_id: str, connection_id: str, now: datetime
+    aggregation: Aggregation,
+    user_id: str,
+    connection_id: str,
+    now: datetime,
+    *,
+    refuse_unqueued: bool = True,
 ) -> SyncJob:
     """The connection's unfinished job, or a new one, queued. Raises UserNotFound,
-    ConnectionNotFound, ConnectionDisconnected or QueueUnavailable (the job is then failed)."""
+    ConnectionNotFound, ConnectionDisconnected, or QueueUnavailable when the queue refuses a new
+    job (which is then failed, its connection left due) unless told not to (`refuse_unqueued`).
+
+    A new job's message goes once the job is stored: inside a unit of work, once it commits
+    (app/repositories/unit.py), so that no worker looks for a job that is not there yet."""
     connections = aggregation.connections
     connection = connections.get_connection(user_id, connection_id)
     if connection.status is ConnectionStatus.DISCONNECTED:
@@ -177,9 +186,18 @@ def request_sync(
         job, new = connections.open_job(user_id, fresh)
     if new:
         connections.modify_connection(user_id, connection_id, _syncing)
-        try:
-            aggregation.queue.send(user_id, job.id)
-        except QueueUnavailable:
+        after_commit(lambda: _queue(aggregation, user_id, job, now, refuse_unqueued))
+    return job
+
+
+def _queue(
+    aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime, refuse_unqueued: bool
+) -> None:
+    connections = aggregation.connections
+    try:
+        aggregation.queue.send(user_id, job.id)
+    except QueueUnavailable:
+        with contextlib.suppress(UserNotFound, ConnectionNotFound, SyncJobNotFound):
             _finish(
                 connections,
                 user_id,
@@ -190,9 +208,9 @@ def request_sync(
             # Due at once, so the schedule sends it when the queue is back: a schedule that
             # claimed the connection meanwhile found this job unfinished, took it for its own,
             # and moved the connection's time an interval on.
-            connections.modify_connection(user_id, connection_id, _put_back(now))
+            connections.modify_connection(user_id, job.connection_id, _put_back(now))
+        if refuse_unqueued:
             raise
-    return job
 
 
 def _syncing(current: Connection) -> Connection:
