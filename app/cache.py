@@ -23,7 +23,7 @@ import redis
 
 from app.config import ConfigurationError
 from app.metrics import CACHE_ERRORS, CACHE_LOOKUPS
-from app.redis_pause import RedisPause
+from app.pause import Pause
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class RedisCache(ResponseCache):
             retry_on_timeout=False,
         )
         self._ttl = ttl_seconds
-        self._pause = RedisPause("cache", "answering from the store")
+        self._pause = Pause("cache", "answering from the store")
 
     def close(self) -> None:
         self._client.close()

@@ -22,7 +22,7 @@ from app.api.context import components_of
 from app.cache import CachedBody, CacheKey, ProcessCache, RedisCache, ResponseCache
 from app.domain import Account, AccountType
 from app.metrics import CACHE_ERRORS
-from app.redis_pause import PAUSE_SECONDS
+from app.pause import PAUSE_SECONDS
 from app.repositories.memory import InMemoryAccountRepository
 from app.seed import load_seed_file
 from tests.conftest import SEED_FILE, serve_from

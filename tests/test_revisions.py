@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.domain import StorageUnavailable
-from app.redis_pause import PAUSE_SECONDS
+from app.pause import PAUSE_SECONDS
 from app.repositories.revisions import RedisRevisions, RevisionBoardStore
 from app.repositories.sql import SqlAccountRepository
 from tests.conftest import SEED_FILE

@@ -26,7 +26,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api.problems import Problem
-from app.redis_pause import RedisPause
+from app.pause import Pause
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -93,7 +93,7 @@ class RateLimits:
             if redis_url
             else None
         )
-        self._pause = RedisPause("rate limits", "counting in memory")
+        self._pause = Pause("rate limits", "counting in memory")
 
     def __bool__(self) -> bool:
         return bool(self._budgets)

@@ -6,11 +6,16 @@ service's decision (app/services/connections.py run_job answers when to try agai
 with Dramatiq's Retry; a job that runs out of attempts, and a message no actor can take (the
 wrong arguments, undecodable), end in the queue's dead-letter queue (`<queue>.XQ`, e.g.
 `accounts-sync.XQ`), not in a loop.
+
+A send never holds a request for long: RabbitMQ that refuses costs it nothing, and RabbitMQ that
+accepts and then says nothing (a paused broker, a stuck load balancer) SEND_TIMEOUT_SECONDS at
+most, after which, for PAUSE_SECONDS, every send is refused at once (the 503's Retry-After).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import dramatiq
 import pika
@@ -20,6 +25,7 @@ from dramatiq.middleware import default_middleware
 
 from app.domain import QueueUnavailable, StorageUnavailable
 from app.jobs.base import JobQueue
+from app.pause import Pause
 from app.services.connections import Attempt
 
 ACTOR_NAME = "sync_connection"
@@ -28,6 +34,12 @@ ACTOR_NAME = "sync_connection"
 MAX_REDELIVERIES = 20
 #: Longest one attempt may run before Dramatiq interrupts it, in milliseconds.
 TIME_LIMIT_MS = 5 * 60 * 1000
+#: Longest a send waits for RabbitMQ: connecting, opening a channel, declaring the queue,
+#: publishing and the publisher confirm, all together.
+SEND_TIMEOUT_SECONDS = 2.0
+#: After a send waited that long in vain, how long every send is refused at once (the 503's
+#: Retry-After).
+PAUSE_SECONDS = 5.0
 
 
 class GaveUp(Exception):
@@ -43,10 +55,14 @@ def make_broker(url: str) -> RabbitmqBroker:
     )
     parameters = broker.parameters
     if isinstance(parameters, pika.ConnectionParameters):
-        # Fail fast when RabbitMQ is away: a request that cannot queue answers 503 at once.
+        # Each wait of pika's own bounded too, so that a send given up on (BrokerQueue.send)
+        # does not hold its thread for long either: connecting, the whole AMQP handshake, and a
+        # broker that says it is blocked (out of memory or disk). Longer than a send's own
+        # bound, which is the one a request meets.
         parameters.connection_attempts = 1
-        parameters.socket_timeout = 2
-        parameters.blocked_connection_timeout = 5
+        parameters.socket_timeout = 2 * SEND_TIMEOUT_SECONDS
+        parameters.stack_timeout = 2 * SEND_TIMEOUT_SECONDS
+        parameters.blocked_connection_timeout = 2 * SEND_TIMEOUT_SECONDS
     return broker
 
 
@@ -91,14 +107,35 @@ class BrokerQueue(JobQueue):
         self._broker = broker
         self._actor = actor
         self._queue_name = actor.queue_name
+        # pika can bound neither a channel's operations nor a publisher confirm's wait on a
+        # connection that went silent: sends run on a thread of their own (one, for one
+        # connection: pika's are not thread-safe), and a request waits for it a bounded time.
+        self._sender = ThreadPoolExecutor(1, thread_name_prefix="rabbitmq-send")
+        self._pause = Pause(
+            "sync queue", "refusing syncs at once for a while", PAUSE_SECONDS, "RabbitMQ"
+        )
 
     def send(self, user_id: str, job_id: str, delay: float = 0.0) -> None:
+        if self._pause.paused():
+            raise QueueUnavailable()
+        sending = self._sender.submit(
+            self._actor.send_with_options,
+            args=(user_id, job_id),
+            delay=int(delay * 1000) if delay > 0 else None,
+        )
         try:
-            self._actor.send_with_options(
-                args=(user_id, job_id), delay=int(delay * 1000) if delay > 0 else None
-            )
+            sending.result(timeout=SEND_TIMEOUT_SECONDS)
+        except TimeoutError as error:
+            # Still waiting on RabbitMQ: published later, if ever, its job (failed by then) is
+            # skipped; not yet begun, it is not sent at all.
+            sending.cancel()
+            self._pause.failed(error)
+            raise QueueUnavailable() from None
         except (BrokerConnectionError, pika.exceptions.AMQPError, OSError) as error:
+            # Refused at once: trying costs the next request nothing, and finds RabbitMQ back
+            # as soon as it is.
             raise QueueUnavailable() from error
+        self._pause.answered()
 
     def depth(self) -> int | None:
         try:
@@ -114,4 +151,5 @@ class BrokerQueue(JobQueue):
             return None
 
     def close(self) -> None:
+        self._sender.shutdown(wait=False, cancel_futures=True)
         self._broker.close()

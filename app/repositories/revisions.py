@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import redis
 
 from app.domain import Account, StorageUnavailable
-from app.redis_pause import RedisPause
+from app.pause import Pause
 from app.repositories import unit as unit_of_work
 from app.repositories.base import Store
 
@@ -98,7 +98,7 @@ class RedisRevisions:
         self._read = self._client.register_script(_READ)
         self._store = self._client.register_script(_STORE)
         self._mark = self._client.register_script(_MARK)
-        self._pause = RedisPause("revisions", "reading them from the database")
+        self._pause = Pause("revisions", "reading them from the database")
 
     def close(self) -> None:
         self._client.close()
