@@ -83,7 +83,14 @@ class TokenVerifier:
             options={"require": required},
             leeway=_CLOCK_SKEW_SECONDS,
         )
-        if claims["exp"] > time.time() + self.max_lifetime_seconds + _CLOCK_SKEW_SECONDS:
+        for name in ("exp", "iat", "nbf"):
+            # A NumericDate is a JSON number (RFC 7519): PyJWT lets "1765000000" and true by.
+            if name in claims and not _is_number(claims[name]):
+                raise jwt.InvalidTokenError(f"{name} must be a number")
+        if not isinstance(claims.get("iss", ""), str):
+            raise jwt.InvalidTokenError("iss must be a string")
+        expires = claims["exp"]
+        if expires > time.time() + self.max_lifetime_seconds + _CLOCK_SKEW_SECONDS:
             raise jwt.InvalidTokenError(
                 f"exp is more than {self.max_lifetime_seconds} seconds ahead"
             )
@@ -92,7 +99,11 @@ class TokenVerifier:
             raise jwt.InvalidTokenError("sub must be a string")
         scopes = claims.get("scope", "")
         admin = ADMIN_SCOPE in (scopes.split() if isinstance(scopes, str) else [])
-        return Principal(subject, admin), float(claims["exp"]) + _CLOCK_SKEW_SECONDS
+        return Principal(subject, admin), float(expires) + _CLOCK_SKEW_SECONDS
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def mint_token(

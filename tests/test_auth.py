@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app import create_app
 from app.api.auth import PUBLIC_ENDPOINTS
@@ -307,3 +309,68 @@ def test_cli_tokens_carry_the_configured_issuer_and_audience(
     client = auth_app(JWT_ISSUER="https://login.example", JWT_AUDIENCE="accounts").test_client()
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get(f"/users/{OWN}/accounts", headers=headers).status_code == 200
+
+
+# Anything JSON holds but a number (for a NumericDate) or a string (for `sub`, `iss`), with NUL
+# and lone surrogates among the text.
+ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from("\x00\ud800"))
+NOT_A_NUMBER = st.one_of(
+    st.none(),
+    st.booleans(),
+    ODD_TEXT,
+    st.sampled_from(["1765000000", "9e99", "NaN", ""]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+NOT_A_STRING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.lists(ODD_TEXT, max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+WRONGLY_TYPED = st.one_of(
+    st.tuples(st.sampled_from(["exp", "iat", "nbf"]), NOT_A_NUMBER),
+    st.tuples(st.sampled_from(["sub", "iss"]), NOT_A_STRING),
+    # Refused whatever it names: no audience is configured (a null or empty one names none).
+    st.tuples(
+        st.just("aud"),
+        st.one_of(
+            st.just(True),
+            st.integers(min_value=1),
+            ODD_TEXT.filter(bool),
+            st.lists(ODD_TEXT, min_size=1, max_size=2),
+        ),
+    ),
+)
+
+
+def signed_as_is(claims: dict[str, Any]) -> str:
+    """An HS256 token of exactly these claims (PyJWT refuses to sign some of them)."""
+
+    def part(data: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    signing_input = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+@settings(max_examples=80, deadline=None)
+@given(route=st.sampled_from(ROUTES), wrong=WRONGLY_TYPED)
+def test_a_signed_token_with_a_wrongly_typed_claim_is_a_401_on_every_route(
+    route: tuple[str, str, str], wrong: tuple[str, Any]
+) -> None:
+    endpoint, method, url = route
+    claim, value = wrong
+    claims = {"sub": OWN, "exp": int(time.time()) + 600, claim: value}
+    token = signed_as_is(claims)
+    answer = AUTH_CLIENT.open(
+        url, method=method, json=BODIES.get(endpoint), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 401, (claims, answer.get_data())
+    assert answer.mimetype == "application/problem+json"
+
+
+AUTH_CLIENT = auth_app().test_client()

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, fields, pre_dump, validate
 
 from app.domain import Connection, ConnectionStatus, JobStatus
-from app.schemas.fields import UtcDateTime, text
+from app.schemas.fields import UtcDateTime, text, validate_text
 
 _MOMENT = "RFC 3339, in UTC; null until it happens."
 
@@ -21,8 +21,8 @@ class NewConnectionSchema(Schema):
     )
     institution_id = text(64, required=True, data_key="institutionId")
     credentials = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=64)),
-        values=fields.String(validate=validate.Length(max=2048)),
+        keys=fields.String(validate=[validate.Length(min=1, max=64), validate_text]),
+        values=fields.String(validate=[validate.Length(max=2048), validate_text]),
         required=True,
         metadata={
             "description": "What the provider needs to link: Plaid Link's `publicToken`, or for "
@@ -109,7 +109,9 @@ class WebhookSchema(Schema):
 
     webhook_type = fields.String(required=True)
     webhook_code = fields.String(required=True)
-    item_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    item_id = fields.String(
+        required=True, validate=[validate.Length(min=1, max=128), validate_text]
+    )
     error = fields.Nested(WebhookErrorSchema, allow_none=True, load_default=None)
 
 
