@@ -276,9 +276,40 @@ def test_missing_things_are_404s(client: FlaskClient) -> None:
         ("GET", "/users/user123/sync-jobs/nope"),
     ]:
         body = {"provider": "sandbox", "institutionId": "ins_platypus", "credentials": GOOD}
-        answer = client.open(path, method=method, json=body if method == "POST" else None)
+        takes_body = path.endswith("/connections") and method == "POST"
+        answer = client.open(path, method=method, json=body if takes_body else None)
         assert answer.status_code == 404, (method, path)
         assert answer.content_type == "application/problem+json"
+
+
+def test_a_refresh_refuses_a_body_as_every_route_does(
+    client: FlaskClient, sandbox_url: str
+) -> None:
+    connection, _ = link(client, sandbox_url)
+    refresh = f"/users/user123/connections/{connection['id']}/refresh"
+    refused = [
+        (b"x" * 70_000, "text/plain", 413),
+        (b"x" * 70_000, "application/json", 413),
+        (b"refresh please", "text/plain", 415),
+        (b"{", "application/json", 400),
+        (b'{"force": true}', "application/json", 422),
+        (b"[]", "application/json", 422),
+    ]
+    for body, media, status in refused:
+        answer = client.post(refresh, data=body, content_type=media)
+        assert (answer.status_code, answer.mimetype) == (status, "application/problem+json"), (
+            body[:20],
+            media,
+        )
+    # Nothing, or an empty object, is no body.
+    assert client.post(refresh).status_code == 202
+    assert client.post(refresh, data=b"{}", content_type="application/json").status_code == 202
+    # So it is for every write that takes none.
+    gone = client.delete(
+        f"/users/user123/connections/{connection['id']}", data=b"why", content_type="text/plain"
+    )
+    assert gone.status_code == 415
+    assert client.get(f"/users/user123/connections/{connection['id']}").status_code == 200
 
 
 def signed(body: bytes, at: float | None = None, secret: str = SECRET) -> dict[str, str]:

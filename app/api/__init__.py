@@ -9,7 +9,7 @@ from app.api import accounts, connections, docs, fixture, health, page, users
 from app.api.auth import PUBLIC_ENDPOINTS, register_auth
 from app.api.cached_reads import CachedReads
 from app.api.context import COMPONENTS_KEY
-from app.api.contract import refuse_undeclared_parameters
+from app.api.contract import refuse_what_is_not_declared
 from app.api.limits import register_limits, trust_proxies
 from app.api.metrics import register_metrics
 from app.api.openapi import register_openapi
@@ -52,7 +52,7 @@ def register_api(app: Flask, components: Components) -> None:
     register_metrics(app)
     register_openapi(app)
     # After authentication: a caller without a token learns nothing about a route's parameters.
-    refuse_undeclared_parameters(
+    refuse_what_is_not_declared(
         app,
         [
             endpoint

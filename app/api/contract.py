@@ -2,8 +2,8 @@
 
 The OpenAPI document is generated from these declarations and the marshmallow schemas they name
 (app/api/openapi.py), and what can be enforced of them is: a route refuses any query parameter
-its contract does not declare. Declaring adds nothing to a request's work: the decorator only
-attaches the contract to the view.
+its contract does not declare, and a write that declares no body refuses one. Declaring adds
+nothing to a request's work: the decorator only attaches the contract to the view.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from flask import Flask, request
 from marshmallow import Schema
 
-from app.api.http import invalid_query
+from app.api.http import invalid_query, no_body
 
 #: A marshmallow schema, a component written out in the document (by name), or an inline
 #: JSON Schema.
@@ -88,27 +88,40 @@ def contract_of(view: Callable[..., Any]) -> Contract | None:
     return found
 
 
-def refuse_undeclared_parameters(app: Flask, endpoints: Collection[str]) -> None:
+def refuse_what_is_not_declared(app: Flask, endpoints: Collection[str]) -> None:
     """Query parameters the contract does not declare are a 400 on `endpoints`, so a typo such
-    as `?typ=credit` is noticed rather than silently ignored."""
-    declared: dict[str, frozenset[str]] = {}
+    as `?typ=credit` is noticed rather than silently ignored; and a write whose contract takes no
+    body refuses one (app/api/http.py no_body) rather than ignoring it."""
+    declared: dict[str, tuple[frozenset[str], bool]] = {}
     for endpoint in endpoints:
         found = contract_of(app.view_functions[endpoint])
         if found is None:
             raise LookupError(f"the route {endpoint!r} declares no contract")
-        declared[endpoint] = found.query_parameters()
+        declared[endpoint] = (found.query_parameters(), found.body is not None)
 
     def refuse() -> None:
-        allowed = declared.get(request.endpoint or "")
-        if allowed is None or not request.args:
+        found = declared.get(request.endpoint or "")
+        if found is None:
             return
-        unknown = sorted(set(request.args) - allowed)
-        if unknown:
-            names = ", ".join(sorted(allowed))
-            takes = f"this route takes: {names}" if allowed else "this route takes none"
-            raise invalid_query(
-                f"Unknown query parameter(s): {', '.join(unknown)}; {takes}.",
-                [(name, "Unknown query parameter.") for name in unknown],
-            )
+        allowed, takes_body = found
+        if request.args:
+            unknown = sorted(set(request.args) - allowed)
+            if unknown:
+                names = ", ".join(sorted(allowed))
+                takes = f"this route takes: {names}" if allowed else "this route takes none"
+                raise invalid_query(
+                    f"Unknown query parameter(s): {', '.join(unknown)}; {takes}.",
+                    [(name, "Unknown query parameter.") for name in unknown],
+                )
+        if not takes_body and request.method not in _READS and _has_body():
+            no_body()
 
     app.before_request(refuse)
+
+
+#: Methods whose body, if any, means nothing (RFC 9110): not refused, as not read.
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")

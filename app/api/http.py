@@ -76,6 +76,15 @@ def json_object_body(data: bytes | None = None) -> dict[str, Any]:
     return body
 
 
+def no_body() -> None:
+    """For a write that takes no body: nothing, or an empty JSON object, passes; any other body
+    is refused as any body would be (413 past the size limit, 415 unless JSON, 400 unless it
+    parses), and as JSON with a 422."""
+    data = body_bytes()
+    if data and parsed_json(data) != {}:
+        raise InvalidData([("", "This route takes no body: send none.")])
+
+
 def entity_tag(body: bytes) -> str:
     # From the bytes themselves, so a tag can never outlive what it names: not across a restart,
     # not across a delete and re-create, not across a change to how accounts are written.

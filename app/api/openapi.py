@@ -165,21 +165,22 @@ class _Describer:
             app.config["RATE_LIMIT_PER_ADDRESS"] or app.config["RATE_LIMIT_PER_TOKEN"]
         )
 
-    def problems(self, declared: Contract, public: bool, limited: bool) -> list[int]:
+    def problems(self, declared: Contract, public: bool, limited: bool, writes: bool) -> list[int]:
         statuses = set(declared.errors)
         if self.limited and limited:
             statuses.add(429)
         if not public:
             # Every route on users' data: a bad query, an unknown user, a store that is down.
             statuses |= {400, 404, 503} | ({401, 403} if self.auth else set())
-        if declared.body is not None:
+        if declared.body is not None or writes:
+            # A write that takes no body refuses one as the others refuse a bad one.
             statuses |= {400, 413, 415, 422}
         if declared.conditional_write:
             statuses.add(412)
         return sorted(statuses)
 
     def operation(
-        self, declared: Contract, endpoint: str, idempotent: bool = False
+        self, declared: Contract, endpoint: str, idempotent: bool = False, writes: bool = False
     ) -> dict[str, Any]:
         public = endpoint in PUBLIC_ENDPOINTS
         etag = not public
@@ -195,7 +196,7 @@ class _Describer:
             }
         if declared.conditional_write:
             parameters.append(_IF_MATCH)
-        statuses = self.problems(declared, public, endpoint not in UNLIMITED_ENDPOINTS)
+        statuses = self.problems(declared, public, endpoint not in UNLIMITED_ENDPOINTS, writes)
         if idempotent:
             parameters.append(_IDEMPOTENCY_KEY)
             statuses = sorted({*statuses, 409, 422})
@@ -302,7 +303,10 @@ def build_openapi(app: Flask) -> bytes:
         path, path_parameters[path] = _path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths[path][method.lower()] = describer.operation(
-                declared, rule.endpoint, is_idempotent(app.view_functions[rule.endpoint])
+                declared,
+                rule.endpoint,
+                is_idempotent(app.view_functions[rule.endpoint]),
+                writes=method != "GET",
             )
     for path, operations in paths.items():
         spec.path(path=path, operations=operations, parameters=path_parameters[path])
