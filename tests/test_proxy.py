@@ -171,6 +171,45 @@ def test_what_nginx_answers_itself_is_problem_json(front: str) -> None:
     problem(too_big)
 
 
+def raw_answer(front: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of what nginx answers to these bytes."""
+    host, port = front.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
+        (
+            b"POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+            b"Connection: close\r\n\r\n",
+            501,
+        ),
+        (b"GET /healthz HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n", 505),
+        (b"POST /users HTTP/1.0\r\nHost: x\r\nContent-Length: x\r\n\r\n", 400),
+    ],
+    ids=["trace", "unknown-transfer-encoding", "http-2.0-request-line", "bad-length"],
+)
+def test_every_refusal_of_nginx_is_problem_json_without_its_version(
+    front: str, request_bytes: bytes, status: int
+) -> None:
+    answered, headers, body = raw_answer(front, request_bytes)
+    assert answered == status
+    assert headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["status"] == status
+    assert b"<html" not in body
+    assert headers.get("Server", "") in ("", "nginx")  # its name, never its version
+
+
 def test_a_gunicorn_that_is_down_is_a_502_problem(tmp_path: Path) -> None:
     with nginx_in_front_of(f"127.0.0.1:{free_port()}", tmp_path) as url:
         response = requests.get(f"{url}/healthz", timeout=5)
