@@ -119,8 +119,9 @@ class DefaultConfig:
     SYNC_MAX_ATTEMPTS = 5
     SYNC_RETRY_BASE_SECONDS = 2.0
     SYNC_RETRY_MAX_SECONDS = 300.0
-    #: How long a worker holds a job it runs; another takes it over after that if it died.
-    SYNC_LEASE_SECONDS = 120.0
+    #: How long a worker holds a job it runs, renewed every third of it while the attempt runs:
+    #: another worker takes over a dead one's job once it has passed.
+    SYNC_LEASE_SECONDS = 15.0
     #: How long a job may wait in the queue before its message is taken to be lost.
     SYNC_QUEUED_TIMEOUT_SECONDS = 3600.0
 

@@ -137,12 +137,12 @@ class Stack:
         found: dict[str, Any] = self.get(location).json()
         return found
 
-    def finished_job(self, location: str) -> dict[str, Any]:
+    def finished_job(self, location: str, timeout: float = 30) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
             job: dict[str, Any] = self.get(location).json()
             return job if job["status"] in ("succeeded", "failed") else None
 
-        found: dict[str, Any] = eventually(finished)
+        found: dict[str, Any] = eventually(finished, timeout)
         return found
 
     def synced(self, connection_id: str, user: str = "user123") -> list[dict[str, Any]]:
@@ -195,7 +195,6 @@ def stack(
         "ACCOUNTS_TOKEN_KEY": Fernet.generate_key().decode(),
         "ACCOUNTS_WEBHOOK_SECRET": SECRET,
         "ACCOUNTS_WEBHOOK_URL": f"http://127.0.0.1:{port}/webhooks/sandbox",
-        "ACCOUNTS_SYNC_LEASE_SECONDS": "3",
         "ACCOUNTS_SYNC_RETRY_BASE_SECONDS": "0.2",
         "ACCOUNTS_SYNC_MAX_ATTEMPTS": "3",
         "ACCOUNTS_SYNC_SCHEDULE_TICK_SECONDS": "0.5",
@@ -285,11 +284,14 @@ def test_a_worker_killed_mid_sync_leaves_the_job_to_another_and_nothing_twice(st
     job_location = stack.post(f"{location}/refresh").headers["Location"]
     eventually(lambda: stack.get(job_location).json()["status"] == "running")
     stack.workers[0].kill()  # in the middle of the provider's slow answer
+    killed = time.monotonic()
     assert stack.get(job_location).json()["status"] == "running"
     stack.workers.pop(0)
     stack.start_worker()
-    job = stack.finished_job(job_location)
+    job = stack.finished_job(job_location, timeout=60)
     assert job["status"] == "succeeded"
+    # Taken over once the dead worker's lease (15 s, renewed while it ran) had passed.
+    assert time.monotonic() - killed < 15 + 10
     synced = stack.synced(connection_id, "user456")
     assert [account["externalId"] for account in synced] == ["tatt-ira-5555"]
 

@@ -1,12 +1,15 @@
 """A sync that meets a delete, on every store: the sync is held at the moment before its write
 (its provider has answered nothing yet), the connection or the user is deleted, then the sync is
-let go. What the delete removed must stay removed."""
+let go. What the delete removed must stay removed. And a held sync's lease: renewed while it
+runs, taken over once it stops being renewed."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -120,3 +123,44 @@ def test_a_user_deleted_while_a_sync_runs_stays_deleted(
     assert running.result(10).outcome == "skipped"
     with pytest.raises(UserNotFound):
         store.list_accounts("frank")
+
+
+def test_a_running_attempt_renews_its_lease_and_a_dead_ones_job_is_taken_over_after_one(
+    aggregation: Aggregation, provider: HeldProvider, store: Store
+) -> None:
+    """The runner's heartbeat is driven by hand here: each beat is a moment of the test's."""
+    connections.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
+    [(_, job_id)] = aggregation.queue.sent  # type: ignore[attr-defined]
+    beats: list[Callable[[datetime], None]] = []
+    every: list[float] = []
+
+    @contextmanager
+    def by_hand(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
+        beats.append(beat)
+        every.append(seconds)
+        yield
+
+    pool = ThreadPoolExecutor(2)
+    running = pool.submit(connections.run_job, aggregation, "frank", job_id, NOW, by_hand)
+    assert provider.asked.wait(10)
+    assert every == [POLICY.lease.total_seconds() / 3]
+    # Long after its first lease, the attempt still holds the job: it beat in time.
+    later = NOW + 3 * POLICY.lease
+    beats[0](later - POLICY.lease / 3)
+    assert store.get_job("frank", job_id).lease_until == later - POLICY.lease / 3 + POLICY.lease
+    assert connections.run_job(aggregation, "frank", job_id, later).outcome == "busy"
+    # It dies without another beat: once its lease has passed, another worker takes it over.
+    taken_over = later + POLICY.lease
+    second = pool.submit(connections.run_job, aggregation, "frank", job_id, taken_over)
+    deadline = time.monotonic() + 10
+    while store.get_job("frank", job_id).attempts < 2:
+        assert time.monotonic() < deadline, "the job was never taken over"
+        time.sleep(0.01)
+    # The first one's late beat holds nothing: the job is not its any more.
+    beats[0](taken_over + timedelta(seconds=1))
+    assert store.get_job("frank", job_id).lease_until == taken_over + POLICY.lease
+    provider.answer.set()
+    assert second.result(10).outcome == "succeeded"
+    assert running.result(10).outcome == "succeeded"  # its write was the same: no harm
+    pool.shutdown()
+    assert len(store.list_accounts("frank")) == 1

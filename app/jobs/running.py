@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from app.domain import StorageUnavailable
@@ -20,9 +22,9 @@ def utcnow() -> datetime:
 
 
 def attempt(aggregation: Aggregation, user_id: str, job_id: str) -> Attempt:
-    """One attempt at the job, counted and timed."""
+    """One attempt at the job, counted and timed, its lease renewed while it runs."""
     started = time.perf_counter()
-    tried = connections.run_job(aggregation, user_id, job_id, utcnow())
+    tried = connections.run_job(aggregation, user_id, job_id, utcnow(), beating)
     SYNC_DURATION.observe(time.perf_counter() - started)
     SYNC_JOBS.labels(tried.outcome).inc()
     if tried.staleness is not None:
@@ -35,6 +37,27 @@ def attempt(aggregation: Aggregation, user_id: str, job_id: str) -> Attempt:
         f", again in {tried.retry_in:.1f} s" if tried.retry_in is not None else "",
     )
     return tried
+
+
+@contextmanager
+def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
+    """Calls `beat(now)` every `seconds` on a thread of its own until the block ends."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(seconds):
+            try:
+                beat(utcnow())
+            except StorageUnavailable:
+                log.warning("sync: could not renew a job's lease; trying again in %s s", seconds)
+
+    thread = threading.Thread(target=run, name="sync-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Scheduler:

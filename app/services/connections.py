@@ -18,8 +18,10 @@ import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from app.domain import (
     UNFINISHED,
@@ -219,7 +221,23 @@ def _syncing(current: Connection) -> Connection:
     return replace(current, status=ConnectionStatus.SYNCING)
 
 
-def run_job(aggregation: Aggregation, user_id: str, job_id: str, now: datetime) -> Attempt:
+#: Calls `beat` with the time every `seconds` while the block it guards runs (the runner has
+#: the threads for it): `run_job` beats to renew its lease, so that a long attempt keeps its job
+#: and a dead worker's job is taken over once one lease has passed.
+Heartbeat = Callable[[Callable[[datetime], None], float], AbstractContextManager[None]]
+
+
+def _no_heartbeat(beat: Callable[[datetime], None], seconds: float) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def run_job(
+    aggregation: Aggregation,
+    user_id: str,
+    job_id: str,
+    now: datetime,
+    heartbeat: Heartbeat = _no_heartbeat,
+) -> Attempt:
     """One attempt at the job, as the queue delivered it (perhaps again: it is idempotent)."""
     connections, policy = aggregation.connections, aggregation.policy
     try:
@@ -228,6 +246,32 @@ def run_job(aggregation: Aggregation, user_id: str, job_id: str, now: datetime) 
         return Attempt("skipped")
     except _Busy as busy:
         return Attempt("busy", busy.seconds)
+    renewing = partial(_renew, connections, user_id, job, policy)
+    with heartbeat(renewing, policy.lease.total_seconds() / 3):
+        return _attempt(aggregation, user_id, job, now)
+
+
+def _renew(
+    connections: ConnectionRepository,
+    user_id: str,
+    job: SyncJob,
+    policy: SyncPolicy,
+    now: datetime,
+) -> None:
+    """The lease of this attempt at `job`, a lease from `now`, unless it ended or was taken
+    over."""
+
+    def renewed(current: SyncJob) -> SyncJob:
+        if current.status is not JobStatus.RUNNING or current.attempts != job.attempts:
+            raise _Finished()
+        return replace(current, lease_until=now + policy.lease)
+
+    with contextlib.suppress(_Finished, SyncJobNotFound, UserNotFound):
+        connections.modify_job(user_id, job.id, renewed)
+
+
+def _attempt(aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime) -> Attempt:
+    connections, policy, job_id = aggregation.connections, aggregation.policy, job.id
     try:
         connection = connections.get_connection(user_id, job.connection_id)
         last = connection.last_successful_sync
