@@ -6,7 +6,9 @@ replays the answer or runs the request for the first time, and never does it twi
 
 Inside `unit_of_work()`, a SQL store runs every statement from its first write on in one
 transaction of the unit's, committed when the block ends without an error and rolled back
-otherwise; reads before the first write need no transaction and take none. What must not happen
+otherwise; reads before the first write need no transaction and take none. A write that fails
+inside a unit fails the unit: its error must reach the unit's end, which rolls back (PostgreSQL
+takes no more statements in a transaction after a failed one). What must not happen
 before that commit waits in `after_commit` (a job's message: a worker would look for a job that is
 not there yet), and what must happen however the unit ends waits in `when_done` (a revision
 board's unmark: readers must not cache a revision until the write is visible). Outside a unit,
