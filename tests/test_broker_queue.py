@@ -123,6 +123,17 @@ def test_a_refresh_the_silent_queue_cannot_take_is_a_quick_503_and_reads_go_on(
         assert client.get("/users/user123/accounts").status_code == 200
         assert client.get("/healthz").status_code == 200
         assert time.monotonic() - started < 0.5
+        # A refused refresh keeps nothing of its Idempotency-Key: once RabbitMQ is back, the same
+        # key queues a job (the 503's was failed: should its message come late, none runs it).
+        keyed = {"Idempotency-Key": "refresh-1"}
+        assert client.post(refresh, headers=keyed).status_code == 503
+        proxy.thaw()
+        time.sleep(PAUSE_SECONDS)
+        queued = client.post(refresh, headers=keyed)
+        assert (queued.status_code, queued.get_json()["status"]) == (202, "queued")
+        assert "Idempotent-Replayed" not in queued.headers
+        replayed = client.post(refresh, headers=keyed)
+        assert (replayed.status_code, replayed.data) == (202, queued.data)
     finally:
         proxy.thaw()
         app.extensions["accounts-service"].close()
