@@ -28,7 +28,7 @@ keepalive = 5
 # file stops start-up with its one-line message instead of a worker boot loop.
 preload_app = True
 
-# No access log of gunicorn's: the app writes one JSON line per request (app/logs.py).
+# No access log of gunicorn's: the app writes one JSON line per request (app/adapters/logs.py).
 accesslog = None
 
 # gunicorn 27's control socket sits at one fixed path per machine, so a second instance (a test, a
@@ -49,7 +49,7 @@ os.makedirs(metrics_dir)
 
 def on_starting(server: Any) -> None:
     # The answers gunicorn writes itself (a request it cannot parse) are problem+json too.
-    from app.api.server_errors import install
+    from app.entrypoints.http.server_errors import install
 
     install(server)
 

@@ -90,7 +90,17 @@ def start(seed: Path) -> AccountsService:
         # Our own command, with no shell and no input from elsewhere.
         process = subprocess.Popen(  # noqa: S603  # nosec B603
             # -P: the current directory is not searched, so its own `app` cannot stand in for ours.
-            [sys.executable, "-P", "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "app.entrypoints.cli",
+                "serve",
+                "--seed",
+                str(seed),
+                "--port",
+                "0",
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Flask
 
-from app.api import register_api
-from app.api.error_tracking import init_error_tracking
-from app.api.json_provider import ExactJSONProvider
 from app.config import settings
+from app.entrypoints.http import register_api
+from app.entrypoints.http.error_tracking import init_error_tracking
+from app.entrypoints.http.json_provider import ExactJSONProvider
 from app.wiring import build_components
 
 __all__ = ["create_app"]

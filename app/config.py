@@ -63,7 +63,7 @@ class DefaultConfig:
     CACHE_REDIS_TIMEOUT_SECONDS = 0.1
     #: Where readers take users' revisions from, on a database: `database`, or `redis`
     #: (REDIS_URL), which spares a cached read its round trip to the database while staying
-    #: exact (app/repositories/revisions.py). Not with a read replica.
+    #: exact (app/adapters/storage/revisions.py). Not with a read replica.
     REVISIONS = "database"
     #: Keeps one database's revisions apart from another's on a shared Redis: every service
     #: (and `db seed`) on the same database must use the same, and no other database this one.

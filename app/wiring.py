@@ -1,7 +1,7 @@
 """What the service is made of, built once from its settings: the one place the parts are wired.
 
-The HTTP layer reads these components (app/api/context.py); so could a worker or a command that
-needs the same parts without Flask.
+The HTTP layer reads these components (app/entrypoints/http/context.py); so could a worker or a
+command that needs the same parts without Flask.
 """
 
 from __future__ import annotations
@@ -16,28 +16,30 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from app.cache import ResponseCache, build_cache
+from app.adapters.cache import build_cache
+from app.adapters.providers.sandbox import SandboxProvider
+from app.adapters.queue.running import Scheduler, attempt
+from app.adapters.queue.threads import InProcessQueue
+from app.adapters.sealing import TokenSeal
+from app.adapters.seed import load_seed_file
+from app.adapters.storage import build_stores
+from app.adapters.storage.timed import timed_repository
+from app.adapters.tokens import TokenVerifier, token_verifier
 from app.config import ConfigurationError
-from app.domain import Account, StorageUnavailable
-from app.jobs.base import JobQueue
-from app.jobs.running import Scheduler, attempt
-from app.jobs.threads import InProcessQueue
-from app.providers.base import ProviderAdapter
-from app.providers.sandbox import SandboxProvider
-from app.repositories import build_stores
-from app.repositories.base import (
+from app.domain.accounts import Account
+from app.domain.errors import StorageUnavailable
+from app.services import store as store_service
+from app.services.aggregation import Aggregation, SyncPolicy
+from app.services.cache import ResponseCache
+from app.services.providers import ProviderAdapter
+from app.services.queue import JobQueue
+from app.services.repositories import (
     AccountRepository,
     DeliveryLog,
     IdempotencyKeys,
     Store,
     StoreAdministration,
 )
-from app.repositories.timed import timed_repository
-from app.sealing import TokenSeal
-from app.seed import load_seed_file
-from app.services import store as store_service
-from app.services.connections import Aggregation, SyncPolicy
-from app.tokens import TokenVerifier, token_verifier
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def build_queue(settings: Mapping[str, Any]) -> JobQueue:
     if not url:
         return InProcessQueue(int(settings["SYNC_THREADS"]))
     # Imported only with a broker: Dramatiq and pika are not needed otherwise.
-    from app.jobs.broker import BrokerQueue, declare_actor, make_broker
+    from app.adapters.queue.broker import BrokerQueue, declare_actor, make_broker
 
     broker = make_broker(str(url))
     return BrokerQueue(broker, declare_actor(broker, str(settings["BROKER_QUEUE"]), None))

@@ -52,8 +52,8 @@ import psycopg
 import wrk
 from sqlalchemy import make_url
 
+from app.adapters.tokens import mint_token
 from app.config import DefaultConfig
-from app.tokens import mint_token
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -160,7 +160,7 @@ def fresh_database(admin_url: str, name: str, seed_file: Path) -> str:
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     for command in (["db", "upgrade"], ["db", "seed", str(seed_file)]):
         subprocess.run(
-            [sys.executable, "-m", "app.cli", *command],
+            [sys.executable, "-m", "app.entrypoints.cli", *command],
             cwd=REPO,
             env={**os.environ, "ACCOUNTS_DATABASE_URL": url},
             check=True,

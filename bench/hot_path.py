@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from app import create_app
-from app.tokens import mint_token
+from app.adapters.tokens import mint_token
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse

@@ -31,13 +31,13 @@ sys.path.insert(0, str(REPO))
 
 import wrk  # noqa: E402  (beside this file)
 
-from app.domain import Account  # noqa: E402
-from app.exact_json import dumps_bytes  # noqa: E402
-from app.repositories.engine import make_engine  # noqa: E402
-from app.repositories.migrate import upgrade  # noqa: E402
-from app.repositories.sql import account_row  # noqa: E402
-from app.seed import load_seed_file  # noqa: E402
-from app.tokens import mint_token  # noqa: E402
+from app.adapters.exact_json import dumps_bytes  # noqa: E402
+from app.adapters.seed import load_seed_file  # noqa: E402
+from app.adapters.storage.engine import make_engine  # noqa: E402
+from app.adapters.storage.migrate import upgrade  # noqa: E402
+from app.adapters.storage.sql import account_row  # noqa: E402
+from app.adapters.tokens import mint_token  # noqa: E402
+from app.domain.accounts import Account  # noqa: E402
 
 SECRET = secrets.token_hex(32)
 

@@ -37,13 +37,13 @@ sys.path.insert(0, str(REPO))
 
 import wrk  # noqa: E402  (beside this file)
 
+from app.adapters.providers.sandbox import SandboxProvider  # noqa: E402
+from app.adapters.queue.running import utcnow  # noqa: E402
+from app.adapters.storage.engine import make_engine  # noqa: E402
+from app.adapters.storage.migrate import upgrade  # noqa: E402
 from app.config import settings  # noqa: E402
-from app.domain import Connection  # noqa: E402
-from app.jobs.running import utcnow  # noqa: E402
-from app.providers.sandbox import SandboxProvider  # noqa: E402
-from app.repositories.engine import make_engine  # noqa: E402
-from app.repositories.migrate import upgrade  # noqa: E402
-from app.services import connections  # noqa: E402
+from app.domain.connections import Connection  # noqa: E402
+from app.services import linking  # noqa: E402
 from app.services.accounts import new_id  # noqa: E402
 from app.wiring import build_components  # noqa: E402
 
@@ -150,7 +150,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "app.cli",
+            "app.entrypoints.cli",
             "provider-sandbox",
             "--port",
             str(sandbox_port),
@@ -228,7 +228,7 @@ def main() -> None:
                         str(options.worker_nice),
                         sys.executable,
                         "-m",
-                        "app.cli",
+                        "app.entrypoints.cli",
                         "worker",
                         "--metrics-port",
                         "0",
@@ -246,7 +246,7 @@ def main() -> None:
             reader = threading.Thread(target=read)
             began = time.monotonic()
             for owner, connection_id in linked:
-                connections.request_sync(aggregation, owner, connection_id, utcnow())
+                linking.request_sync(aggregation, owner, connection_id, utcnow())
             reader.start()
             with psycopg.connect(database, autocommit=True) as sql:
                 while True:

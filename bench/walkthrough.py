@@ -44,8 +44,8 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.repositories.sql import list_query  # noqa: E402
-from app.tokens import mint_token  # noqa: E402
+from app.adapters.storage.sql import list_query  # noqa: E402
+from app.adapters.tokens import mint_token  # noqa: E402
 from tests.tcp_proxy import TcpProxy  # noqa: E402  (the proxy the tests cut servers with)
 
 DATABASE = "accounts_walkthrough"
@@ -182,7 +182,9 @@ class Walk:
     def command(self, *arguments: str, env: Mapping[str, str] = {}) -> Process:
         """`accounts-service ARGUMENTS`, started."""
         started = Process(
-            *self._spawn(arguments[0], [sys.executable, "-m", "app.cli", *arguments], env)
+            *self._spawn(
+                arguments[0], [sys.executable, "-m", "app.entrypoints.cli", *arguments], env
+            )
         )
         self.started.append(started)
         return started

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api.context import COMPONENTS_KEY, components_of
+from app.entrypoints.http.context import COMPONENTS_KEY, components_of
 
 pytest_plugins = ["pytester", "tests.databases"]
 
@@ -76,7 +76,7 @@ def write_seed(tmp_path: Path) -> WriteSeed:
 def sandbox_url() -> Iterator[str]:
     """The provider sandbox, started as its command: `accounts-service provider-sandbox`."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "provider-sandbox", "--port", "0"],
+        [sys.executable, "-m", "app.entrypoints.cli", "provider-sandbox", "--port", "0"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

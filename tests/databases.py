@@ -20,13 +20,13 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from app.domain import Account
-from app.repositories.base import Store
-from app.repositories.engine import make_engine
-from app.repositories.memory import InMemoryAccountRepository
-from app.repositories.migrate import upgrade
-from app.repositories.revisions import RedisRevisions, RevisionBoardStore
-from app.repositories.sql import SqlAccountRepository
+from app.adapters.storage.engine import make_engine
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.adapters.storage.migrate import upgrade
+from app.adapters.storage.revisions import RedisRevisions, RevisionBoardStore
+from app.adapters.storage.sql import SqlAccountRepository
+from app.domain.accounts import Account
+from app.services.repositories import Store
 from tests.tcp_proxy import TcpProxy
 
 ADMIN_URL = os.environ.get(

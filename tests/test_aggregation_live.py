@@ -24,7 +24,8 @@ import pika
 import pytest
 from cryptography.fernet import Fernet
 
-from app.jobs.broker import ACTOR_NAME, make_broker
+from app.adapters.queue.broker import ACTOR_NAME, make_broker
+from app.entrypoints.provider_sandbox import DEFAULT_DATA
 from tests.conftest import REPO_ROOT
 from tests.databases import emptied
 from tests.live_server import Gunicorn, serving
@@ -92,7 +93,7 @@ class Stack:
                 [
                     sys.executable,
                     "-m",
-                    "app.cli",
+                    "app.entrypoints.cli",
                     "worker",
                     "--threads",
                     "4",
@@ -166,7 +167,7 @@ def stack(
         [
             sys.executable,
             "-m",
-            "app.cli",
+            "app.entrypoints.cli",
             "provider-sandbox",
             "--port",
             "0",
@@ -269,7 +270,7 @@ def test_link_sync_change_and_refresh_with_no_stale_list(stack: Stack) -> None:
 def _sandbox_accounts(institution: str) -> list[dict[str, Any]]:
     import json
 
-    data = json.loads((REPO_ROOT / "app" / "provider_sandbox.json").read_text())
+    data = json.loads(DEFAULT_DATA.read_text())
     accounts: list[dict[str, Any]] = data["institutions"][institution]["accounts"]
     return accounts
 

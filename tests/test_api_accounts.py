@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.exact_json import loads_exact
+from app.adapters.exact_json import loads_exact
 from tests.conftest import REPO_ROOT
 
 # The original example's response for user123, byte for byte, with one deliberate change: the

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.webhooks import SIGNATURE_HEADER, signature
+from app.adapters.webhooks import SIGNATURE_HEADER, signature
 
 SECRET = "webhook-secret-for-tests"
 GOOD = {"username": "user_good", "password": "pass_good"}

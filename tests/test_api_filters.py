@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.domain import ALL_SUBTYPES
-from app.exact_json import loads_exact
+from app.adapters.exact_json import loads_exact
+from app.domain.accounts import ALL_SUBTYPES
 
 
 def ids(client: FlaskClient, query: str) -> list[str]:

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.domain import ID_RE
-from app.exact_json import dumps_bytes, loads_exact
+from app.adapters.exact_json import dumps_bytes, loads_exact
+from app.domain.accounts import ID_RE
 from tests.conftest import SEED_FILE
 from tests.samples import VALID_ACCOUNTS, valid_account
 

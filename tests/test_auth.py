@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from app.api.auth import PUBLIC_ENDPOINTS
-from app.cli import main
+from app.adapters.tokens import mint_token
 from app.config import ConfigurationError
-from app.tokens import mint_token
+from app.entrypoints.cli import main
+from app.entrypoints.http.auth import PUBLIC_ENDPOINTS
 from tests.conftest import SEED_FILE
 from tests.samples import valid_account
 

@@ -13,14 +13,14 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.domain import QueueUnavailable
-from app.jobs.broker import (
+from app.adapters.queue.broker import (
     PAUSE_SECONDS,
     SEND_TIMEOUT_SECONDS,
     BrokerQueue,
     declare_actor,
     make_broker,
 )
+from app.domain.errors import QueueUnavailable
 from tests.tcp_proxy import TcpProxy
 
 GOOD = {"username": "user_good", "password": "pass_good"}

@@ -17,14 +17,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api import accounts as accounts_api
-from app.api.context import components_of
-from app.cache import CachedBody, CacheKey, ProcessCache, RedisCache, ResponseCache
-from app.domain import Account, AccountType
-from app.metrics import CACHE_ERRORS
-from app.pause import PAUSE_SECONDS
-from app.repositories.memory import InMemoryAccountRepository
-from app.seed import load_seed_file
+from app.adapters.cache import ProcessCache, RedisCache
+from app.adapters.metrics import CACHE_ERRORS
+from app.adapters.pause import PAUSE_SECONDS
+from app.adapters.seed import load_seed_file
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.domain.accounts import Account, AccountType
+from app.entrypoints.http import accounts as accounts_api
+from app.entrypoints.http.context import components_of
+from app.services.cache import CachedBody, CacheKey, ResponseCache
 from tests.conftest import SEED_FILE, serve_from
 from tests.databases import emptied
 from tests.live_server import DATABASE_WORKERS, serving

@@ -1,5 +1,5 @@
-"""Cached reads answered in front of Flask (app/api/cached_reads.py): what they answer is what
-Flask answers, and everything Flask would refuse still goes to Flask."""
+"""Cached reads answered in front of Flask (app/entrypoints/http/cached_reads.py): what they answer
+is what Flask answers, and everything Flask would refuse still goes to Flask."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.metrics import REQUESTS
-from app.tokens import TokenVerifier, mint_token
+from app.adapters.metrics import REQUESTS
+from app.adapters.tokens import TokenVerifier, mint_token
 from tests.conftest import SEED_FILE
 from tests.test_auth import SECRET
 
@@ -189,7 +189,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         def now(cls, tz: tzinfo | None = None) -> MovedDatetime:
             return cls.fromtimestamp(now[0], tz)
 
-    monkeypatch.setattr("app.tokens.time.time", lambda: now[0])
+    monkeypatch.setattr("app.adapters.tokens.time.time", lambda: now[0])
     monkeypatch.setattr(jwt.api_jwt, "datetime", MovedDatetime)
     return now
 

@@ -14,23 +14,16 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from app.adapters.providers.sandbox import SandboxProvider
+from app.adapters.sealing import TokenSeal
+from app.adapters.storage.memory import InMemoryAccountRepository
 from app.config import ConfigurationError
-from app.domain import (
-    AccountStatus,
-    ConnectionStatus,
-    InvalidData,
-    JobStatus,
-    LinkRefused,
-    QueueUnavailable,
-    SyncFailure,
-    UserNotFound,
-)
-from app.jobs.base import JobQueue
-from app.providers.sandbox import SandboxProvider
-from app.repositories.memory import InMemoryAccountRepository
-from app.sealing import TokenSeal
-from app.services import connections
-from app.services.connections import Aggregation, SyncPolicy
+from app.domain.accounts import AccountStatus
+from app.domain.connections import ConnectionStatus, JobStatus, SyncFailure
+from app.domain.errors import InvalidData, LinkRefused, QueueUnavailable, UserNotFound
+from app.services import linking, notices, schedule, sync_jobs
+from app.services.aggregation import Aggregation, SyncPolicy
+from app.services.queue import JobQueue
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 GOOD = {"username": "user_good", "password": "pass_good"}
@@ -94,7 +87,7 @@ def aggregation(
 def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     assert (linked.status, linked.institution_name) == (
         ConnectionStatus.SYNCING,
         "First Platypus Bank",
@@ -104,7 +97,7 @@ def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts
     [(user_id, job_id)] = queue.sent
     assert store.get_job(user_id, job_id).status is JobStatus.QUEUED
 
-    assert connections.run_job(aggregation, "u1", job_id, NOW).outcome == "succeeded"
+    assert sync_jobs.run_job(aggregation, "u1", job_id, NOW).outcome == "succeeded"
     job = store.get_job("u1", job_id)
     assert (job.status, job.accounts_added, job.finished_at, job.attempts) == (
         JobStatus.SUCCEEDED,
@@ -123,10 +116,10 @@ def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts
     )
     assert healthy.next_sync_at == NOW + timedelta(hours=1)
     # Delivered again: nothing to do.
-    assert connections.run_job(aggregation, "u1", job_id, NOW).outcome == "skipped"
+    assert sync_jobs.run_job(aggregation, "u1", job_id, NOW).outcome == "skipped"
     # Synced again: nothing changes.
-    again = connections.request_sync(aggregation, "u1", linked.id, NOW)
-    connections.run_job(aggregation, "u1", again.id, NOW)
+    again = linking.request_sync(aggregation, "u1", linked.id, NOW)
+    sync_jobs.run_job(aggregation, "u1", again.id, NOW)
     assert store.get_job("u1", again.id).accounts_updated == 0
     assert store.list_accounts("u1") == synced
 
@@ -134,13 +127,11 @@ def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts
 def test_a_refresh_while_one_is_unfinished_is_that_one(
     aggregation: Aggregation, queue: RecordingQueue
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     first = queue.sent[0][1]
     with ThreadPoolExecutor(8) as pool:
         asked = list(
-            pool.map(
-                lambda _: connections.request_sync(aggregation, "u1", linked.id, NOW), range(8)
-            )
+            pool.map(lambda _: linking.request_sync(aggregation, "u1", linked.id, NOW), range(8))
         )
     assert {job.id for job in asked} == {first}
     assert len(queue.sent) == 1
@@ -152,12 +143,12 @@ def test_a_login_required_fault_fails_the_job_at_once_and_accounts_stay(
     store: InMemoryAccountRepository,
     queue: RecordingQueue,
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
-    connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     fault(sandbox_url, "login_required")
     later = NOW + timedelta(minutes=5)
-    job = connections.request_sync(aggregation, "u1", linked.id, later)
-    assert connections.run_job(aggregation, "u1", job.id, later).outcome == "failed"
+    job = linking.request_sync(aggregation, "u1", linked.id, later)
+    assert sync_jobs.run_job(aggregation, "u1", job.id, later).outcome == "failed"
     assert store.get_job("u1", job.id).error == SyncFailure(
         "ITEM_LOGIN_REQUIRED", "the login details of this item changed"
     )
@@ -173,12 +164,12 @@ def test_passing_failures_are_retried_with_backoff_then_given_up(
     store: InMemoryAccountRepository,
     queue: RecordingQueue,
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     job_id = queue.sent[0][1]
     fault(sandbox_url, "server_error")
     waits = []
     for attempt in range(1, POLICY.max_attempts):
-        tried = connections.run_job(aggregation, "u1", job_id, NOW)
+        tried = sync_jobs.run_job(aggregation, "u1", job_id, NOW)
         assert tried.outcome == "retrying"
         assert tried.retry_in is not None
         # Full jitter: anywhere up to the doubling ceiling.
@@ -186,7 +177,7 @@ def test_passing_failures_are_retried_with_backoff_then_given_up(
         waits.append(tried.retry_in)
         assert store.get_job("u1", job_id).status is JobStatus.QUEUED
         assert store.get_connection("u1", linked.id).status is ConnectionStatus.SYNCING
-    assert connections.run_job(aggregation, "u1", job_id, NOW).outcome == "gave_up"
+    assert sync_jobs.run_job(aggregation, "u1", job_id, NOW).outcome == "gave_up"
     job = store.get_job("u1", job_id)
     failure = SyncFailure("INTERNAL_SERVER_ERROR", "the sandbox failed, as asked")
     assert (job.status, job.error, job.attempts) == (
@@ -202,9 +193,9 @@ def test_passing_failures_are_retried_with_backoff_then_given_up(
 def test_a_rate_limit_is_waited_out_as_long_as_the_provider_says(
     sandbox_url: str, aggregation: Aggregation, queue: RecordingQueue
 ) -> None:
-    connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     fault(sandbox_url, "rate_limited", seconds=45, times=1)
-    tried = connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    tried = sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     assert tried.outcome == "retrying"
     assert tried.retry_in is not None
     assert tried.retry_in >= 45
@@ -213,7 +204,7 @@ def test_a_rate_limit_is_waited_out_as_long_as_the_provider_says(
 def test_a_job_runs_on_one_worker_at_a_time_and_a_dead_ones_lease_runs_out(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     job_id = queue.sent[0][1]
     # A worker took the job and died before finishing it: the job is running, under its lease.
     store.modify_job(
@@ -221,10 +212,10 @@ def test_a_job_runs_on_one_worker_at_a_time_and_a_dead_ones_lease_runs_out(
         job_id,
         lambda job: replace(job, status=JobStatus.RUNNING, lease_until=NOW + POLICY.lease),
     )
-    busy = connections.run_job(aggregation, "u1", job_id, NOW + timedelta(seconds=10))
+    busy = sync_jobs.run_job(aggregation, "u1", job_id, NOW + timedelta(seconds=10))
     assert (busy.outcome, busy.retry_in) == ("busy", 20.0)
     after = NOW + POLICY.lease + timedelta(seconds=1)
-    assert connections.run_job(aggregation, "u1", job_id, after).outcome == "succeeded"
+    assert sync_jobs.run_job(aggregation, "u1", job_id, after).outcome == "succeeded"
     assert len(store.list_accounts("u1")) == 4
 
 
@@ -232,18 +223,18 @@ def test_a_queue_that_is_down_fails_the_request_and_a_lost_message_is_replaced(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
     queue.down = True
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     # Linked all the same, and due at once for the schedule.
     assert store.get_connection("u1", linked.id).next_sync_at == NOW
     with pytest.raises(QueueUnavailable):
-        connections.request_sync(aggregation, "u1", linked.id, NOW)
+        linking.request_sync(aggregation, "u1", linked.id, NOW)
     queue.down = False
-    job = connections.request_sync(aggregation, "u1", linked.id, NOW)
+    job = linking.request_sync(aggregation, "u1", linked.id, NOW)
     assert job.status is JobStatus.QUEUED
     # Its message is lost (say, the broker lost it): past its lease a request replaces it.
-    assert connections.request_sync(aggregation, "u1", linked.id, NOW).id == job.id
+    assert linking.request_sync(aggregation, "u1", linked.id, NOW).id == job.id
     later = NOW + POLICY.queued_timeout + timedelta(seconds=1)
-    replacement = connections.request_sync(aggregation, "u1", linked.id, later)
+    replacement = linking.request_sync(aggregation, "u1", linked.id, later)
     assert replacement.id != job.id
     abandoned = store.get_job("u1", job.id)
     assert abandoned.status is JobStatus.FAILED
@@ -257,8 +248,8 @@ def test_a_sync_the_queue_refuses_leaves_its_connection_due_for_the_schedule(
     queue: RecordingQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
-    connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     queue.sent.clear()
     due_at = NOW + timedelta(hours=1)
     scheduled: list[int] = []
@@ -266,16 +257,16 @@ def test_a_sync_the_queue_refuses_leaves_its_connection_due_for_the_schedule(
     def schedule_then_refuse(user_id: str, job_id: str, delay: float = 0.0) -> None:
         # While a refresh's job is being queued, the schedule claims the connection: it finds
         # that job unfinished and takes it for its own. Then the queue refuses the job.
-        scheduled.append(connections.schedule_due(aggregation, due_at))
+        scheduled.append(schedule.schedule_due(aggregation, due_at))
         raise QueueUnavailable()
 
     monkeypatch.setattr(queue, "send", schedule_then_refuse)
     with pytest.raises(QueueUnavailable):
-        connections.request_sync(aggregation, "u1", linked.id, due_at)
+        linking.request_sync(aggregation, "u1", linked.id, due_at)
     assert scheduled == [1]
     monkeypatch.undo()
     # The queue is back: the next pass sends the sync, rather than an interval later.
-    assert connections.schedule_due(aggregation, due_at + timedelta(seconds=5)) == 1
+    assert schedule.schedule_due(aggregation, due_at + timedelta(seconds=5)) == 1
     assert [user for user, _ in queue.sent] == ["u1"]
 
 
@@ -284,17 +275,16 @@ def test_the_schedule_requests_each_due_connection_once_across_hosts(
 ) -> None:
     users = ("u1", "u1", "u2")
     linked = [
-        connections.link(aggregation, user, "sandbox", "ins_tattersall", GOOD, NOW)
-        for user in users
+        linking.link(aggregation, user, "sandbox", "ins_tattersall", GOOD, NOW) for user in users
     ]
     for user, job_id in list(queue.sent):
-        connections.run_job(aggregation, user, job_id, NOW)
+        sync_jobs.run_job(aggregation, user, job_id, NOW)
     queue.sent.clear()
-    assert connections.schedule_due(aggregation, NOW + timedelta(minutes=59)) == 0
+    assert schedule.schedule_due(aggregation, NOW + timedelta(minutes=59)) == 0
     due_at = NOW + timedelta(hours=1)
     # Four hosts' schedulers at the same moment: each connection is requested once in all.
     with ThreadPoolExecutor(4) as pool:
-        counts = list(pool.map(lambda _: connections.schedule_due(aggregation, due_at), range(4)))
+        counts = list(pool.map(lambda _: schedule.schedule_due(aggregation, due_at), range(4)))
     assert sum(counts) == 3
     assert sorted(user for user, _ in queue.sent) == sorted(users)
     for user, connection in zip(users, linked, strict=True):
@@ -308,24 +298,24 @@ def test_webhooks_refresh_ask_for_a_login_or_disconnect(
     store: InMemoryAccountRepository,
     queue: RecordingQueue,
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
-    connections.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     queue.sent.clear()
     item = linked.item_id
-    assert connections.notice(aggregation, "sandbox", "item-unknown", "DEFAULT_UPDATE", NOW) == (
+    assert notices.notice(aggregation, "sandbox", "item-unknown", "DEFAULT_UPDATE", NOW) == (
         "ignored"
     )
-    assert connections.notice(aggregation, "sandbox", item, "WEBHOOK_UPDATE_ACKNOWLEDGED", NOW) == (
+    assert notices.notice(aggregation, "sandbox", item, "WEBHOOK_UPDATE_ACKNOWLEDGED", NOW) == (
         "ignored"
     )
     assert queue.sent == []
-    assert connections.notice(aggregation, "sandbox", item, "DEFAULT_UPDATE", NOW) == "refresh"
+    assert notices.notice(aggregation, "sandbox", item, "DEFAULT_UPDATE", NOW) == "refresh"
     assert len(queue.sent) == 1
-    assert connections.notice(aggregation, "sandbox", item, "ITEM_LOGIN_REQUIRED", NOW) == (
+    assert notices.notice(aggregation, "sandbox", item, "ITEM_LOGIN_REQUIRED", NOW) == (
         "login_required"
     )
     assert store.get_connection("u1", linked.id).status is ConnectionStatus.LOGIN_REQUIRED
-    assert connections.notice(aggregation, "sandbox", item, "USER_PERMISSION_REVOKED", NOW) == (
+    assert notices.notice(aggregation, "sandbox", item, "USER_PERMISSION_REVOKED", NOW) == (
         "disconnected"
     )
     gone = store.get_connection("u1", linked.id)
@@ -336,22 +326,20 @@ def test_refused_links_keep_nothing_and_ask_the_provider_nothing_for_nobody(
     aggregation: Aggregation, store: InMemoryAccountRepository
 ) -> None:
     with pytest.raises(LinkRefused, match="INVALID_CREDENTIALS"):
-        connections.link(
-            aggregation, "u1", "sandbox", "ins_platypus", {**GOOD, "password": "no"}, NOW
-        )
+        linking.link(aggregation, "u1", "sandbox", "ins_platypus", {**GOOD, "password": "no"}, NOW)
     with pytest.raises(InvalidData):
-        connections.link(aggregation, "u1", "plaid", "ins_platypus", GOOD, NOW)
+        linking.link(aggregation, "u1", "plaid", "ins_platypus", GOOD, NOW)
     with pytest.raises(UserNotFound):
-        connections.link(aggregation, "nobody", "sandbox", "ins_platypus", GOOD, NOW)
+        linking.link(aggregation, "nobody", "sandbox", "ins_platypus", GOOD, NOW)
     assert store.list_connections("u1") == []
 
 
 def test_a_token_sealed_under_another_key_is_a_connection_error_not_a_crash(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    linked = connections.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     rekeyed = replace(aggregation, seal=TokenSeal(Fernet.generate_key().decode()))
-    assert connections.run_job(rekeyed, "u1", queue.sent[0][1], NOW).outcome == "failed"
+    assert sync_jobs.run_job(rekeyed, "u1", queue.sent[0][1], NOW).outcome == "failed"
     shown = store.get_connection("u1", linked.id)
     assert shown.status is ConnectionStatus.ERROR
     assert shown.error is not None
@@ -364,8 +352,8 @@ def test_a_sync_past_the_most_accounts_a_user_may_hold_fails_and_stores_nothing(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
     limited = replace(aggregation, max_accounts=3)
-    linked = connections.link(limited, "u1", "sandbox", "ins_platypus", GOOD, NOW)  # 4 accounts
-    assert connections.run_job(limited, "u1", queue.sent[0][1], NOW).outcome == "failed"
+    linked = linking.link(limited, "u1", "sandbox", "ins_platypus", GOOD, NOW)  # 4 accounts
+    assert sync_jobs.run_job(limited, "u1", queue.sent[0][1], NOW).outcome == "failed"
     shown = store.get_connection("u1", linked.id)
     assert shown.status is ConnectionStatus.ERROR
     assert shown.error is not None

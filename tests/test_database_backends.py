@@ -12,14 +12,14 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.api.context import components_of
+from app.adapters.exact_json import loads_exact
+from app.adapters.storage import engine as engines
+from app.adapters.storage.deadlines import deadlines
+from app.adapters.storage.engine import PING_AFTER_IDLE_SECONDS, make_engine
+from app.adapters.storage.migrate import upgrade
+from app.adapters.storage.sql import SqlAccountRepository
 from app.config import ConfigurationError
-from app.exact_json import loads_exact
-from app.repositories import engine as engines
-from app.repositories.deadlines import deadlines
-from app.repositories.engine import PING_AFTER_IDLE_SECONDS, make_engine
-from app.repositories.migrate import upgrade
-from app.repositories.sql import SqlAccountRepository
+from app.entrypoints.http.context import components_of
 from tests.conftest import SEED_FILE
 from tests.databases import emptied, migrated
 from tests.samples import valid_account

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from app.repositories.deadlines import Deadlines
+from app.adapters.storage.deadlines import Deadlines
 
 
 class Connection:

@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
-from app.cli import main
 from app.config import DefaultConfig
+from app.entrypoints.cli import main
 from tests.conftest import REPO_ROOT, SEED_FILE
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -212,7 +212,7 @@ def test_compose_wires_known_settings_and_real_commands() -> None:
 
 
 #: The settings every process that writes accounts must share, or a write of one would leave
-#: cached lists stale for the others (app/repositories/revisions.py).
+#: cached lists stale for the others (app/adapters/storage/revisions.py).
 REVISION_SETTINGS = ("ACCOUNTS_REDIS_URL", "ACCOUNTS_REVISIONS", "ACCOUNTS_REVISIONS_NAMESPACE")
 
 

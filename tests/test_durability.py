@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.repositories.engine import make_engine
-from app.repositories.sql import SqlAccountRepository
+from app.adapters.storage.engine import make_engine
+from app.adapters.storage.sql import SqlAccountRepository
 from app.schemas.accounts import AccountSchema
 from tests.databases import emptied
 from tests.live_server import serving

@@ -15,8 +15,8 @@ import pytest
 import sentry_sdk
 
 from app import create_app
-from app.domain import Account
-from app.repositories.memory import InMemoryAccountRepository
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.domain.accounts import Account
 from tests.conftest import SEED_FILE, serve_from
 from tests.samples import valid_account
 

@@ -17,7 +17,7 @@ import requests
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.exact_json import loads_exact
+from app.adapters.exact_json import loads_exact
 from pytest_accounts_service import AccountsService, start
 from tests.conftest import REPO_ROOT, SEED_FILE, WriteSeed
 from tests.samples import valid_account
@@ -111,7 +111,16 @@ def test_serve_writes_only_its_url_to_standard_output_and_logs_to_standard_error
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "app.entrypoints.cli",
+                "serve",
+                "--seed",
+                str(seed),
+                "--port",
+                "0",
+            ],
             stdout=stdout,
             stderr=stderr,
         )
@@ -139,7 +148,7 @@ def test_serve_writes_only_its_url_to_standard_output_and_logs_to_standard_error
 def test_serve_with_an_invalid_seed_says_why_and_exits_1(write_seed: WriteSeed) -> None:
     seed = write_seed({"alice": [valid_account("credit", currency="usd")]})
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--seed", str(seed), "--port", "0"],
+        [sys.executable, "-m", "app.entrypoints.cli", "serve", "--seed", str(seed), "--port", "0"],
         capture_output=True,
         text=True,
         timeout=30,

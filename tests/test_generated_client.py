@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.tokens import mint_token
+from app.adapters.tokens import mint_token
 from tests.live_server import serving
 from tests.test_auth import SECRET
 

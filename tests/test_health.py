@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.api.context import components_of
+from app.entrypoints.http.context import components_of
 from tests.conftest import SEED_FILE
 from tests.databases import emptied
 from tests.tcp_proxy import TcpProxy

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from app.api.context import components_of
-from app.webhooks import SIGNATURE_HEADER, signature
+from app.adapters.webhooks import SIGNATURE_HEADER, signature
+from app.entrypoints.http.context import components_of
 from tests.conftest import SEED_FILE
 from tests.databases import emptied
 from tests.samples import valid_account

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from app.exact_json import dumps_bytes, loads_exact
+from app.adapters.exact_json import dumps_bytes, loads_exact
 from tests.databases import emptied
 from tests.live_server import DATABASE_WORKERS, serving
 from tests.samples import valid_account

@@ -1,5 +1,7 @@
-"""Requests flow api -> services -> repositories; no module imports a layer above its own, and
-nothing below the HTTP layer reaches Flask, directly or through any module it imports."""
+"""The house by role, held to its direction: entry points -> services -> domain, adapters
+implementing what services declare; no module imports a layer above its own, every module of
+`app` belongs to a layer, and nothing outside the HTTP entry point (and what starts it) reaches
+Flask, directly or through any module it imports."""
 
 from __future__ import annotations
 
@@ -11,17 +13,29 @@ import pytest
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
-# For each layer, the packages it must never import.
+#: Libraries that speak to the world: the domain and the services use none of them.
+WORLD = {"flask", "werkzeug", "sqlalchemy", "alembic", "psycopg", "redis", "pika", "dramatiq"}
+WORLD |= {"httpx", "prometheus_client", "jwt", "cryptography", "gunicorn", "limits"}
+
+# Each layer (a package or a module of `app`), and what it must never import.
 FORBIDDEN = {
-    "domain": {"app", "flask", "werkzeug", "marshmallow"},
-    "repositories": {"app.api", "app.services", "flask", "werkzeug"},
-    "services": {"app.api", "flask", "werkzeug"},
-    "schemas": {"app.api", "app.services", "app.repositories", "flask", "werkzeug"},
+    "app.config": {"app.domain", "app.services", "app.adapters", "app.entrypoints", "app.wiring"},
+    "app.domain": {"app.config", "app.schemas", "app.services", "app.adapters", "app.entrypoints"}
+    | {"app.wiring", "marshmallow"}
+    | WORLD,
+    "app.schemas": {"app.services", "app.adapters", "app.entrypoints", "app.wiring"} | WORLD,
+    "app.services": {"app.adapters", "app.entrypoints", "app.wiring"} | WORLD,
+    "app.adapters": {"app.entrypoints", "app.wiring", "flask", "werkzeug"},
+    "app.migrations": {"app.services", "app.entrypoints", "app.wiring"},
+    "app.wiring": {"app.entrypoints", "flask", "werkzeug"},
+    "app.entrypoints": set(),
+    "app": set(),
 }
 
 # The HTTP layer and what starts it: the only modules that may use Flask.
-HTTP_LAYER = {"app", "app.api", "app.cli", "app.fixture_server", "app.provider_sandbox"}
-WEB_PACKAGES = ("flask", "werkzeug", "flask_cors", "app.api")
+HTTP_LAYER = {"app", "app.entrypoints.http", "app.entrypoints.cli"}
+HTTP_LAYER |= {"app.entrypoints.fixture_server", "app.entrypoints.provider_sandbox"}
+WEB_PACKAGES = ("flask", "werkzeug", "flask_cors", "app.entrypoints.http")
 
 
 def module_name(path: Path) -> str:
@@ -44,7 +58,8 @@ def imported_modules(path: Path) -> set[str]:
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             modules.add(node.module)
-            # `from app.api import accounts` imports the module app.api.accounts.
+            # `from app.entrypoints.http import accounts` imports the module
+            # app.entrypoints.http.accounts.
             modules.update(f"{node.module}.{alias.name}" for alias in node.names)
         for child in ast.iter_child_nodes(node):
             visit(child)
@@ -78,40 +93,72 @@ def reached(module: str) -> frozenset[str]:
     return frozenset(seen)
 
 
-def files_of(layer: str) -> list[Path]:
-    single = APP / f"{layer}.py"
-    return [single] if single.exists() else sorted((APP / layer).glob("*.py"))
-
-
 def within(module: str, packages: set[str] | tuple[str, ...]) -> bool:
     return any(module == package or module.startswith(package + ".") for package in packages)
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
-def test_layer_imports_nothing_above_it(layer: str) -> None:
-    files = files_of(layer)
-    assert files
-    for path in files:
-        for module in imported_modules(path):
-            assert not within(module, FORBIDDEN[layer]), (
-                f"{path.relative_to(APP.parent)} imports {module}"
-            )
+def layer_of(module: str) -> str:
+    """The most specific layer the module is in."""
+    return max((layer for layer in FORBIDDEN if within(module, {layer})), key=len)
 
 
-BELOW_HTTP = sorted(
-    name
-    for name in map(module_name, APP.rglob("*.py"))
-    if name not in HTTP_LAYER and not within(name, {"app.api"})
+def violations(module: str, imported: set[str]) -> list[str]:
+    forbidden = FORBIDDEN[layer_of(module)]
+    return sorted(name for name in imported if within(name, forbidden))
+
+
+MODULES = sorted(map(module_name, APP.rglob("*.py")))
+
+
+def test_every_module_of_app_is_in_a_layer_that_is_checked() -> None:
+    unplaced = [module for module in MODULES if layer_of(module) == "app" and module != "app"]
+    assert not unplaced, f"modules in no layer: {unplaced}"
+    assert {layer_of(module) for module in MODULES} == set(FORBIDDEN)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_module_imports_a_layer_above_its_own(module: str) -> None:
+    path = source_of(module)
+    assert path is not None
+    found = violations(module, imported_modules(path))
+    assert not found, f"{module} imports above its layer: {', '.join(found)}"
+
+
+@pytest.mark.parametrize(
+    ("module", "planted"),
+    [
+        ("app.domain.accounts", "app.services.accounts"),
+        ("app.domain.errors", "marshmallow"),
+        ("app.schemas.accounts", "app.adapters.cache"),
+        ("app.services.accounts", "app.adapters.storage.sql"),
+        ("app.services.sync", "sqlalchemy"),
+        ("app.adapters.cache", "app.entrypoints.http.context"),
+        ("app.adapters.storage.sql", "app.wiring"),
+        ("app.migrations.env", "app.services.accounts"),
+        ("app.wiring", "app.entrypoints.worker"),
+        ("app.config", "app.domain.accounts"),
+    ],
 )
+def test_a_planted_import_above_its_layer_is_caught(module: str, planted: str) -> None:
+    path = source_of(module)
+    assert path is not None
+    imported = imported_modules(path)
+    assert set(violations(module, imported | {planted})) - set(violations(module, imported)) == {
+        planted
+    }
+
+
+BELOW_HTTP = sorted(name for name in MODULES if not within(name, HTTP_LAYER - {"app"}))
 
 
 def test_the_modules_below_http_are_all_checked() -> None:
-    assert {"app.services.accounts", "app.repositories.sql", "app.cache", "app.config"} <= set(
+    assert "app" not in HTTP_LAYER - {"app"}
+    assert {"app.services.accounts", "app.adapters.storage.sql", "app.entrypoints.worker"} <= set(
         BELOW_HTTP
     )
 
 
-@pytest.mark.parametrize("module", BELOW_HTTP)
+@pytest.mark.parametrize("module", [name for name in BELOW_HTTP if name != "app"])
 def test_nothing_below_the_http_layer_reaches_flask(module: str) -> None:
     web = sorted(imported for imported in reached(module) if within(imported, WEB_PACKAGES))
     assert not web, f"{module} reaches {', '.join(web)}"

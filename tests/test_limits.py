@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.tokens import mint_token
+from app.adapters.tokens import mint_token
 from tests.conftest import SEED_FILE
 from tests.test_auth import SECRET
 

@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the schema that app/repositories/tables.py describes."""
+"""The Alembic migrations build exactly the schema that app/adapters/storage/tables.py describes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from app.repositories.engine import make_engine
-from app.repositories.migrate import is_current, upgrade
-from app.repositories.sql import SqlAccountRepository
-from app.repositories.tables import metadata
+from app.adapters.storage.engine import make_engine
+from app.adapters.storage.migrate import is_current, upgrade
+from app.adapters.storage.sql import SqlAccountRepository
+from app.adapters.storage.tables import metadata
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

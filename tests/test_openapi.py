@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from app import create_app
-from app.domain import AccountType
+from app.domain.accounts import AccountType
 from tests.conftest import SEED_FILE
 from tests.samples import VALID_ACCOUNTS
 

@@ -16,7 +16,8 @@ import pytest
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from app.tokens import mint_token
+from app.adapters.tokens import mint_token
+from app.entrypoints.provider_sandbox import DEFAULT_DATA
 from tests.chromium import FLAGS, chromium
 from tests.conftest import REPO_ROOT
 from tests.live_server import serving
@@ -157,7 +158,7 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         assert bank.locator("[data-status]").get_attribute("data-status") == "healthy"
 
         # The bank's checking balance changes; a refresh on the page shows the job, then it.
-        institution = json.loads((REPO_ROOT / "app" / "provider_sandbox.json").read_text())
+        institution = json.loads(DEFAULT_DATA.read_text())
         accounts = institution["institutions"]["ins_platypus"]["accounts"]
         accounts[0]["balances"]["current"] = 4321.09
         changed = httpx.put(f"{sandbox_url}/sandbox/admin/items/{item}/accounts", json=accounts)

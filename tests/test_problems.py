@@ -8,9 +8,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.domain import Account, AccountType
-from app.exact_json import loads_exact
-from app.repositories.memory import InMemoryAccountRepository
+from app.adapters.exact_json import loads_exact
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.domain.accounts import Account, AccountType
 from tests.conftest import SEED_FILE, serve_from
 
 SECRET = "postgres://admin:hunter2@db"  # a fake, to prove it never leaks

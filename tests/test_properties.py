@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from app.domain import (
+from app.adapters.exact_json import dumps_bytes, loads_exact
+from app.domain.accounts import (
     ID_RE,
     SUBTYPES,
     Account,
@@ -23,7 +24,6 @@ from app.domain import (
     LoanDetails,
     SavingsDetails,
 )
-from app.exact_json import dumps_bytes, loads_exact
 from app.schemas.accounts import AccountSchema
 from app.schemas.fields import MAX_INTEGER_DIGITS, MAX_PLACES
 from tests.conftest import SEED_FILE

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.providers.base import LinkedItem, LoginRequired, ProviderError
-from app.providers.sandbox import SandboxProvider
+from app.adapters.providers.sandbox import SandboxProvider
+from app.services.providers import LinkedItem, LoginRequired, ProviderError
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The contract every repository backend honours, run unchanged on memory, SQLite and PostgreSQL,
-and on PostgreSQL with its revisions on a Redis board (app/repositories/revisions.py)."""
+and on PostgreSQL with its revisions on a Redis board (app/adapters/storage/revisions.py)."""
 
 from __future__ import annotations
 
@@ -13,30 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from app.domain import (
-    Account,
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.domain.accounts import Account, AccountStatus, AccountType, CheckingDetails, CreditDetails
+from app.domain.connections import Connection, ConnectionStatus, JobStatus, SyncFailure, SyncJob
+from app.domain.errors import (
     AccountExists,
     AccountNotFound,
-    AccountStatus,
-    AccountType,
-    CheckingDetails,
-    Connection,
     ConnectionNotFound,
-    ConnectionStatus,
-    CreditDetails,
-    JobStatus,
-    SyncFailure,
-    SyncJob,
     SyncJobNotFound,
     TooManyAccounts,
     UserExists,
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.base import KeyClaim, KeyState, RecordedAnswer, Store, SyncOutcome
-from app.repositories.memory import InMemoryAccountRepository
-from app.repositories.unit import after_commit, unit_of_work
 from app.schemas.accounts import AccountSchema
+from app.services.repositories import KeyClaim, KeyState, RecordedAnswer, Store, SyncOutcome
+from app.services.unit import after_commit, unit_of_work
 from tests.databases import STORE_KINDS, store_of
 from tests.samples import valid_account
 

@@ -1,4 +1,4 @@
-"""Revisions on a Redis board (app/repositories/revisions.py): never older than an acknowledged
+"""Revisions on a Redis board (app/adapters/storage/revisions.py): never older than an acknowledged
 write, whenever Redis fails; on the real PostgreSQL and Redis.
 
 Two boards on one namespace stand for two worker processes (or hosts) sharing the database."""
@@ -15,10 +15,10 @@ import redis
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.domain import StorageUnavailable
-from app.pause import PAUSE_SECONDS
-from app.repositories.revisions import RedisRevisions, RevisionBoardStore
-from app.repositories.sql import SqlAccountRepository
+from app.adapters.pause import PAUSE_SECONDS
+from app.adapters.storage.revisions import RedisRevisions, RevisionBoardStore
+from app.adapters.storage.sql import SqlAccountRepository
+from app.domain.errors import StorageUnavailable
 from tests.conftest import SEED_FILE
 from tests.databases import emptied, migrated
 from tests.tcp_proxy import TcpProxy

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from app.domain import SUBTYPES, Account, AccountStatus, AccountType
-from app.exact_json import dumps_bytes, loads_exact
+from app.adapters.exact_json import dumps_bytes, loads_exact
+from app.domain.accounts import SUBTYPES, Account, AccountStatus, AccountType
 from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.errors import flatten_messages
 from tests.samples import VALID_ACCOUNTS, valid_account

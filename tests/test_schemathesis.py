@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from app.tokens import mint_token
+from app.adapters.tokens import mint_token
 from tests.live_server import serving
 from tests.test_auth import SECRET
 

@@ -9,7 +9,7 @@ import requests
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.api.security import MAX_QUERY_BYTES, SECURITY_HEADERS
+from app.entrypoints.http.security import MAX_QUERY_BYTES, SECURITY_HEADERS
 from tests.conftest import SEED_FILE
 from tests.live_server import serving
 from tests.samples import valid_account

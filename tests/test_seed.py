@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from app import create_app
-from app.cli import main
-from app.seed import SeedDataError, load_seed_file
+from app.adapters.seed import SeedDataError, load_seed_file
+from app.entrypoints.cli import main
 from tests.conftest import SEED_FILE, WriteSeed
 from tests.samples import valid_account
 

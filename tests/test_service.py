@@ -8,26 +8,29 @@ from decimal import Decimal
 
 import pytest
 
-from app.cache import CachedBody, ProcessCache
-from app.domain import (
+from app.adapters.cache import ProcessCache
+from app.adapters.seed import load_seed_file
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.domain.accounts import (
     Account,
     AccountFilter,
-    AccountNotFound,
     AccountStatus,
     AccountType,
-    Connection,
     CreditDetails,
+    User,
+)
+from app.domain.connections import Connection
+from app.domain.errors import (
+    AccountNotFound,
     InvalidData,
     ProviderOwned,
     TypeChangeNeedsPut,
-    User,
     UserNotFound,
     VersionConflict,
 )
-from app.repositories.memory import InMemoryAccountRepository
 from app.schemas.accounts import AccountSchema
-from app.seed import load_seed_file
 from app.services import accounts, users
+from app.services.cache import CachedBody
 from tests.conftest import SEED_FILE
 from tests.samples import valid_account
 

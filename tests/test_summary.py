@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from app.domain import Account, AccountType
-from app.exact_json import loads_exact
-from app.repositories.base import Store
-from app.repositories.memory import InMemoryAccountRepository
-from app.repositories.sql import SqlAccountRepository
+from app.adapters.exact_json import loads_exact
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.adapters.storage.sql import SqlAccountRepository
+from app.domain.accounts import Account, AccountType
 from app.schemas.accounts import AccountSchema
+from app.services.repositories import Store
 from app.services.summary import summarize
 from tests.conftest import serve_from
 from tests.databases import migrated

@@ -8,20 +8,20 @@ from decimal import Decimal
 
 import pytest
 
-from app.domain import (
+from app.adapters.exact_json import dumps_bytes
+from app.adapters.storage.memory import InMemoryAccountRepository
+from app.domain.accounts import (
     AccountStatus,
     AccountType,
     CheckingDetails,
-    Connection,
     CreditDetails,
     InvestmentDetails,
     SavingsDetails,
 )
-from app.exact_json import dumps_bytes
-from app.providers.base import Balances, ProviderAccount
-from app.repositories.base import SyncOutcome
-from app.repositories.memory import InMemoryAccountRepository
+from app.domain.connections import Connection
 from app.schemas.accounts import AccountSchema
+from app.services.providers import Balances, ProviderAccount
+from app.services.repositories import SyncOutcome
 from app.services.sync import account_type, store_sync, subtype, to_account
 
 AS_OF = datetime(2026, 11, 25, 8, tzinfo=UTC)

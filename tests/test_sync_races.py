@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from app.domain import ConnectionNotFound, UserNotFound
-from app.providers.base import Balances, LinkedItem, ProviderAccount, ProviderAdapter
-from app.repositories.base import Store
-from app.sealing import TokenSeal
-from app.services import connections
-from app.services.connections import Aggregation, Attempt, SyncPolicy
+from app.adapters.sealing import TokenSeal
+from app.domain.errors import ConnectionNotFound, UserNotFound
+from app.services import linking, sync_jobs
+from app.services.aggregation import Aggregation, Attempt, SyncPolicy
+from app.services.providers import Balances, LinkedItem, ProviderAccount, ProviderAdapter
+from app.services.repositories import Store
 from tests.databases import STORE_KINDS, store_of
 from tests.test_connections_service import RecordingQueue
 
@@ -80,10 +80,10 @@ def aggregation(store: Store, provider: HeldProvider) -> Aggregation:
 
 def held_sync(aggregation: Aggregation, provider: HeldProvider) -> Future[Attempt]:
     """frank's connection linked, and its sync running, held before it writes."""
-    connections.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
+    linking.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
     [(_, job_id)] = aggregation.queue.sent  # type: ignore[attr-defined]
     pool = ThreadPoolExecutor(1)
-    running = pool.submit(connections.run_job, aggregation, "frank", job_id, NOW)
+    running = pool.submit(sync_jobs.run_job, aggregation, "frank", job_id, NOW)
     pool.shutdown(wait=False)
     assert provider.asked.wait(10), "the sync never asked its provider"
     return running
@@ -129,7 +129,7 @@ def test_a_running_attempt_renews_its_lease_and_a_dead_ones_job_is_taken_over_af
     aggregation: Aggregation, provider: HeldProvider, store: Store
 ) -> None:
     """The runner's heartbeat is driven by hand here: each beat is a moment of the test's."""
-    connections.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
+    linking.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
     [(_, job_id)] = aggregation.queue.sent  # type: ignore[attr-defined]
     beats: list[Callable[[datetime], None]] = []
     every: list[float] = []
@@ -141,17 +141,17 @@ def test_a_running_attempt_renews_its_lease_and_a_dead_ones_job_is_taken_over_af
         yield
 
     pool = ThreadPoolExecutor(2)
-    running = pool.submit(connections.run_job, aggregation, "frank", job_id, NOW, by_hand)
+    running = pool.submit(sync_jobs.run_job, aggregation, "frank", job_id, NOW, by_hand)
     assert provider.asked.wait(10)
     assert every == [POLICY.lease.total_seconds() / 3]
     # Long after its first lease, the attempt still holds the job: it beat in time.
     later = NOW + 3 * POLICY.lease
     beats[0](later - POLICY.lease / 3)
     assert store.get_job("frank", job_id).lease_until == later - POLICY.lease / 3 + POLICY.lease
-    assert connections.run_job(aggregation, "frank", job_id, later).outcome == "busy"
+    assert sync_jobs.run_job(aggregation, "frank", job_id, later).outcome == "busy"
     # It dies without another beat: once its lease has passed, another worker takes it over.
     taken_over = later + POLICY.lease
-    second = pool.submit(connections.run_job, aggregation, "frank", job_id, taken_over)
+    second = pool.submit(sync_jobs.run_job, aggregation, "frank", job_id, taken_over)
     deadline = time.monotonic() + 10
     while store.get_job("frank", job_id).attempts < 2:
         assert time.monotonic() < deadline, "the job was never taken over"

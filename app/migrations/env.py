@@ -1,8 +1,8 @@
-"""Alembic's entry point; app.repositories.migrate runs it with a connection of ours."""
+"""Alembic's entry point; app.adapters.storage.migrate runs it with a connection of ours."""
 
 from alembic import context
 
-from app.repositories.tables import metadata
+from app.adapters.storage.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

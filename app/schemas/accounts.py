@@ -20,7 +20,7 @@ from marshmallow import (
 )
 from marshmallow_oneofschema import OneOfSchema
 
-from app.domain import (
+from app.domain.accounts import (
     ALL_SUBTYPES,
     SUBTYPES,
     Account,

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, pre_dump, validate
 
-from app.domain import Connection, ConnectionStatus, JobStatus
+from app.domain.connections import Connection, ConnectionStatus, JobStatus
 from app.schemas.fields import UtcDateTime, text, validate_text
 
 _MOMENT = "RFC 3339, in UTC; null until it happens."
@@ -123,7 +123,7 @@ class WebhookAnswerSchema(Schema):
 
 
 def webhook_code(notice: dict[str, Any]) -> str:
-    """The notice's code, in the terms app/services/connections.py acts on: Plaid reports a
+    """The notice's code, in the terms app/services/notices.py acts on: Plaid reports a
     broken login as `ERROR` with the error's code."""
     error = notice.get("error")
     if notice["webhook_code"] == "ERROR" and error:

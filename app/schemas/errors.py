@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from app.domain import InvalidData
+from app.domain.errors import InvalidData
 
 
 def load(schema: Schema, data: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import pycountry
 from marshmallow import ValidationError, fields, validate
 
-from app.domain import ID_PATTERN, ID_RE, ID_RULE
+from app.domain.accounts import ID_PATTERN, ID_RE, ID_RULE
 
 MAX_INTEGER_DIGITS = 15  # a quadrillion, in any currency, is more than any account holds
 MAX_PLACES = 4  # enough for every ISO 4217 minor unit (at most 3) and for rates such as 4.125

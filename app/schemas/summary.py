@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_dump
 
-from app.domain import AccountType
+from app.domain.accounts import AccountType
 from app.schemas.fields import EXACT, ExactDecimal
 
 

@@ -12,19 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from app.cache import CachedBody, CacheKey, ResponseCache
-from app.domain import (
-    USER_OWNED,
-    Account,
-    AccountFilter,
-    InvalidData,
-    ProviderOwned,
-    TypeChangeNeedsPut,
-    VersionConflict,
-)
-from app.repositories.base import AccountRepository
+from app.domain.accounts import USER_OWNED, Account, AccountFilter
+from app.domain.errors import InvalidData, ProviderOwned, TypeChangeNeedsPut, VersionConflict
 from app.schemas.accounts import AccountSchema
 from app.schemas.errors import load
+from app.services.cache import CachedBody, CacheKey, ResponseCache
+from app.services.repositories import AccountRepository
 
 #: Whether the stored account is still the one the client last saw (HTTP's If-Match).
 Precondition = Callable[[Account], bool]
@@ -60,7 +53,7 @@ def cached_list(
     """The rendered list, from the cache when it holds the user's current revision.
 
     The revision is read first: accounts read after it are at least as new as it says, so an
-    entry can be newer than its key but never older (see app/cache.py).
+    entry can be newer than its key but never older (see app/adapters/cache.py).
     """
     key = CacheKey(user_id, shown.key(), repository.user_revision(user_id))
     return cache.fetch(key, lambda: render(list_accounts(repository, user_id, shown)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from app.domain import Account
-from app.repositories.base import StoreAdministration
+from app.domain.accounts import Account
+from app.services.repositories import StoreAdministration
 
 Users = Mapping[str, Sequence[Account]]
 

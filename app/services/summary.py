@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.cache import CachedBody, CacheKey, ResponseCache
-from app.domain import ASSET_TYPES, Account, AccountStatus, AccountType
-from app.repositories.base import AccountRepository
+from app.domain.accounts import ASSET_TYPES, Account, AccountStatus, AccountType
+from app.services.cache import CachedBody, CacheKey, ResponseCache
+from app.services.repositories import AccountRepository
 
 #: The cache holds a summary beside the user's lists, under a filter no list can have.
 SUMMARY_KEY = "summary"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from app.domain import (
+from app.domain.accounts import (
     SUBTYPES,
     Account,
     AccountStatus,
@@ -24,8 +24,8 @@ from app.domain import (
     LoanDetails,
     SavingsDetails,
 )
-from app.providers.base import ProviderAccount
-from app.repositories.base import AccountRepository, SyncOutcome
+from app.services.providers import ProviderAccount
+from app.services.repositories import AccountRepository, SyncOutcome
 
 # Plaid's depository subtypes that are savings rather than checking accounts.
 _SAVINGS_SUBTYPES = frozenset({"savings", "cd", "money market", "hsa"})

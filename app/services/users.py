@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.domain import User
-from app.repositories.base import AccountRepository
+from app.domain.accounts import User
 from app.services.accounts import new_id
+from app.services.repositories import AccountRepository
 
 
 def create_user(repository: AccountRepository, user_id: str | None = None) -> User:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from app.repositories.tables import ExactNumeric
+from app.adapters.storage.tables import ExactNumeric
 
 revision = "0001"
 down_revision = None

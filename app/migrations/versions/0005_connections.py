@@ -8,7 +8,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from app.repositories.tables import UtcDateTime
+from app.adapters.storage.tables import UtcDateTime
 
 revision = "0005"
 down_revision = "0004"

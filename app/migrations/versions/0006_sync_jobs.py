@@ -8,7 +8,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from app.repositories.tables import UNFINISHED_SQL, UtcDateTime
+from app.adapters.storage.tables import UNFINISHED_SQL, UtcDateTime
 
 revision = "0006"
 down_revision = "0005"

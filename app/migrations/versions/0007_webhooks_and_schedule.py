@@ -9,7 +9,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from app.repositories.tables import UtcDateTime
+from app.adapters.storage.tables import UtcDateTime
 
 revision = "0007"
 down_revision = "0006"

@@ -9,7 +9,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from app.repositories.tables import ExactNumeric
+from app.adapters.storage.tables import ExactNumeric
 
 revision = "0008"
 down_revision = "0007"

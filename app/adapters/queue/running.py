@@ -1,0 +1,98 @@
+"""What every job runner shares: one measured attempt, and the schedule's loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from app.adapters.metrics import SYNC_DURATION, SYNC_JOBS, SYNC_QUEUE_DEPTH, SYNC_STALENESS
+from app.domain.errors import StorageUnavailable
+from app.services import schedule, sync_jobs
+from app.services.aggregation import Aggregation, Attempt
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def attempt(aggregation: Aggregation, user_id: str, job_id: str) -> Attempt:
+    """One attempt at the job, counted and timed, its lease renewed while it runs."""
+    started = time.perf_counter()
+    tried = sync_jobs.run_job(aggregation, user_id, job_id, utcnow(), beating)
+    SYNC_DURATION.observe(time.perf_counter() - started)
+    SYNC_JOBS.labels(tried.outcome).inc()
+    if tried.staleness is not None:
+        SYNC_STALENESS.observe(tried.staleness)
+    log.info(
+        "sync job %s of user %s: %s%s",
+        job_id,
+        user_id,
+        tried.outcome,
+        f", again in {tried.retry_in:.1f} s" if tried.retry_in is not None else "",
+    )
+    return tried
+
+
+@contextmanager
+def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
+    """Calls `beat(now)` every `seconds` on a thread of its own until the block ends."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(seconds):
+            try:
+                beat(utcnow())
+            except StorageUnavailable:
+                log.warning("sync: could not renew a job's lease; trying again in %s s", seconds)
+
+    thread = threading.Thread(target=run, name="sync-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+class Scheduler:
+    """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth."""
+
+    def __init__(self, aggregation: Aggregation, tick: float) -> None:
+        self._aggregation = aggregation
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sync-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._tick):
+            try:
+                self.run_once()
+            except Exception:
+                # The schedule must outlive any one pass: a pass that failed is tried next tick.
+                log.exception("schedule: a pass failed; trying again in %s s", self._tick)
+
+    def run_once(self) -> None:
+        try:
+            requested = schedule.schedule_due(self._aggregation, utcnow())
+        except StorageUnavailable:
+            log.warning("schedule: the store is unavailable; trying again in %s s", self._tick)
+            return
+        if requested:
+            log.info("schedule: requested %d syncs", requested)
+        depth = self._aggregation.queue.depth()
+        if depth is not None:
+            SYNC_QUEUE_DEPTH.labels("waiting").set(depth)

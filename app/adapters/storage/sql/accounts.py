@@ -1,0 +1,181 @@
+"""Users and their accounts in the SQL store, syncs' writes included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+
+from sqlalchemy import Connection as Connection_
+from sqlalchemy import (
+    delete,
+    exc,
+    insert,
+    select,
+)
+
+from app.adapters.storage.sql.base import NothingChanged, SqlBase
+from app.adapters.storage.sql.rows import (
+    ACCOUNT_COLUMNS,
+    REVISION,
+    account_from,
+    account_row,
+    list_query,
+    rewrite,
+)
+from app.adapters.storage.tables import (
+    accounts,
+    users,
+)
+from app.domain.accounts import Account, AccountStatus, AccountType
+from app.domain.errors import (
+    AccountExists,
+    AccountNotFound,
+    ConnectionNotFound,
+    TooManyAccounts,
+    UserExists,
+    UserNotFound,
+    VersionConflict,
+)
+from app.services.repositories import (
+    SyncOutcome,
+    new_revision,
+)
+
+
+class SqlAccounts(SqlBase):
+    def list_accounts(
+        self, user_id: str, types: Collection[AccountType] | None = None
+    ) -> list[Account]:
+        with self._reading() as connection:
+            rows = connection.execute(list_query(user_id, types)).all()
+        if not rows:
+            raise UserNotFound(user_id)
+        return [account_from(row) for row in rows if row.id is not None]
+
+    def get_account(self, user_id: str, account_id: str) -> Account:
+        query = select(*ACCOUNT_COLUMNS).where(
+            accounts.c.user_id == user_id, accounts.c.id == account_id
+        )
+        with self._reading() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise self._missing(connection, user_id, account_id)
+        return account_from(row)
+
+    def user_revision(self, user_id: str) -> int:
+        with self._reading() as connection:
+            revision = connection.scalar(REVISION, {"user_id": user_id})
+        if revision is None:
+            raise UserNotFound(user_id)
+        return int(revision)
+
+    def add_user(self, user_id: str) -> None:
+        try:
+            with self._transaction() as connection:
+                connection.execute(insert(users).values(id=user_id, revision=new_revision()))
+        except exc.IntegrityError:
+            raise UserExists(user_id) from None
+
+    def delete_user(self, user_id: str) -> None:
+        with self._transaction() as connection:
+            # The user's row lock first: a sync writing to this user finishes before, or finds
+            # the user gone after (apply_sync); its connections and jobs go by the foreign keys.
+            self._touch(connection, user_id)
+            connection.execute(delete(accounts).where(accounts.c.user_id == user_id))
+            connection.execute(delete(users).where(users.c.id == user_id))
+
+    def add_account(self, user_id: str, account: Account, limit: int | None = None) -> Account:
+        stored = replace(account, version=1)
+        try:
+            with self._transaction() as connection:
+                self._touch(connection, user_id)  # the user's row lock: adds take turns
+                if limit is not None and self._count(connection, user_id) >= limit:
+                    raise TooManyAccounts(user_id, limit)
+                connection.execute(insert(accounts).values(account_row(user_id, stored)))
+        except exc.IntegrityError:
+            raise AccountExists(user_id, account.id) from None
+        return stored
+
+    def modify_account(
+        self,
+        user_id: str,
+        account_id: str,
+        change: Callable[[Account], Account],
+        expected_version: int | None = None,
+    ) -> Account:
+        where = [accounts.c.user_id == user_id, accounts.c.id == account_id]
+        with self._transaction() as connection:
+            # The touch makes concurrent modifiers wait their turn, so this read is what the one
+            # before wrote, and the change applies to it.
+            self._touch(connection, user_id)
+            row = connection.execute(select(*ACCOUNT_COLUMNS).where(*where)).first()
+            if row is None:
+                raise AccountNotFound(user_id, account_id)
+            if expected_version is not None and row.version != expected_version:
+                raise VersionConflict(user_id, account_id)
+            changed = change(account_from(row))
+            version = connection.scalar(rewrite(user_id, changed, where))
+        return replace(changed, version=version)
+
+    def apply_sync(
+        self,
+        user_id: str,
+        connection_id: str,
+        wanted: Sequence[Account],
+        limit: int | None = None,
+    ) -> SyncOutcome:
+        try:
+            with self._transaction() as connection:
+                # The touch takes the user's row lock, so two syncs of one user take turns, and
+                # a delete of the connection (or the user) comes wholly before or after this.
+                self._touch(connection, user_id)
+                if not self._connection_exists(connection, user_id, connection_id):
+                    raise ConnectionNotFound(user_id, connection_id)
+                outcome = self._sync(connection, user_id, connection_id, wanted)
+                if outcome == SyncOutcome(0, 0, 0):
+                    raise NothingChanged  # roll back the touch: the revision stays
+                if limit is not None and outcome.added and self._count(connection, user_id) > limit:
+                    raise TooManyAccounts(user_id, limit)  # rolls the whole sync back
+        except NothingChanged:
+            return SyncOutcome(0, 0, 0)
+        return outcome
+
+    @staticmethod
+    def _sync(
+        connection: Connection_, user_id: str, connection_id: str, wanted: Sequence[Account]
+    ) -> SyncOutcome:
+        query = select(*ACCOUNT_COLUMNS).where(
+            accounts.c.user_id == user_id, accounts.c.connection_id == connection_id
+        )
+        linked = {row.external_id: account_from(row) for row in connection.execute(query)}
+        added = updated = closed = 0
+        changes = []
+        for account in wanted:
+            known = linked.pop(account.external_id, None)
+            if known is None:
+                connection.execute(
+                    insert(accounts).values(account_row(user_id, replace(account, version=1)))
+                )
+                added += 1
+            elif known.resynced(account) != known:
+                changes.append(known.resynced(account))
+                updated += 1
+        for gone in linked.values():
+            if gone.status is not AccountStatus.CLOSED:
+                changes.append(replace(gone, status=AccountStatus.CLOSED))
+                closed += 1
+        for changed in changes:
+            where = [accounts.c.user_id == user_id, accounts.c.id == changed.id]
+            connection.execute(rewrite(user_id, changed, where))
+        return SyncOutcome(added, updated, closed)
+
+    def delete_account(
+        self, user_id: str, account_id: str, expected_version: int | None = None
+    ) -> None:
+        condition = [accounts.c.user_id == user_id, accounts.c.id == account_id]
+        if expected_version is not None:
+            condition.append(accounts.c.version == expected_version)
+        with self._transaction() as connection:
+            self._touch(connection, user_id)
+            if connection.execute(delete(accounts).where(*condition)).rowcount == 0:
+                raise self._missing(connection, user_id, account_id)

@@ -1,0 +1,94 @@
+"""The whole SQL store at once: is it empty, seed, export, replace everything."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import (
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
+from app.adapters.storage.sql.rows import ACCOUNT_COLUMNS, CONTENT_COLUMNS, account_from, new_rows
+from app.adapters.storage.tables import (
+    accounts,
+    users,
+)
+from app.domain.accounts import Account
+from app.services.repositories import (
+    new_revision,
+)
+
+
+class SqlAdministration(SqlBase):
+    def is_empty(self) -> bool:
+        with self._reading() as connection:
+            return connection.scalar(select(literal(True)).select_from(users).limit(1)) is None
+
+    def seed(self, users_accounts: Mapping[str, Sequence[Account]]) -> int:
+        insert_ = DIALECT_INSERTS[self._engine.dialect.name]
+        user_rows, account_rows = new_rows(users_accounts)
+        new_users = insert_(users).on_conflict_do_nothing(index_elements=["id"])
+        new_accounts = insert_(accounts)
+        new_accounts = new_accounts.on_conflict_do_update(
+            index_elements=["user_id", "id"],
+            set_={
+                **{name: new_accounts.excluded[name] for name in CONTENT_COLUMNS},
+                "version": accounts.c.version + 1,
+                "last_updated": func.now(),
+            },
+            # Only where something differs, so that seeding twice changes nothing.
+            where=or_(
+                *(
+                    accounts.c[name].is_distinct_from(new_accounts.excluded[name])
+                    for name in CONTENT_COLUMNS
+                )
+            ),
+        )
+        changed = 0
+        with self._transaction() as connection:
+            # Counted through RETURNING: drivers report no row count for a many-row statement.
+            for statement, rows, key in [
+                (new_users, user_rows, users.c.id),
+                (new_accounts, account_rows, accounts.c.pk),
+            ]:
+                if rows:
+                    changed += len(connection.execute(statement.returning(key), rows).all())
+            if changed:
+                # Which users' accounts changed is not known here; new revisions for all of them
+                # cost a few cached responses, and seeding is rare.
+                connection.execute(
+                    update(users)
+                    .where(users.c.id == bindparam("user_id"))
+                    .values(revision=bindparam("new_revision")),
+                    [{"user_id": row["id"], "new_revision": new_revision()} for row in user_rows],
+                )
+        return changed
+
+    def export(self) -> dict[str, list[Account]]:
+        with self._transaction() as connection:
+            # One transaction, so users and accounts come from the same moment.
+            exported: dict[str, list[Account]] = {
+                user_id: []
+                for user_id in connection.scalars(select(users.c.id).order_by(users.c.id))
+            }
+            query = select(accounts.c.user_id, *ACCOUNT_COLUMNS).order_by(accounts.c.pk)
+            for row in connection.execute(query):
+                exported[row.user_id].append(account_from(row))
+        return exported
+
+    def replace_all(self, users_accounts: Mapping[str, Sequence[Account]]) -> None:
+        user_rows, account_rows = new_rows(users_accounts)
+        with self._transaction() as connection:
+            connection.execute(delete(accounts))
+            connection.execute(delete(users))
+            for table, rows in [(users, user_rows), (accounts, account_rows)]:
+                if rows:
+                    connection.execute(insert(table), rows)

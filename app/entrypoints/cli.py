@@ -1,0 +1,217 @@
+"""The `accounts-service` command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.adapters.seed import SeedDataError, load_seed_file
+from app.config import ConfigurationError, settings
+from app.domain.errors import StorageUnavailable
+
+
+@click.group()
+def main() -> None:
+    """accounts-service: every account a user holds, in one list, over HTTP."""
+
+
+# The two servers the command starts take the same address options.
+host_option = click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind."
+)
+
+
+def port_option(default: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=default,
+        show_default=True,
+        help="Port to bind; 0 picks a free one.",
+    )
+
+
+@main.command("check-seed")
+@click.argument("seed_file", type=click.Path(path_type=Path))
+def check_seed(seed_file: Path) -> None:
+    """Validate SEED_FILE with the service's own schemas, as start-up would."""
+    try:
+        users = load_seed_file(seed_file)
+    except SeedDataError as error:
+        raise click.ClickException(str(error)) from None
+    accounts = sum(len(user_accounts) for user_accounts in users.values())
+    click.echo(f"{seed_file}: {len(users)} users, {accounts} accounts, all valid")
+
+
+@main.command()
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path),
+    default="seed_data.json",
+    show_default=True,
+    help="Seed file to serve (and to go back to on an empty POST /reset).",
+)
+@host_option
+@port_option(8000)
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+def serve(seed: Path, host: str, port: int, threads: int) -> None:
+    """Serve SEED in fixture mode and print the URL it is bound to, as the first line of output.
+
+    Fixture mode adds GET /export (the whole state, in the seed-file format) and POST /reset
+    (replace the whole state with the body's seed data, or with SEED when the body is empty).
+    """
+    from app.entrypoints.fixture_server import (
+        serve as run,  # gunicorn is imported only when serving
+    )
+
+    try:
+        run(seed, host, port, threads)
+    except SeedDataError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("provider-sandbox")
+@host_option
+@port_option(8100)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Institutions and their accounts, in Plaid's shapes [default: the bundled ones].",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="ACCOUNTS_WEBHOOK_SECRET",
+    help="Secret to sign webhooks with, the service's own [env: ACCOUNTS_WEBHOOK_SECRET].",
+)
+def provider_sandbox(host: str, port: int, data: Path | None, webhook_secret: str | None) -> None:
+    """Serve a provider to sync from (Plaid's shapes, faults on demand); prints its URL first."""
+    from werkzeug.serving import make_server
+
+    from app.entrypoints.provider_sandbox import DEFAULT_DATA, create_sandbox, load_data
+
+    try:
+        sandbox = create_sandbox(load_data(data or DEFAULT_DATA), webhook_secret)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    server = make_server(host, port, sandbox, threaded=True)
+    click.echo(f"http://{host}:{server.server_port}")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+@main.command()
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9191,
+    show_default=True,
+    help="Port of the worker's Prometheus /metrics; 0 for none.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker(threads: int, metrics_port: int, metrics_host: str) -> None:
+    """Run sync jobs from the queue at ACCOUNTS_BROKER_URL, and the sync schedule.
+
+    Reads the same ACCOUNTS_ settings as the service (the database, the provider, the token key).
+    Stops on SIGTERM or Ctrl-C once the jobs under way have finished.
+    """
+    from app.entrypoints.worker import run
+
+    try:
+        run(settings(), threads, (metrics_host, metrics_port) if metrics_port else None)
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@click.argument("user_id")
+@click.option("--admin", is_flag=True, help="Add the admin scope: may act for any user.")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(1),
+    default=3600,
+    show_default=True,
+    help="Seconds until the token expires.",
+)
+@click.option(
+    "--private-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sign with this PEM private key (RS256) instead of ACCOUNTS_JWT_SECRET.",
+)
+def token(user_id: str, admin: bool, expires_in: int, private_key: Path | None) -> None:
+    """Print a bearer token for USER_ID, for development and tests."""
+    from app.adapters.tokens import mint_token
+
+    configured = settings()
+    if private_key:
+        key, algorithm = private_key.read_text(), "RS256"
+    elif secret := configured["JWT_SECRET"]:
+        key, algorithm = secret, "HS256"
+    else:
+        raise click.ClickException("set ACCOUNTS_JWT_SECRET, or give --private-key")
+    token = mint_token(
+        user_id,
+        key,
+        algorithm,
+        admin=admin,
+        expires_in=expires_in,
+        issuer=configured["JWT_ISSUER"],
+        audience=configured["JWT_AUDIENCE"],
+    )
+    click.echo(token)
+
+
+@main.group()
+def db() -> None:
+    """Manage the database named by ACCOUNTS_DATABASE_URL (or --database-url)."""
+
+
+database_url = click.option(
+    "--database-url",
+    envvar="ACCOUNTS_DATABASE_URL",
+    required=True,
+    help="sqlite:///path.db or postgresql://user@host/name [env: ACCOUNTS_DATABASE_URL]",
+)
+
+
+@db.command()
+@database_url
+def upgrade(database_url: str) -> None:
+    """Create the schema, or bring it up to date; does nothing when it already is."""
+    from app.adapters.storage.engine import make_engine
+    from app.adapters.storage.migrate import upgrade as upgrade_schema
+
+    try:
+        upgrade_schema(make_engine(database_url))
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("schema is up to date")
+
+
+@db.command("seed")
+@click.argument("seed_file", type=click.Path(path_type=Path))
+@database_url
+def seed_database(seed_file: Path, database_url: str) -> None:
+    """Load SEED_FILE: add what is missing, rewrite what differs. Twice changes nothing.
+
+    With ACCOUNTS_REVISIONS=redis, marked on the same Redis as the service's, so that no
+    service's cached list outlives what it changes."""
+    from app.adapters.storage import build_stores
+
+    try:
+        users = load_seed_file(seed_file)
+        store, _ = build_stores(
+            {**settings(), "DATABASE_URL": database_url, "READ_REPLICA_URL": None}
+        )
+        changed = store.seed(users)
+    except (ConfigurationError, StorageUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{seed_file}: {changed} users and accounts added or changed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The HTTP layer: routes, the `id` URL converter, and problem+json errors."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.routing import BaseConverter
+
+from app.domain.accounts import ID_PATTERN
+from app.entrypoints.http import accounts, connections, docs, fixture, health, page, users
+from app.entrypoints.http.auth import PUBLIC_ENDPOINTS, register_auth
+from app.entrypoints.http.cached_reads import CachedReads
+from app.entrypoints.http.context import COMPONENTS_KEY
+from app.entrypoints.http.contract import refuse_what_is_not_declared
+from app.entrypoints.http.limits import register_limits, trust_proxies
+from app.entrypoints.http.metrics import register_metrics
+from app.entrypoints.http.openapi import register_openapi
+from app.entrypoints.http.problems import register_problem_handlers
+from app.entrypoints.http.request_log import register_request_log
+from app.entrypoints.http.security import register_security
+from app.wiring import Components
+
+__all__ = ["register_api"]
+
+
+class IdConverter(BaseConverter):
+    """Ids outside the allowed alphabet never reach a view: they are simply not found."""
+
+    regex = ID_PATTERN
+
+
+def register_api(app: Flask, components: Components) -> None:
+    app.extensions[COMPONENTS_KEY] = components
+    # In the process that serves (gunicorn loads the app, then forks): see start_background.
+    app.before_request(components.start_background)
+    app.url_map.converters["id"] = IdConverter
+    # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
+    # which is another route (user "accounts"); an empty id is simply not found.
+    app.url_map.merge_slashes = False
+    log_stream = register_request_log(app)
+    register_problem_handlers(app)
+    limits = register_limits(app)  # before authentication: floods of bad tokens count too
+    register_security(app)
+    register_auth(app)
+    app.register_blueprint(accounts.blueprint)
+    app.register_blueprint(users.blueprint)
+    app.register_blueprint(connections.blueprint)
+    if app.config["FIXTURE_MODE"]:
+        app.register_blueprint(fixture.blueprint)
+    app.register_blueprint(docs.blueprint)
+    app.register_blueprint(page.blueprint)
+    app.register_blueprint(health.blueprint)
+    register_metrics(app)
+    register_openapi(app)
+    # After authentication: a caller without a token learns nothing about a route's parameters.
+    refuse_what_is_not_declared(
+        app,
+        [
+            endpoint
+            for endpoint in app.view_functions
+            if endpoint not in PUBLIC_ENDPOINTS and endpoint != "static"
+        ],
+    )
+    app.wsgi_app = CachedReads(app, log_stream, limits)  # type: ignore[method-assign]
+    trust_proxies(app)

@@ -1,0 +1,218 @@
+"""HTTP routes for a user's accounts: read the request, call a service, shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, request, url_for
+
+from app.adapters.exact_json import dumps_bytes
+from app.adapters.metrics import ACCOUNTS_SERVED
+from app.domain.accounts import ALL_SUBTYPES, Account, AccountFilter, AccountStatus, AccountType
+from app.entrypoints.http.context import components, repository
+from app.entrypoints.http.contract import Answer, Body, contract
+from app.entrypoints.http.http import (
+    body_response,
+    entity_tag,
+    if_match,
+    invalid_query,
+    json_object_body,
+    json_response,
+    refused_in_front,
+)
+from app.entrypoints.http.idempotency import idempotent
+from app.schemas.accounts import AccountFilterSchema, AccountSchema, UserAccountsSchema
+from app.schemas.summary import SummarySchema
+from app.services import accounts as service
+from app.services import summary as summary_service
+from app.services.accounts import Precondition
+from app.services.cache import CachedBody, ResponseCache
+from app.services.repositories import AccountRepository
+from app.services.summary import CurrencySummary
+
+blueprint = Blueprint("accounts", __name__)
+
+_account_schema = AccountSchema()
+_user_accounts_schema = UserAccountsSchema()
+_summary_schema = SummarySchema()
+LIST_ROUTE = "/users/<id:user_id>/accounts"
+ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
+_THE_ACCOUNT = Answer(200, "The account.", "Account")
+_WHOLE_ACCOUNT = Body("AccountInput")
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """One of the list's filter parameters."""
+
+    name: str
+    allowed: tuple[str, ...]
+    #: What its values are, one and many, and the problem's member listing the allowed ones.
+    one: str
+    many: str
+    listed_as: str
+
+    def requested(self) -> frozenset[str]:
+        """`?name=a,b` and `?name=a&name=b` both ask for the union; 400 naming any unknown
+        value, with every allowed one."""
+        values = [part for value in request.args.getlist(self.name) for part in value.split(",")]
+        unknown = [value for value in values if value not in self.allowed]
+        if unknown:
+            named = ", ".join(map(repr, unknown))
+            hint = ""
+            if self.name == "type" and all(value in ALL_SUBTYPES for value in unknown):
+                hint = f" {named} {'is a subtype' if len(unknown) == 1 else 'are subtypes'}: "
+                hint += f"ask ?subtype={','.join(unknown)}."
+            raise invalid_query(
+                f"Unknown {self.one if len(unknown) == 1 else self.many}: {named}. "
+                f"Allowed {self.many}: {', '.join(self.allowed)}.{hint}",
+                [(self.name, f"Unknown {self.one} {value!r}.") for value in unknown],
+                **{self.listed_as: list(self.allowed)},
+            )
+        return frozenset(values)
+
+
+_TYPES = _Filter("type", tuple(AccountType), "account type", "account types", "allowed_types")
+_SUBTYPES = _Filter("subtype", ALL_SUBTYPES, "subtype", "subtypes", "allowed_subtypes")
+_STATUSES = _Filter("status", tuple(AccountStatus), "status", "statuses", "allowed_statuses")
+
+
+def _requested_filter() -> AccountFilter:
+    return AccountFilter(
+        types=frozenset(map(AccountType, _TYPES.requested())),
+        subtypes=_SUBTYPES.requested(),
+        statuses=frozenset(map(AccountStatus, _STATUSES.requested())),
+    )
+
+
+def _account_response(account: Account, status: int = 200) -> Response:
+    return json_response(_account_schema.dump(account), status)
+
+
+def _rewrite(
+    change: Callable[
+        [AccountRepository, str, str, Mapping[str, Any], Precondition | None], Account
+    ],
+    user_id: str,
+    account_id: str,
+) -> Response:
+    """A PUT or PATCH: the body and If-Match handed to the service's `change`."""
+    body = json_object_body()
+    stored = change(repository(), user_id, account_id, body, if_match(_account_schema.dump))
+    return _account_response(stored)
+
+
+def _render(user_id: str, accounts: list[Account]) -> CachedBody:
+    body = dumps_bytes(_user_accounts_schema.dump({"user_id": user_id, "accounts": accounts}))
+    return CachedBody(body, entity_tag(body), len(accounts))
+
+
+@blueprint.get(LIST_ROUTE)
+@contract(
+    "Every account of the user, in the order they were added.",
+    [Answer(200, "The accounts.", UserAccountsSchema)],
+    description="Answered from a cache of response bodies that any write to the user's "
+    "accounts makes stale at once, in every process: the answer always reflects every write "
+    "already acknowledged.",
+    query=AccountFilterSchema,
+    conditional_read=True,
+)
+def list_accounts(user_id: str) -> Response:
+    refused_in_front(request.environ, user_id)
+    entry = list_entry(repository(), components().cache, user_id, _requested_filter())
+    ACCOUNTS_SERVED.inc(entry.accounts)
+    return body_response(entry.body, entry.etag)
+
+
+def list_entry(
+    repository: AccountRepository, cache: ResponseCache, user_id: str, shown: AccountFilter
+) -> CachedBody:
+    """The list's body and ETag, cached; also what app/entrypoints/http/cached_reads.py answers."""
+    return service.cached_list(
+        repository, cache, user_id, shown, lambda accounts: _render(user_id, accounts)
+    )
+
+
+def summary_entry(repository: AccountRepository, cache: ResponseCache, user_id: str) -> CachedBody:
+    """The summary's body and ETag, cached; also what app/entrypoints/http/cached_reads.py
+    answers."""
+    return summary_service.cached_summary(
+        repository, cache, user_id, lambda found: _render_summary(user_id, found)
+    )
+
+
+@blueprint.get("/users/<id:user_id>/summary")
+@contract(
+    "Net worth, per currency: assets, liabilities, and each type's count and total.",
+    [Answer(200, "The summary.", SummarySchema)],
+    description="Never adds across currencies. Closed accounts, and those with "
+    "`includeInNetWorth: false`, are left out and counted apart. Cached, and made stale by "
+    "every write, exactly as the list is.",
+    conditional_read=True,
+)
+def summary(user_id: str) -> Response:
+    refused_in_front(request.environ, user_id)
+    entry = summary_entry(repository(), components().cache, user_id)
+    return body_response(entry.body, entry.etag)
+
+
+def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBody:
+    body = dumps_bytes(_summary_schema.dump({"user_id": user_id, "currencies": currencies}))
+    return CachedBody(body, entity_tag(body), 0)
+
+
+@blueprint.post(LIST_ROUTE)
+@contract(
+    "Add an account; `id` may be left out, and is then generated.",
+    [Answer(201, "Created.", "Account", location=True)],
+    body=_WHOLE_ACCOUNT,
+    errors=[409],
+)
+@idempotent
+def create_account(user_id: str) -> Response:
+    parts = components()
+    account = service.create_account(
+        parts.repository, user_id, json_object_body(), parts.max_accounts
+    )
+    response = _account_response(account, 201)
+    response.headers["Location"] = url_for(".get_account", user_id=user_id, account_id=account.id)
+    return response
+
+
+@blueprint.get(ACCOUNT_ROUTE)
+@contract("One account.", [_THE_ACCOUNT], conditional_read=True)
+def get_account(user_id: str, account_id: str) -> Response:
+    return _account_response(service.get_account(repository(), user_id, account_id))
+
+
+@blueprint.put(ACCOUNT_ROUTE)
+@contract(
+    "Replace the whole account; its type may change. Does not create.",
+    [_THE_ACCOUNT],
+    body=_WHOLE_ACCOUNT,
+    conditional_write=True,
+    errors=[409],
+)
+def replace_account(user_id: str, account_id: str) -> Response:
+    return _rewrite(service.replace_account, user_id, account_id)
+
+
+@blueprint.patch(ACCOUNT_ROUTE)
+@contract(
+    "Merge into the account (JSON Merge Patch); its type stays.",
+    [_THE_ACCOUNT],
+    body=Body("AccountPatch", ("application/merge-patch+json", "application/json")),
+    conditional_write=True,
+    errors=[409],
+)
+def patch_account(user_id: str, account_id: str) -> Response:
+    return _rewrite(service.patch_account, user_id, account_id)
+
+
+@blueprint.delete(ACCOUNT_ROUTE)
+@contract("Delete the account.", [Answer(204, "Deleted.")], conditional_write=True)
+def delete_account(user_id: str, account_id: str) -> Response:
+    service.delete_account(repository(), user_id, account_id, if_match(_account_schema.dump))
+    return Response(status=204)

@@ -1,0 +1,60 @@
+"""HTTP routes for users themselves: create, look up, delete (with all their accounts)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request, url_for
+
+from app.domain.accounts import User
+from app.entrypoints.http.auth import require_access
+from app.entrypoints.http.context import repository
+from app.entrypoints.http.contract import Answer, Body, contract
+from app.entrypoints.http.http import json_object_body, json_response
+from app.entrypoints.http.idempotency import idempotent
+from app.schemas.errors import load
+from app.schemas.users import NewUserSchema, UserSchema
+from app.services import users as service
+
+blueprint = Blueprint("users", __name__)
+
+_new_user_schema = NewUserSchema()
+_user_schema = UserSchema()
+
+
+def _user_response(
+    user: User, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response(_user_schema.dump(user), status, headers)
+
+
+@blueprint.post("/users")
+@contract(
+    "Create a user without accounts; the id is generated when left out.",
+    [Answer(201, "Created.", UserSchema, location=True)],
+    body=Body(NewUserSchema, required=False),
+    errors=[409],
+)
+@idempotent
+def create_user() -> Response:
+    # An empty POST is fine: it asks for a user with a generated id.
+    body = json_object_body() if request.content_length or request.is_json else {}
+    requested = load(_new_user_schema, body).get("id")
+    require_access(requested)  # a token may create its own user; only an admin any other
+    user = service.create_user(repository(), requested)
+    return _user_response(user, 201, {"Location": url_for(".get_user", user_id=user.id)})
+
+
+@blueprint.get("/users/<id:user_id>")
+@contract(
+    "A user and how many accounts they hold.",
+    [Answer(200, "The user.", UserSchema)],
+    conditional_read=True,
+)
+def get_user(user_id: str) -> Response:
+    return _user_response(service.get_user(repository(), user_id))
+
+
+@blueprint.delete("/users/<id:user_id>")
+@contract("Delete the user and all of their accounts.", [Answer(204, "Deleted.")])
+def delete_user(user_id: str) -> Response:
+    service.delete_user(repository(), user_id)
+    return Response(status=204)

@@ -1,6 +1,0 @@
-"""Running sync jobs: the queue a job is sent to, and what takes it from there.
-
-Without a broker, jobs run on threads of the service's own process (app/jobs/threads.py); with
-ACCOUNTS_BROKER_URL, they go to RabbitMQ and `accounts-service worker` runs them
-(app/jobs/broker.py). Either way a job runs app/services/connections.py run_job.
-"""

@@ -1,0 +1,155 @@
+"""Linking a user's bank login through a provider, and asking for syncs: a connection has at most
+one unfinished job, whoever asks (the user, a webhook or the schedule), and its message goes to
+the queue once the job is stored. The credentials the user linked with are handed to the
+provider and forgotten; only the access token it gives is kept, sealed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from app.domain.connections import (
+    Connection,
+    ConnectionStatus,
+    SyncFailure,
+    SyncJob,
+)
+from app.domain.errors import (
+    ConnectionDisconnected,
+    ConnectionNotFound,
+    InvalidData,
+    LinkRefused,
+    ProviderUnavailable,
+    QueueUnavailable,
+    SyncJobNotFound,
+    UserNotFound,
+)
+from app.services.accounts import new_id
+from app.services.aggregation import Aggregation, abandon_job, due_at, finish_job
+from app.services.providers import ProviderError
+from app.services.unit import after_commit
+
+
+def link(
+    aggregation: Aggregation,
+    user_id: str,
+    provider_name: str,
+    institution_id: str,
+    credentials: Mapping[str, str],
+    now: datetime,
+) -> Connection:
+    """Exchanges the credentials for an access token, keeps the connection (`syncing`) and
+    requests its first sync. Raises InvalidData (an unknown provider), UserNotFound, LinkRefused
+    or ProviderUnavailable, and then nothing is kept."""
+    provider = aggregation.providers.get(provider_name)
+    if provider is None:
+        known = ", ".join(f"'{name}'" for name in sorted(aggregation.providers)) or "none"
+        raise InvalidData([("provider", f"Must be one of the configured providers: {known}.")])
+    aggregation.connections.list_connections(user_id)  # no exchange for a user who is not there
+    try:
+        item = provider.exchange(institution_id, credentials)
+    except ProviderError as error:
+        if error.retryable:
+            raise ProviderUnavailable(error.code, error.message, error.retry_after) from None
+        raise LinkRefused(error.code, error.message) from None
+    interval = aggregation.policy.interval
+    connection = aggregation.connections.add_connection(
+        user_id,
+        Connection(
+            id=new_id("conn"),
+            provider=provider_name,
+            institution_id=item.institution_id,
+            institution_name=item.institution_name,
+            sealed_token=aggregation.seal.seal(item.access_token),
+            item_id=item.item_id,
+            next_sync_at=None if interval is None else now + interval,
+        ),
+    )
+    # Linked all the same when the queue is down: the schedule sends the first sync once it is
+    # back (request_sync leaves the connection due).
+    request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)
+    return connection
+
+
+def connections_of(aggregation: Aggregation, user_id: str) -> list[tuple[Connection, int]]:
+    """The user's connections, in the order they were linked, each with its account count."""
+    found = aggregation.connections.list_connections(user_id)
+    counts = _account_counts(aggregation, user_id)
+    return [(connection, counts[connection.id]) for connection in found]
+
+
+def connection_of(
+    aggregation: Aggregation, user_id: str, connection_id: str
+) -> tuple[Connection, int]:
+    connection = aggregation.connections.get_connection(user_id, connection_id)
+    return connection, _account_counts(aggregation, user_id)[connection_id]
+
+
+def _account_counts(aggregation: Aggregation, user_id: str) -> Counter[str | None]:
+    return Counter(account.connection_id for account in aggregation.accounts.list_accounts(user_id))
+
+
+def request_sync(
+    aggregation: Aggregation,
+    user_id: str,
+    connection_id: str,
+    now: datetime,
+    *,
+    refuse_unqueued: bool = True,
+) -> SyncJob:
+    """The connection's unfinished job, or a new one, queued. Raises UserNotFound,
+    ConnectionNotFound, ConnectionDisconnected, or QueueUnavailable when the queue refuses a new
+    job (which is then failed, its connection left due) unless told not to (`refuse_unqueued`).
+
+    A new job's message goes once the job is stored: inside a unit of work, once it commits
+    (app/services/unit.py), so that no worker looks for a job that is not there yet."""
+    connections = aggregation.connections
+    connection = connections.get_connection(user_id, connection_id)
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        raise ConnectionDisconnected(connection_id)
+    fresh = SyncJob(
+        new_id("job"),
+        connection_id,
+        created_at=now,
+        lease_until=now + aggregation.policy.queued_timeout,
+    )
+    job, new = connections.open_job(user_id, fresh)
+    if not new and job.lease_until is not None and job.lease_until < now:
+        abandon_job(connections, user_id, job, now)
+        job, new = connections.open_job(user_id, fresh)
+    if new:
+        connections.modify_connection(user_id, connection_id, _syncing)
+        after_commit(lambda: _queue(aggregation, user_id, job, now, refuse_unqueued))
+    return job
+
+
+def _queue(
+    aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime, refuse_unqueued: bool
+) -> None:
+    connections = aggregation.connections
+    try:
+        aggregation.queue.send(user_id, job.id)
+    except QueueUnavailable:
+        with contextlib.suppress(UserNotFound, ConnectionNotFound, SyncJobNotFound):
+            finish_job(
+                connections,
+                user_id,
+                job.id,
+                now,
+                error=SyncFailure("QUEUE_UNAVAILABLE", str(QueueUnavailable())),
+            )
+            # Due at once, so the schedule sends it when the queue is back: a schedule that
+            # claimed the connection meanwhile found this job unfinished, took it for its own,
+            # and moved the connection's time an interval on.
+            connections.modify_connection(user_id, job.connection_id, due_at(now))
+        if refuse_unqueued:
+            raise
+
+
+def _syncing(current: Connection) -> Connection:
+    if current.status is ConnectionStatus.DISCONNECTED:
+        return current
+    return replace(current, status=ConnectionStatus.SYNCING)
