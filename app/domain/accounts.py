@@ -4,11 +4,14 @@ details per type, a user, and which accounts a list shows."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
+
+from app.domain.errors import UnknownFilterValues
 
 # Ids appear in URLs and logs, so they are kept to characters that need no escaping anywhere.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -168,6 +171,14 @@ class Account:
         return self.details.account_type
 
 
+#: The list's filter parameters, each with the values it allows.
+FILTER_VALUES: dict[str, tuple[str, ...]] = {
+    "type": tuple(AccountType),
+    "subtype": ALL_SUBTYPES,
+    "status": tuple(AccountStatus),
+}
+
+
 @dataclass(frozen=True)
 class AccountFilter:
     """Which of a user's accounts a list shows: within each, any of the values (an empty one
@@ -176,6 +187,24 @@ class AccountFilter:
     types: frozenset[AccountType] = frozenset()
     subtypes: frozenset[str] = frozenset()
     statuses: frozenset[AccountStatus] = frozenset()
+
+    @classmethod
+    def parse(cls, asked: Mapping[str, Iterable[str]]) -> AccountFilter:
+        """The filter the parameters of FILTER_VALUES ask for: each given once or more, each
+        value comma-separated, the union of them all. Raises UnknownFilterValues for the first
+        parameter that asks for a value it does not allow."""
+        chosen: dict[str, frozenset[str]] = {}
+        for name, allowed in FILTER_VALUES.items():
+            values = [part for value in asked.get(name, ()) for part in value.split(",")]
+            unknown = [value for value in values if value not in allowed]
+            if unknown:
+                raise UnknownFilterValues(name, unknown, allowed)
+            chosen[name] = frozenset(values)
+        return cls(
+            types=frozenset(map(AccountType, chosen["type"])),
+            subtypes=chosen["subtype"],
+            statuses=frozenset(map(AccountStatus, chosen["status"])),
+        )
 
     def matches(self, account: Account) -> bool:
         return (

@@ -3,7 +3,11 @@ in one table (app/entrypoints/http/problems.py)."""
 
 from __future__ import annotations
 
-from app.domain.accounts import AccountType
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.domain.accounts import AccountType
 
 
 class DomainError(Exception):
@@ -60,6 +64,16 @@ class VersionConflict(DomainError):
         )
         self.user_id = user_id
         self.account_id = account_id
+
+
+class UnknownFilterValues(DomainError):
+    """A list filter parameter asks for values it does not allow (the first such parameter)."""
+
+    def __init__(self, name: str, unknown: Sequence[str], allowed: Sequence[str]) -> None:
+        super().__init__(f"Unknown {name}: {', '.join(map(repr, unknown))}.")
+        self.name = name
+        self.unknown = tuple(unknown)
+        self.allowed = tuple(allowed)
 
 
 class InvalidData(DomainError):

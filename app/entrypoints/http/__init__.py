@@ -60,5 +60,7 @@ def register_api(app: Flask, components: Components) -> None:
             if endpoint not in PUBLIC_ENDPOINTS and endpoint != "static"
         ],
     )
-    app.wsgi_app = CachedReads(app, log_stream, limits)  # type: ignore[method-assign]
+    app.wsgi_app = CachedReads(  # type: ignore[method-assign]
+        app, log_stream, limits, accounts.FRONT_DOORS
+    )
     trust_proxies(app)

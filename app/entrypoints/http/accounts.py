@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request, url_for
 
 from app.adapters.exact_json import dumps_bytes
 from app.adapters.metrics import ACCOUNTS_SERVED
-from app.domain.accounts import ALL_SUBTYPES, Account, AccountFilter, AccountStatus, AccountType
+from app.domain.accounts import ALL_SUBTYPES, FILTER_VALUES, Account, AccountFilter
+from app.domain.errors import UnknownFilterValues
+from app.entrypoints.http.cached_reads import FrontDoor
 from app.entrypoints.http.context import components, repository
 from app.entrypoints.http.contract import Answer, Body, contract
 from app.entrypoints.http.http import (
@@ -23,6 +25,7 @@ from app.entrypoints.http.http import (
     refused_in_front,
 )
 from app.entrypoints.http.idempotency import idempotent
+from app.entrypoints.http.problems import Problem
 from app.schemas.accounts import AccountFilterSchema, AccountSchema, UserAccountsSchema
 from app.schemas.summary import SummarySchema
 from app.services import accounts as service
@@ -38,53 +41,58 @@ _account_schema = AccountSchema()
 _user_accounts_schema = UserAccountsSchema()
 _summary_schema = SummarySchema()
 LIST_ROUTE = "/users/<id:user_id>/accounts"
+SUMMARY_ROUTE = "/users/<id:user_id>/summary"
 ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
 _THE_ACCOUNT = Answer(200, "The account.", "Account")
 _WHOLE_ACCOUNT = Body("AccountInput")
 
 
-@dataclass(frozen=True)
-class _Filter:
-    """One of the list's filter parameters."""
-
-    name: str
-    allowed: tuple[str, ...]
-    #: What its values are, one and many, and the problem's member listing the allowed ones.
-    one: str
-    many: str
-    listed_as: str
-
-    def requested(self) -> frozenset[str]:
-        """`?name=a,b` and `?name=a&name=b` both ask for the union; 400 naming any unknown
-        value, with every allowed one."""
-        values = [part for value in request.args.getlist(self.name) for part in value.split(",")]
-        unknown = [value for value in values if value not in self.allowed]
-        if unknown:
-            named = ", ".join(map(repr, unknown))
-            hint = ""
-            if self.name == "type" and all(value in ALL_SUBTYPES for value in unknown):
-                hint = f" {named} {'is a subtype' if len(unknown) == 1 else 'are subtypes'}: "
-                hint += f"ask ?subtype={','.join(unknown)}."
-            raise invalid_query(
-                f"Unknown {self.one if len(unknown) == 1 else self.many}: {named}. "
-                f"Allowed {self.many}: {', '.join(self.allowed)}.{hint}",
-                [(self.name, f"Unknown {self.one} {value!r}.") for value in unknown],
-                **{self.listed_as: list(self.allowed)},
-            )
-        return frozenset(values)
-
-
-_TYPES = _Filter("type", tuple(AccountType), "account type", "account types", "allowed_types")
-_SUBTYPES = _Filter("subtype", ALL_SUBTYPES, "subtype", "subtypes", "allowed_subtypes")
-_STATUSES = _Filter("status", tuple(AccountStatus), "status", "statuses", "allowed_statuses")
+# How each filter parameter is named in the 400 that lists its allowed values.
+_FILTER_WORDS = {
+    "type": ("account type", "account types", "allowed_types"),
+    "subtype": ("subtype", "subtypes", "allowed_subtypes"),
+    "status": ("status", "statuses", "allowed_statuses"),
+}
 
 
 def _requested_filter() -> AccountFilter:
-    return AccountFilter(
-        types=frozenset(map(AccountType, _TYPES.requested())),
-        subtypes=_SUBTYPES.requested(),
-        statuses=frozenset(map(AccountStatus, _STATUSES.requested())),
+    """The list's filter, from the request: `?type=a,b` and `?type=a&type=b` both ask for the
+    union; a 400 names any unknown value, with every allowed one."""
+    try:
+        return AccountFilter.parse({name: request.args.getlist(name) for name in FILTER_VALUES})
+    except UnknownFilterValues as refused:
+        raise _unknown_values(refused) from None
+
+
+def _unknown_values(refused: UnknownFilterValues) -> Problem:
+    one, many, listed_as = _FILTER_WORDS[refused.name]
+    named = ", ".join(map(repr, refused.unknown))
+    hint = ""
+    if refused.name == "type" and all(value in ALL_SUBTYPES for value in refused.unknown):
+        hint = f" {named} {'is a subtype' if len(refused.unknown) == 1 else 'are subtypes'}: "
+        hint += f"ask ?subtype={','.join(refused.unknown)}."
+    return invalid_query(
+        f"Unknown {one if len(refused.unknown) == 1 else many}: {named}. "
+        f"Allowed {many}: {', '.join(refused.allowed)}.{hint}",
+        [(refused.name, f"Unknown {one} {value!r}.") for value in refused.unknown],
+        **{listed_as: list(refused.allowed)},
     )
+
+
+def _filter_in_front(query: str) -> AccountFilter | None:
+    """The filter a list's query string asks for, in front of Flask; None for anything Flask
+    must judge (another parameter, an unknown value)."""
+    if not query:
+        return AccountFilter()
+    asked: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in FILTER_VALUES:
+            return None
+        asked.setdefault(name, []).append(value)
+    try:
+        return AccountFilter.parse(asked)
+    except UnknownFilterValues:
+        return None
 
 
 def _account_response(account: Account, status: int = 200) -> Response:
@@ -129,21 +137,20 @@ def list_accounts(user_id: str) -> Response:
 def list_entry(
     repository: AccountRepository, cache: ResponseCache, user_id: str, shown: AccountFilter
 ) -> CachedBody:
-    """The list's body and ETag, cached; also what app/entrypoints/http/cached_reads.py answers."""
+    """The list's body and ETag, cached: what the view and its front door answer."""
     return service.cached_list(
         repository, cache, user_id, shown, lambda accounts: _render(user_id, accounts)
     )
 
 
 def summary_entry(repository: AccountRepository, cache: ResponseCache, user_id: str) -> CachedBody:
-    """The summary's body and ETag, cached; also what app/entrypoints/http/cached_reads.py
-    answers."""
+    """The summary's body and ETag, cached: what the view and its front door answer."""
     return summary_service.cached_summary(
         repository, cache, user_id, lambda found: _render_summary(user_id, found)
     )
 
 
-@blueprint.get("/users/<id:user_id>/summary")
+@blueprint.get(SUMMARY_ROUTE)
 @contract(
     "Net worth, per currency: assets, liabilities, and each type's count and total.",
     [Answer(200, "The summary.", SummarySchema)],
@@ -161,6 +168,23 @@ def summary(user_id: str) -> Response:
 def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBody:
     body = dumps_bytes(_summary_schema.dump({"user_id": user_id, "currencies": currencies}))
     return CachedBody(body, entity_tag(body), 0)
+
+
+def _no_query(query: str) -> bool | None:
+    return None if query else True
+
+
+#: The list and the summary are also answered in front of Flask (cached_reads.py), by these
+#: doors: the same entry functions, the same filter; what the store refuses there reaches the
+#: views above through the environ (refused_in_front), so that the store is asked once.
+FRONT_DOORS = (
+    FrontDoor(LIST_ROUTE, _filter_in_front, list_entry, lists_accounts=True),
+    FrontDoor(
+        SUMMARY_ROUTE,
+        _no_query,
+        lambda store, cache, user_id, _: summary_entry(store, cache, user_id),
+    ),
+)
 
 
 @blueprint.post(LIST_ROUTE)

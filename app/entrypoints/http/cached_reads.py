@@ -1,11 +1,11 @@
 """The busiest requests answered in front of Flask, at the least cost.
 
-A GET of a user's account list (with any filter) or summary is answered here, from the WSGI
-environ, without Flask's request context, URL matching, hooks or response object: from the
-response cache, or on a miss through the very function the Flask view uses
-(app/entrypoints/http/accounts.py, `list_entry` and `summary_entry`). The same status, body and
-headers, the same request id, log line and metrics, at a fraction of the CPU (bench/README.md,
-"Speed").
+A GET of a route that declares a front door (app/entrypoints/http/accounts.py: a user's account
+list, with any filter, and summary) is answered here, from the WSGI environ, without Flask's
+request context, URL matching, hooks or response object: from the response cache, or on a miss
+through the very function the Flask view uses, which the route's module names in its door. The
+same status, body and headers, the same request id, log line and metrics, at a fraction of the
+CPU (bench/README.md, "Speed").
 
 Anything else goes to Flask untouched: another route or method, a query with anything but valid
 filters, a cross-origin request (CORS is Flask-CORS's), a token this path cannot accept on its own
@@ -23,18 +23,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
 from app.adapters.logs import StandardStream
 from app.adapters.metrics import ACCOUNTS_SERVED, LATENCY, REQUESTS
 from app.adapters.tokens import TokenVerifier
-from app.domain.accounts import ALL_SUBTYPES, ID_PATTERN, AccountFilter, AccountStatus, AccountType
+from app.domain.accounts import ID_PATTERN
 from app.domain.errors import DomainError
-from app.entrypoints.http.accounts import list_entry, summary_entry
 from app.entrypoints.http.context import components_of
 from app.entrypoints.http.http import REFUSED_IN_FRONT
 from app.entrypoints.http.limits import RateLimits, bearer_token
@@ -46,43 +45,29 @@ from app.entrypoints.http.request_log import (
     sane_request_id,
 )
 from app.entrypoints.http.security import DEFAULT_HEADERS, MAX_QUERY_BYTES
-from app.services.cache import CachedBody
+from app.services.cache import CachedBody, ResponseCache
+from app.services.repositories import AccountRepository
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-_LIST = re.compile(rf"/users/({ID_PATTERN})/accounts")
-_SUMMARY = re.compile(rf"/users/({ID_PATTERN})/summary")
-LIST_ROUTE = "/users/<id:user_id>/accounts"
-SUMMARY_ROUTE = "/users/<id:user_id>/summary"
 
-_FILTERS: dict[str, frozenset[str]] = {
-    "type": frozenset(AccountType),
-    "subtype": frozenset(ALL_SUBTYPES),
-    "status": frozenset(AccountStatus),
-}
+@dataclass(frozen=True)
+class FrontDoor:
+    """A GET route answered here too. `query` reads its query string (None: Flask must judge it),
+    then `entry(store, cache, user_id, what the query asked)` is the cached body Flask's view
+    would send; it raises what the store refuses."""
+
+    route: str
+    query: Callable[[str], Any]
+    entry: Callable[[AccountRepository, ResponseCache, str, Any], CachedBody]
+    #: Whether the body's accounts count toward the accounts-served metric.
+    lists_accounts: bool = False
 
 
-def _filter(query: str) -> AccountFilter | None:
-    """The filter a list's query string asks for; None for anything Flask must judge."""
-    if not query:
-        return AccountFilter()
-    if len(query) > MAX_QUERY_BYTES:
-        return None
-    chosen: dict[str, set[str]] = {name: set() for name in _FILTERS}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        allowed = _FILTERS.get(name)
-        if allowed is None:
-            return None
-        for part in value.split(","):
-            if part not in allowed:
-                return None
-            chosen[name].add(part)
-    return AccountFilter(
-        types=frozenset(map(AccountType, chosen["type"])),
-        subtypes=frozenset(chosen["subtype"]),
-        statuses=frozenset(map(AccountStatus, chosen["status"])),
-    )
+def _pattern(route: str) -> re.Pattern[str]:
+    """The paths a route template matches, its one id captured."""
+    return re.compile(re.sub(r"<id:\w+>", f"({ID_PATTERN})", route))
 
 
 _STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
@@ -99,15 +84,24 @@ class CachedReads:
     """WSGI middleware: lists and summaries answered here, everything else by Flask (see the
     module)."""
 
-    def __init__(self, flask_app: Flask, log_stream: StandardStream, limits: RateLimits) -> None:
+    def __init__(
+        self,
+        flask_app: Flask,
+        log_stream: StandardStream,
+        limits: RateLimits,
+        doors: Iterable[FrontDoor],
+    ) -> None:
         self._flask_app = flask_app
         self._app: WSGIApplication = flask_app.wsgi_app
         self._log = log_stream
         self._limits = limits
+        self._doors = [(_pattern(door.route), door) for door in doors]
         # Each route's metric children, looked up once: labels() costs a lock and a dict each.
         self._requests = {
-            route: {status: REQUESTS.labels("GET", route, str(status)) for status in (200, 304)}
-            for route in (LIST_ROUTE, SUMMARY_ROUTE)
+            door.route: {
+                status: REQUESTS.labels("GET", door.route, str(status)) for status in (200, 304)
+            }
+            for _, door in self._doors
         }
         self._latency = {route: LATENCY.labels("GET", route) for route in self._requests}
 
@@ -116,7 +110,7 @@ class CachedReads:
         found = self._read(environ)
         if found is None:
             return self._app(environ, start_response)
-        route, entry = found
+        door, entry = found
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         current = incoming if sane_request_id(incoming) else new_request_id()
         etag = ("ETag", f'"{entry.etag}"')
@@ -131,22 +125,26 @@ class CachedReads:
         headers += DEFAULT_HEADERS
         headers.append((REQUEST_ID_HEADER, current))
         start_response(_STATUS_LINES[status], headers)
-        self._observe(route, status, entry, started, current, length)
+        self._observe(door, status, entry, started, current, length)
         return [body]
 
-    def _read(self, environ: WSGIEnvironment) -> tuple[str, CachedBody] | None:
+    def _read(self, environ: WSGIEnvironment) -> tuple[FrontDoor, CachedBody] | None:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_ORIGIN" in environ:
             return None
         path = environ.get("PATH_INFO", "")
+        found = next(
+            (
+                (matched, door)
+                for pattern, door in self._doors
+                if (matched := pattern.fullmatch(path))
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        matched, door = found
         query = environ.get("QUERY_STRING", "")
-        shown: AccountFilter | None = None
-        if matched := _LIST.fullmatch(path):
-            route, shown = LIST_ROUTE, _filter(query)
-            if shown is None:
-                return None
-        elif (matched := _SUMMARY.fullmatch(path)) and not query:
-            route = SUMMARY_ROUTE
-        else:
+        if len(query) > MAX_QUERY_BYTES or (asked := door.query(query)) is None:
             return None
         if self._limits and self._limits.counted(environ):
             return None
@@ -156,11 +154,8 @@ class CachedReads:
         if not self._may_read(environ, user_id, parts.verifier):
             return None
         parts.start_background()
-        store, cache = parts.read_repository, parts.cache
         try:
-            if shown is None:
-                return route, summary_entry(store, cache, user_id)
-            return route, list_entry(store, cache, user_id, shown)
+            return door, door.entry(parts.read_repository, parts.cache, user_id, asked)
         except DomainError as refused:
             # An unknown user, or a store that failed: Flask's view answers it (404, 503)
             # rather than asking the store again.
@@ -181,7 +176,7 @@ class CachedReads:
 
     def _observe(
         self,
-        route: str,
+        door: FrontDoor,
         status: int,
         entry: CachedBody,
         started: float,
@@ -189,9 +184,9 @@ class CachedReads:
         length: int | None,
     ) -> None:
         elapsed = time.perf_counter() - started
-        self._requests[route][status].inc()
-        self._latency[route].observe(elapsed)
-        if route == LIST_ROUTE:
+        self._requests[door.route][status].inc()
+        self._latency[door.route].observe(elapsed)
+        if door.lists_accounts:
             ACCOUNTS_SERVED.inc(entry.accounts)
         if requests_log.isEnabledFor(logging.INFO):
-            self._log.write_line(request_line(current, "GET", route, status, elapsed, length))
+            self._log.write_line(request_line(current, "GET", door.route, status, elapsed, length))
