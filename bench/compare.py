@@ -1,6 +1,6 @@
 """Our service beside the floor, its own past, and the reference peers: same data, same load.
 
-    .venv/bin/python bench/compare.py [--users 100000] [--duration 10] [--connections 32]
+    .venv/bin/python -m bench.compare [--users 100000] [--duration 10] [--connections 32]
                                       [--baseline REV] [--only NAME …]
 
 One seed file for everyone: user123 of the bundled seed (its credit, loan and checking accounts,
@@ -49,11 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-import wrk
 from sqlalchemy import make_url
 
 from app.adapters.tokens import mint_token
 from app.config import DefaultConfig
+from bench import wrk
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """CPU per cached account list, in-process: the app's own cost without gunicorn or a network.
 
-    .venv/bin/python bench/hot_path.py [--requests N] [--rounds R] [--auth] [--limits]
+    .venv/bin/python -m bench.hot_path [--requests N] [--rounds R] [--auth] [--limits]
                                        [--database URL [--revisions redis]]
 
 Calls the WSGI app directly with user123's list (the cache hit every client makes most often),

@@ -1,6 +1,6 @@
 """Load 100,000 users with 1,000,000 accounts into PostgreSQL, then measure reads through gunicorn.
 
-    .venv/bin/python bench/postgres_scale.py [--users 100000] [--accounts-per-user 10]
+    .venv/bin/python -m bench.postgres_scale [--users 100000] [--accounts-per-user 10]
         [--connections 50] [--duration 30] [--reload]
 
 It creates the database `accounts_bench` beside the one in --admin-url (once; --reload loads it
@@ -26,18 +26,16 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from app.adapters.exact_json import dumps_bytes
+from app.adapters.seed import load_seed_file
+from app.adapters.storage.engine import make_engine
+from app.adapters.storage.migrate import upgrade
+from app.adapters.storage.sql import account_row
+from app.adapters.tokens import mint_token
+from app.domain.accounts import Account
+from bench import wrk
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import wrk  # noqa: E402  (beside this file)
-
-from app.adapters.exact_json import dumps_bytes  # noqa: E402
-from app.adapters.seed import load_seed_file  # noqa: E402
-from app.adapters.storage.engine import make_engine  # noqa: E402
-from app.adapters.storage.migrate import upgrade  # noqa: E402
-from app.adapters.storage.sql import account_row  # noqa: E402
-from app.adapters.tokens import mint_token  # noqa: E402
-from app.domain.accounts import Account  # noqa: E402
 
 SECRET = secrets.token_hex(32)
 

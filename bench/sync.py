@@ -1,6 +1,6 @@
 """Syncs per second with 1 and 2 workers, and what a sync under way costs the API's reads.
 
-    .venv/bin/python bench/sync.py [--connections 1000] [--accounts 10] [--workers 1 2]
+    .venv/bin/python -m bench.sync [--connections 1000] [--accounts 10] [--workers 1 2]
         [--duration 8]
 
 It recreates the database `accounts_sync_bench` beside the one in --admin-url, starts the provider
@@ -32,20 +32,18 @@ import psycopg
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
+from app.adapters.providers.sandbox import SandboxProvider
+from app.adapters.queue.running import utcnow
+from app.adapters.storage.engine import make_engine
+from app.adapters.storage.migrate import upgrade
+from app.config import settings
+from app.domain.connections import Connection
+from app.services import linking
+from app.services.accounts import new_id
+from app.wiring import build_components
+from bench import wrk
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import wrk  # noqa: E402  (beside this file)
-
-from app.adapters.providers.sandbox import SandboxProvider  # noqa: E402
-from app.adapters.queue.running import utcnow  # noqa: E402
-from app.adapters.storage.engine import make_engine  # noqa: E402
-from app.adapters.storage.migrate import upgrade  # noqa: E402
-from app.config import settings  # noqa: E402
-from app.domain.connections import Connection  # noqa: E402
-from app.services import linking  # noqa: E402
-from app.services.accounts import new_id  # noqa: E402
-from app.wiring import build_components  # noqa: E402
 
 USERS = 100
 QUEUE = "accounts-sync-bench"

@@ -1,6 +1,6 @@
 """The measurements of docs/walkthrough.md, one chapter of the design at a time.
 
-    .venv/bin/python bench/walkthrough.py CHAPTER [--seconds 5] [--postgres URL] [--redis URL]
+    .venv/bin/python -m bench.walkthrough CHAPTER [--seconds 5] [--postgres URL] [--redis URL]
                                                   [--rabbitmq URL]
 
 CHAPTER is one of memory, database, cache, gateway, monitoring, queue, scale. Each starts what it
@@ -35,18 +35,17 @@ from urllib.parse import urlsplit
 
 import httpx
 import psycopg
-import wrk
 from cryptography.fernet import Fernet
-from postgres_scale import load
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from app.adapters.storage.sql import list_query
+from app.adapters.tokens import mint_token
+from bench import wrk
+from bench.postgres_scale import load
+from harness.tcp_proxy import TcpProxy  # the proxy the tests cut servers with
 
-from app.adapters.storage.sql import list_query  # noqa: E402
-from app.adapters.tokens import mint_token  # noqa: E402
-from tests.tcp_proxy import TcpProxy  # noqa: E402  (the proxy the tests cut servers with)
+REPO = Path(__file__).resolve().parent.parent
 
 DATABASE = "accounts_walkthrough"
 SYNTHETIC_USERS = 20_000

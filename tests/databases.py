@@ -27,7 +27,7 @@ from app.adapters.storage.revisions import RedisRevisions, RevisionBoardStore
 from app.adapters.storage.sql import SqlAccountRepository
 from app.domain.accounts import Account
 from app.services.repositories import Store
-from tests.tcp_proxy import TcpProxy
+from harness.tcp_proxy import TcpProxy
 
 ADMIN_URL = os.environ.get(
     "ACCOUNTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

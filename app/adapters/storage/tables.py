@@ -1,6 +1,7 @@
 """The database schema of the SQL repository (SQLite and PostgreSQL), as SQLAlchemy Core tables.
 
-Alembic migrations in app/migrations/ create it; tests/test_migrations.py checks that they agree.
+Alembic migrations in app/migrations/ create it; tests/integration/test_migrations.py checks that
+they agree.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class CachedReads:
         current = incoming if sane_request_id(incoming) else new_request_id()
         etag = ("ETag", f'"{entry.etag}"')
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        # The headers, and their order, that Flask's answer has (tests/test_cached_reads.py).
+        # The headers, and their order, that Flask's answer has (tests/unit/test_cached_reads.py).
         if if_none_match is not None and _etag_matches(if_none_match, entry.etag):
             status, body, length = 304, b"", None
             headers = [etag]

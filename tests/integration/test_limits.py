@@ -1,0 +1,117 @@
+"""Rate limits per client address and per token: 429 problems, shared across workers via Redis."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.adapters.tokens import mint_token
+from tests.conftest import SEED_FILE
+from tests.unit.test_auth import SECRET
+
+
+def limited_app(**config: Any) -> Flask:
+    settings = {
+        "SEED_DATA": str(SEED_FILE),
+        "RATE_LIMIT_PER_ADDRESS": "",
+        "RATE_LIMIT_PER_TOKEN": "",
+    }
+    return create_app({**settings, **config})
+
+
+def get(client: FlaskClient, address: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.get(
+        "/users/user123/accounts", headers=headers, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def a_fresh_address() -> str:
+    # Counters may outlive a test (in Redis), so each test counts for an address of its own.
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+
+
+def assert_rate_limited(response: Any, detail: str) -> None:
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert response.json["type"].endswith("/rate-limited")
+    assert response.json["detail"] == detail
+    assert response.headers["Retry-After"] == "60"
+
+
+def test_a_client_address_over_its_limit_gets_429_and_others_do_not() -> None:
+    client = limited_app(RATE_LIMIT_PER_ADDRESS="3 per minute").test_client()
+    busy, quiet = a_fresh_address(), a_fresh_address()
+    assert [get(client, busy).status_code for _ in range(3)] == [200] * 3
+    assert_rate_limited(
+        get(client, busy), "Too many requests from this address: at most 3 per minute."
+    )
+    assert get(client, quiet).status_code == 200
+
+
+def test_a_token_over_its_limit_gets_429_and_other_tokens_do_not() -> None:
+    app = limited_app(AUTH="jwt", JWT_SECRET=SECRET, RATE_LIMIT_PER_TOKEN="2 per minute")
+    client = app.test_client()
+    first, second = mint_token("user123", SECRET), mint_token("user123", SECRET, expires_in=60)
+    address = a_fresh_address()
+    assert [get(client, address, first).status_code for _ in range(2)] == [200, 200]
+    assert_rate_limited(
+        get(client, address, first), "Too many requests with this token: at most 2 per minute."
+    )
+    assert get(client, address, second).status_code == 200
+    # Requests without a token are not counted against any token (they get a 401 here).
+    assert [get(client, address).status_code for _ in range(3)] == [401] * 3
+
+
+def test_behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() -> None:
+    client = limited_app(RATE_LIMIT_PER_ADDRESS="1 per minute", TRUSTED_PROXIES=1).test_client()
+    proxy = a_fresh_address()
+
+    def through_proxy(client_address: str) -> int:
+        return int(
+            client.get(
+                "/users/user123/accounts",
+                headers={"X-Forwarded-For": client_address},
+                environ_base={"REMOTE_ADDR": proxy},
+            ).status_code
+        )
+
+    one, two = a_fresh_address(), a_fresh_address()
+    assert [through_proxy(one), through_proxy(two), through_proxy(one)] == [200, 200, 429]
+
+
+def test_workers_share_one_count_in_redis(redis_url: str) -> None:
+    # Two apps stand for two gunicorn worker processes: alone, each would allow 3.
+    workers = [
+        limited_app(RATE_LIMIT_PER_ADDRESS="3 per minute", REDIS_URL=redis_url).test_client()
+        for _ in range(2)
+    ]
+    address = a_fresh_address()
+    statuses = [get(workers[n % 2], address).status_code for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_with_redis_unreachable_requests_are_served_and_counted_in_memory() -> None:
+    client = limited_app(
+        RATE_LIMIT_PER_ADDRESS="2 per minute", REDIS_URL="redis://127.0.0.1:1/0"
+    ).test_client()
+    address = a_fresh_address()
+    assert [get(client, address).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_burst_from_one_address_never_limits_probes_or_scrapes() -> None:
+    # An hour's budget, so that the burst is over it however slowly this machine sends it.
+    client = limited_app(RATE_LIMIT_PER_ADDRESS="300 per hour").test_client()
+    address = a_fresh_address()
+    statuses = []
+    for n in range(2000):
+        statuses.append(get(client, address).status_code)
+        if n % 50 == 0:
+            for probe in ["/healthz", "/readyz", "/metrics"]:
+                response = client.get(probe, environ_base={"REMOTE_ADDR": address})
+                assert response.status_code == 200, (n, probe)
+    assert statuses.count(429) > 1000  # the burst itself was limited

@@ -1,0 +1,166 @@
+"""A sync that meets a delete, on every store: the sync is held at the moment before its write
+(its provider has answered nothing yet), the connection or the user is deleted, then the sync is
+let go. What the delete removed must stay removed. And a held sync's lease: renewed while it
+runs, taken over once it stops being renewed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.adapters.sealing import TokenSeal
+from app.domain.errors import ConnectionNotFound, UserNotFound
+from app.services import linking, sync_jobs
+from app.services.aggregation import Aggregation, Attempt, SyncPolicy
+from app.services.providers import Balances, LinkedItem, ProviderAccount, ProviderAdapter
+from app.services.repositories import Store
+from tests.databases import STORE_KINDS, store_of
+from tests.integration.test_connections_service import RecordingQueue
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+POLICY = SyncPolicy(
+    interval=timedelta(hours=1),
+    max_attempts=3,
+    retry_base=2.0,
+    retry_cap=60.0,
+    lease=timedelta(seconds=30),
+    queued_timeout=timedelta(minutes=10),
+)
+
+
+class HeldProvider(ProviderAdapter):
+    """A provider whose answer to `accounts` waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.answer = threading.Event()
+
+    def exchange(self, institution_id: str, credentials: Mapping[str, str]) -> LinkedItem:
+        return LinkedItem("access-1", "item-1", institution_id, "First Platypus Bank")
+
+    def accounts(self, access_token: str) -> list[ProviderAccount]:
+        self.asked.set()
+        assert self.answer.wait(10), "the test never let the sync go"
+        balances = Balances(None, Decimal("12.34"), None, "USD", None)
+        return [ProviderAccount("ext-1", "Checking", None, "0001", "depository", None, balances)]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    found = store_of(request.param, request, tmp_path, {"frank": []})
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def provider() -> HeldProvider:
+    return HeldProvider()
+
+
+@pytest.fixture
+def aggregation(store: Store, provider: HeldProvider) -> Aggregation:
+    return Aggregation(
+        accounts=store,
+        connections=store,
+        providers={"sandbox": provider},
+        seal=TokenSeal(Fernet.generate_key().decode()),
+        queue=RecordingQueue(),
+        policy=POLICY,
+    )
+
+
+def held_sync(aggregation: Aggregation, provider: HeldProvider) -> Future[Attempt]:
+    """frank's connection linked, and its sync running, held before it writes."""
+    linking.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
+    [(_, job_id)] = aggregation.queue.sent  # type: ignore[attr-defined]
+    pool = ThreadPoolExecutor(1)
+    running = pool.submit(sync_jobs.run_job, aggregation, "frank", job_id, NOW)
+    pool.shutdown(wait=False)
+    assert provider.asked.wait(10), "the sync never asked its provider"
+    return running
+
+
+def test_a_connection_deleted_while_its_sync_runs_stays_deleted(
+    aggregation: Aggregation, provider: HeldProvider, store: Store
+) -> None:
+    running = held_sync(aggregation, provider)
+    [connection] = store.list_connections("frank")
+    store.delete_connection("frank", connection.id)
+    provider.answer.set()
+    assert running.result(10).outcome == "skipped"
+    assert store.list_accounts("frank") == []
+    with pytest.raises(ConnectionNotFound):
+        store.get_connection("frank", connection.id)
+
+
+def test_a_user_deleted_and_made_again_while_a_sync_runs_gets_none_of_it(
+    aggregation: Aggregation, provider: HeldProvider, store: Store
+) -> None:
+    running = held_sync(aggregation, provider)
+    store.delete_user("frank")
+    store.add_user("frank")
+    provider.answer.set()
+    assert running.result(10).outcome == "skipped"
+    assert store.list_accounts("frank") == []
+    assert store.list_connections("frank") == []
+
+
+def test_a_user_deleted_while_a_sync_runs_stays_deleted(
+    aggregation: Aggregation, provider: HeldProvider, store: Store
+) -> None:
+    running = held_sync(aggregation, provider)
+    store.delete_user("frank")
+    provider.answer.set()
+    assert running.result(10).outcome == "skipped"
+    with pytest.raises(UserNotFound):
+        store.list_accounts("frank")
+
+
+def test_a_running_attempt_renews_its_lease_and_a_dead_ones_job_is_taken_over_after_one(
+    aggregation: Aggregation, provider: HeldProvider, store: Store
+) -> None:
+    """The runner's heartbeat is driven by hand here: each beat is a moment of the test's."""
+    linking.link(aggregation, "frank", "sandbox", "ins_platypus", {}, NOW)
+    [(_, job_id)] = aggregation.queue.sent  # type: ignore[attr-defined]
+    beats: list[Callable[[datetime], None]] = []
+    every: list[float] = []
+
+    @contextmanager
+    def by_hand(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
+        beats.append(beat)
+        every.append(seconds)
+        yield
+
+    pool = ThreadPoolExecutor(2)
+    running = pool.submit(sync_jobs.run_job, aggregation, "frank", job_id, NOW, by_hand)
+    assert provider.asked.wait(10)
+    assert every == [POLICY.lease.total_seconds() / 3]
+    # Long after its first lease, the attempt still holds the job: it beat in time.
+    later = NOW + 3 * POLICY.lease
+    beats[0](later - POLICY.lease / 3)
+    assert store.get_job("frank", job_id).lease_until == later - POLICY.lease / 3 + POLICY.lease
+    assert sync_jobs.run_job(aggregation, "frank", job_id, later).outcome == "busy"
+    # It dies without another beat: once its lease has passed, another worker takes it over.
+    taken_over = later + POLICY.lease
+    second = pool.submit(sync_jobs.run_job, aggregation, "frank", job_id, taken_over)
+    deadline = time.monotonic() + 10
+    while store.get_job("frank", job_id).attempts < 2:
+        assert time.monotonic() < deadline, "the job was never taken over"
+        time.sleep(0.01)
+    # The first one's late beat holds nothing: the job is not its any more.
+    beats[0](taken_over + timedelta(seconds=1))
+    assert store.get_job("frank", job_id).lease_until == taken_over + POLICY.lease
+    provider.answer.set()
+    assert second.result(10).outcome == "succeeded"
+    assert running.result(10).outcome == "succeeded"  # its write was the same: no harm
+    pool.shutdown()
+    assert len(store.list_accounts("frank")) == 1
