@@ -76,6 +76,12 @@ def other_postgres_url() -> Iterator[str]:
     yield from _fresh_database()
 
 
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    yield from _fresh_database()
+
+
 def migrated(url: str) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
