@@ -4,10 +4,6 @@ in one table (app/entrypoints/http/problems.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.domain.accounts import AccountType
 
 
 class DomainError(Exception):
@@ -90,7 +86,7 @@ class TypeChangeNeedsPut(InvalidData):
     """A patch may not change an account's type: another type has other details, every one of
     which must then be given, which is a replacement."""
 
-    def __init__(self, account_id: str, account_type: AccountType) -> None:
+    def __init__(self, account_id: str, account_type: str) -> None:
         super().__init__(
             [("type", f"Must stay '{account_type}' in a PATCH.")],
             f"PATCH cannot change the type of account '{account_id}'; "

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from app import create_app
 from app.adapters.logs import configure_logging
+from app.entrypoints.http import create_app
 from app.entrypoints.http.server_errors import install
 
 

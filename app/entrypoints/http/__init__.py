@@ -1,25 +1,42 @@
-"""The HTTP layer: routes, the `id` URL converter, and problem+json errors."""
+"""The HTTP layer: the application factory, routes, the `id` URL converter, and problem+json
+errors."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
+from app.config import settings
 from app.domain.accounts import ID_PATTERN
 from app.entrypoints.http import accounts, connections, docs, fixture, health, page, users
 from app.entrypoints.http.auth import PUBLIC_ENDPOINTS, register_auth
 from app.entrypoints.http.cached_reads import CachedReads
 from app.entrypoints.http.context import COMPONENTS_KEY
 from app.entrypoints.http.contract import refuse_what_is_not_declared
+from app.entrypoints.http.error_tracking import init_error_tracking
+from app.entrypoints.http.json_provider import ExactJSONProvider
 from app.entrypoints.http.limits import register_limits, trust_proxies
 from app.entrypoints.http.metrics import register_metrics
 from app.entrypoints.http.openapi import register_openapi
 from app.entrypoints.http.problems import register_problem_handlers
 from app.entrypoints.http.request_log import register_request_log
 from app.entrypoints.http.security import register_security
-from app.wiring import Components
+from app.wiring import Components, build_components
 
-__all__ = ["register_api"]
+__all__ = ["create_app", "register_api"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. Raises ConfigurationError, with a one-line reason, when it cannot start."""
+    init_error_tracking()
+    app = Flask("app")  # the package's name, as Flask has always been told it
+    app.config.update(settings(config))
+    app.json = ExactJSONProvider(app)
+    register_api(app, build_components(app.config))
+    return app
 
 
 class IdConverter(BaseConverter):
