@@ -25,9 +25,7 @@ from app.domain.connections import (
     SyncFailure,
     SyncJob,
 )
-from app.domain.errors import (
-    SyncJobNotFound,
-)
+from app.domain.errors import SyncJobNotFound
 from app.services.providers import ProviderAdapter, ProviderError
 from app.services.queue import JobQueue
 from app.services.repositories import AccountRepository, ConnectionRepository, SyncOutcome

@@ -9,9 +9,7 @@ from app.domain.connections import (
     ConnectionStatus,
     SyncFailure,
 )
-from app.domain.errors import (
-    ConnectionDisconnected,
-)
+from app.domain.errors import ConnectionDisconnected
 from app.services.aggregation import Aggregation, record_sync
 from app.services.linking import request_sync
 from app.services.providers import LoginRequired

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from app.domain.connections import (
-    Connection,
-)
+from app.domain.connections import Connection
 from app.domain.errors import (
     ConnectionDisconnected,
     ConnectionNotFound,

@@ -22,9 +22,7 @@ from app.adapters.storage.tables import (
     users,
 )
 from app.domain.accounts import Account
-from app.services.repositories import (
-    new_revision,
-)
+from app.services.repositories import new_revision
 
 
 class SqlAdministration(SqlBase):

@@ -40,9 +40,7 @@ from app.domain.errors import (
     VersionConflict,
 )
 from app.services import unit as unit_of_work
-from app.services.repositories import (
-    new_revision,
-)
+from app.services.repositories import new_revision
 
 # INSERT … ON CONFLICT is spelled the same in both, but SQLAlchemy builds it per dialect.
 DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {

@@ -32,9 +32,7 @@ from app.domain.connections import (
     SyncFailure,
     SyncJob,
 )
-from app.services.repositories import (
-    new_revision,
-)
+from app.services.repositories import new_revision
 
 # What an account holds, as against where it is (user_id, id) and its history (version, pk).
 CONTENT_COLUMNS = [
