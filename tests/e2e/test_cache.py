@@ -66,13 +66,36 @@ def test_stores_and_finds_by_the_whole_key(cache: ResponseCache) -> None:
     assert cache.get(key._replace(user_id="bob")) is None
 
 
-def test_a_burst_of_misses_renders_once(cache: ResponseCache) -> None:
+def arrivals(cache: ResponseCache, monkeypatch: pytest.MonkeyPatch, count: int) -> threading.Event:
+    """Set once `count` lookups have reached the cache: by construction, not by a sleep, every
+    request of a burst is then in it."""
+    arrived = threading.Event()
+    lookups: list[CacheKey] = []
+    lock = threading.Lock()
+    looking_up = cache.get
+
+    def counted(key: CacheKey) -> CachedBody | None:
+        with lock:
+            lookups.append(key)
+            if len(lookups) >= count:
+                arrived.set()
+        return looking_up(key)
+
+    monkeypatch.setattr(cache, "get", counted)
+    return arrived
+
+
+def test_a_burst_of_misses_renders_once(
+    cache: ResponseCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = unique_key()
     rendered = []
+    # Each of the 16 looks up once, and the one that renders looks again before it does.
+    everyone_in = arrivals(cache, monkeypatch, 16 + 1)
 
     def render() -> CachedBody:
         rendered.append(1)
-        time.sleep(0.2)  # long enough that every thread arrives while the first still renders
+        assert everyone_in.wait(10), "the burst never all arrived"
         return entry("slow")
 
     with ThreadPoolExecutor(16) as pool:
@@ -83,16 +106,20 @@ def test_a_burst_of_misses_renders_once(cache: ResponseCache) -> None:
     assert len(rendered) == 1
 
 
-def test_when_the_render_fails_every_waiting_request_tries_itself(cache: ResponseCache) -> None:
+def test_when_the_render_fails_every_waiting_request_tries_itself(
+    cache: ResponseCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = unique_key()
     calls = []
     first_started = threading.Event()
+    # The leader's two lookups, and one of each follower: all of them wait on its flight.
+    followers_in = arrivals(cache, monkeypatch, 2 + 3)
 
     def render() -> CachedBody:
         calls.append(1)
         if len(calls) == 1:
             first_started.set()
-            time.sleep(0.2)
+            assert followers_in.wait(10), "the followers never arrived"
             raise RuntimeError("the store is down")
         return entry("later")
 

@@ -118,6 +118,11 @@ def test_eight_clients_racing_one_key_on_live_workers_make_one_account(postgres_
             answers = list(pool.map(post, range(8)))
         statuses = sorted(answer.status_code for answer in answers)
         assert set(statuses) <= {201, 409}, statuses
+        for waiting in (answer for answer in answers if answer.status_code == 409):
+            assert waiting.json()["type"] == (
+                "tag:accounts-service,2026:problems/idempotency-key-in-use"
+            )
+            assert waiting.headers["Retry-After"] == "1"
         created = {answer.json()["id"] for answer in answers if answer.status_code == 201}
         assert len(created) == 1
         listed: list[dict[str, Any]] = httpx.get(f"{url}/users/user000/accounts").json()["accounts"]

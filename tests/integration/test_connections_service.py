@@ -1,9 +1,11 @@
 """Linking and syncing as the service layer does it: through the real sandbox over HTTP, into the
 in-memory store, with a queue that only records what it was sent (the real queues have their own
-tests: tests/test_job_queues.py, tests/e2e/test_aggregation_live.py)."""
+tests: tests/unit/test_thread_queue.py, tests/integration/test_broker_queue.py,
+tests/e2e/test_aggregation_live.py)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -163,7 +165,10 @@ def test_passing_failures_are_retried_with_backoff_then_given_up(
     aggregation: Aggregation,
     store: InMemoryAccountRepository,
     queue: RecordingQueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The jitter pinned to the top of its range: the waits are then the ceilings themselves.
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
     linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     job_id = queue.sent[0][1]
     fault(sandbox_url, "server_error")
@@ -177,6 +182,7 @@ def test_passing_failures_are_retried_with_backoff_then_given_up(
         waits.append(tried.retry_in)
         assert store.get_job("u1", job_id).status is JobStatus.QUEUED
         assert store.get_connection("u1", linked.id).status is ConnectionStatus.SYNCING
+    assert waits == [2.0, 4.0]  # retry_base 2, doubling, for max_attempts 3
     assert sync_jobs.run_job(aggregation, "u1", job_id, NOW).outcome == "gave_up"
     job = store.get_job("u1", job_id)
     failure = SyncFailure("INTERNAL_SERVER_ERROR", "the sandbox failed, as asked")

@@ -18,7 +18,7 @@ from app import create_app
 from app.adapters.pause import PAUSE_SECONDS
 from app.adapters.storage.revisions import RedisRevisions, RevisionBoardStore
 from app.adapters.storage.sql import SqlAccountRepository
-from app.domain.errors import StorageUnavailable
+from app.domain.errors import StorageUnavailable, UserNotFound
 from harness.tcp_proxy import TcpProxy
 from tests.conftest import SEED_FILE
 from tests.databases import emptied, migrated
@@ -140,7 +140,7 @@ def test_a_deleted_user_has_no_revision_anywhere(
     reader, writer = processes
     reader.revision()
     writer.store.delete_user("alice")
-    with pytest.raises(Exception, match="alice"):
+    with pytest.raises(UserNotFound, match="alice"):
         reader.revision()
 
 

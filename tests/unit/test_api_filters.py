@@ -8,13 +8,23 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.adapters.exact_json import loads_exact
-from app.domain.accounts import ALL_SUBTYPES
 
 
 def ids(client: FlaskClient, query: str) -> list[str]:
     answer = client.get(f"/users/user789/accounts{query}")
     assert answer.status_code == 200, answer.data
     return [found["id"] for found in loads_exact(answer.data)["accounts"]]
+
+
+#: Every subtype, as docs/accounts.md lists them per type, each once, in that order.
+DOCUMENTED_SUBTYPES = [
+    *["credit_card", "line_of_credit"],
+    *["other", "mortgage", "student", "auto", "personal", "heloc", "business"],
+    *["checking", "cash_management", "prepaid"],
+    *["savings", "cd", "money_market", "hsa"],
+    *["brokerage", "401k", "403b", "457b", "529", "ira", "roth", "roth_401k", "sep_ira"],
+    *["simple_ira", "pension"],
+]
 
 
 @pytest.mark.parametrize(
@@ -40,8 +50,8 @@ def test_filters_take_the_same_forms_and_combine(
 @pytest.mark.parametrize(
     ("query", "member", "allowed"),
     [
-        ("?subtype=crypto", "allowedSubtypes", list(ALL_SUBTYPES)),
-        ("?subtype=mortgage,crypto", "allowedSubtypes", list(ALL_SUBTYPES)),
+        ("?subtype=crypto", "allowedSubtypes", DOCUMENTED_SUBTYPES),
+        ("?subtype=mortgage,crypto", "allowedSubtypes", DOCUMENTED_SUBTYPES),
         ("?status=shut", "allowedStatuses", ["open", "closed"]),
         ("?type=mortgage", "allowedTypes", ["credit", "loan", "checking", "savings", "investment"]),
     ],
