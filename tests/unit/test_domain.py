@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from app.domain.accounts import AccountFilter, AccountStatus, AccountType
+from app.domain.accounts import (
+    Account,
+    AccountFilter,
+    AccountStatus,
+    AccountType,
+    CheckingDetails,
+    CreditDetails,
+    Details,
+    InvestmentDetails,
+    LoanDetails,
+    SavingsDetails,
+)
 from app.domain.errors import UnknownFilterValues
 
 
@@ -33,3 +46,38 @@ def test_unknown_values_are_refused_by_name_with_the_allowed_ones(
         AccountFilter.parse(asked)
     assert (refused.value.name, refused.value.unknown) == (name, unknown)
     assert "credit" in refused.value.allowed or name != "type"
+
+
+@pytest.mark.parametrize(
+    ("kind", "first"),
+    [
+        ("credit", "credit_card"),
+        ("loan", "other"),
+        ("checking", "checking"),
+        ("savings", "savings"),
+        ("investment", "brokerage"),
+    ],
+)
+def test_an_account_without_a_subtype_takes_its_type_s_first(kind: str, first: str) -> None:
+    made = account_of(kind)
+    assert made.subtype == first  # as docs/accounts.md lists them: the first is the default
+    assert account_of(kind, subtype=first).subtype == first
+
+
+def account_of(kind: str, subtype: str = "") -> Account:
+    details: dict[AccountType, Details] = {
+        AccountType.CREDIT: CreditDetails(None, None, None, None),
+        AccountType.LOAN: LoanDetails(None, None, None),
+        AccountType.CHECKING: CheckingDetails(None, None),
+        AccountType.SAVINGS: SavingsDetails(None, None, None),
+        AccountType.INVESTMENT: InvestmentDetails(None, None),
+    }
+    return Account(
+        id="a1",
+        provider="Bank",
+        account_name="An account",
+        balance=Decimal(1),
+        currency="USD",
+        details=details[AccountType(kind)],
+        subtype=subtype,
+    )

@@ -38,6 +38,12 @@ def test_the_ceiling_doubles_from_the_base_up_to_the_cap(
     assert asked == [(0, ceiling)]  # full jitter: from nothing up to the ceiling
 
 
+def test_the_jitter_reaches_down_to_no_wait_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)
+    assert POLICY.backoff(1, None) == 0.0
+    assert POLICY.backoff(3, 0.5) == 0.5
+
+
 def test_the_jitter_spreads_the_waits_and_a_retry_after_is_a_floor() -> None:
     waits = {POLICY.backoff(4, None) for _ in range(200)}
     assert all(0 <= wait <= 16.0 for wait in waits)
