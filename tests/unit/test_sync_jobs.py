@@ -14,7 +14,7 @@ import pytest
 
 from app.adapters.sealing import TokenSeal
 from app.adapters.storage.memory import InMemoryAccountRepository
-from app.domain.connections import ConnectionStatus, JobStatus, SyncFailure
+from app.domain.connections import ConnectionStatus, JobStatus, SyncFailure, SyncJob
 from app.domain.errors import QueueUnavailable
 from app.services import linking, notices, schedule, sync_jobs
 from app.services.aggregation import Aggregation, SyncPolicy
@@ -37,6 +37,8 @@ POLICY = SyncPolicy(
     lease=timedelta(seconds=15),
     queued_timeout=timedelta(minutes=10),
 )
+#: A Fernet key, for these tests only.
+KEY = "k3YHb5cA3vAi0N1Ifc3gnkD0qXk4wL3oaz5dG4pQ0nI="
 CHECKING = ProviderAccount(
     "ext-1", "Checking", None, "0001", "depository", None,
     Balances(None, Decimal("12.34"), None, "USD", None),
@@ -91,8 +93,7 @@ def queue() -> RecordingQueue:
 def aggregation(
     store: InMemoryAccountRepository, provider: ScriptedProvider, queue: RecordingQueue
 ) -> Aggregation:
-    key = "k3YHb5cA3vAi0N1Ifc3gnkD0qXk4wL3oaz5dG4pQ0nI="
-    return Aggregation(store, store, {"sandbox": provider}, TokenSeal(key), queue, POLICY)
+    return Aggregation(store, store, {"sandbox": provider}, TokenSeal(KEY), queue, POLICY)
 
 
 def linked(aggregation: Aggregation, queue: RecordingQueue) -> tuple[str, str]:
@@ -108,18 +109,35 @@ def test_a_sync_that_goes_through_is_recorded_on_the_job_and_the_connection(
     queue: RecordingQueue,
 ) -> None:
     connection_id, job_id = linked(aggregation, queue)
-    provider.answers = [[CHECKING]]
-    assert sync_jobs.run_job(aggregation, "u1", job_id, NOW).outcome == "succeeded"
+    down = ProviderError("INSTITUTION_DOWN", "the bank is down", retryable=True)
+    provider.answers = [down, [CHECKING]]
+    sync_jobs.run_job(aggregation, "u1", job_id, NOW)
+    later = NOW + timedelta(minutes=10)
+    assert sync_jobs.run_job(aggregation, "u1", job_id, later).outcome == "succeeded"
     job = store.get_job("u1", job_id)
     assert (job.status, job.accounts_added, job.accounts_updated, job.accounts_closed) == (
         JobStatus.SUCCEEDED, 1, 0, 0,
     )  # fmt: skip
-    assert (job.finished_at, job.lease_until, job.error, job.attempts) == (NOW, None, None, 1)
+    assert (job.finished_at, job.lease_until, job.error, job.attempts) == (later, None, None, 2)
     connection = store.get_connection("u1", connection_id)
     assert (connection.status, connection.last_successful_sync, connection.error) == (
-        ConnectionStatus.HEALTHY, NOW, None,
+        ConnectionStatus.HEALTHY, later, None,
+    )  # the failure before is cleared  # fmt: skip
+    assert connection.next_sync_at == later + timedelta(hours=1)
+    # The next sync: the balance moved, and a second account came and went.
+    savings = ProviderAccount(
+        "ext-2", "Savings", None, "0002", "depository", "savings",
+        Balances(None, Decimal(5), None, "USD", None),
     )  # fmt: skip
-    assert connection.next_sync_at == NOW + timedelta(hours=1)
+    moved = replace(CHECKING, balances=replace(CHECKING.balances, current=Decimal("20.00")))
+    provider.answers = [[CHECKING, savings], [moved]]
+    for added, updated, closed in [(1, 0, 0), (0, 1, 1)]:
+        again = linking.request_sync(aggregation, "u1", connection_id, later)
+        assert sync_jobs.run_job(aggregation, "u1", again.id, later).outcome == "succeeded"
+        done = store.get_job("u1", again.id)
+        assert (done.accounts_added, done.accounts_updated, done.accounts_closed) == (
+            added, updated, closed,
+        )  # fmt: skip
 
 
 def test_failures_that_may_pass_are_retried_then_given_up(
@@ -149,6 +167,7 @@ def test_failures_that_may_pass_are_retried_then_given_up(
     assert (job.status, job.error, job.finished_at, job.lease_until) == (
         JobStatus.FAILED, failure, NOW, None,
     )  # fmt: skip
+    assert (job.accounts_added, job.accounts_updated, job.accounts_closed) == (0, 0, 0)
     connection = store.get_connection("u1", connection_id)
     assert (connection.status, connection.error) == (ConnectionStatus.ERROR, failure)
 
@@ -232,3 +251,34 @@ def test_a_revoked_connection_keeps_saying_so_whatever_a_sync_finds(
     assert sync_jobs.run_job(aggregation, "u1", job_id, NOW).outcome == "succeeded"
     connection = store.get_connection("u1", connection_id)
     assert (connection.status, connection.next_sync_at) == (ConnectionStatus.DISCONNECTED, None)
+
+
+class ClaimedMeanwhile(InMemoryAccountRepository):
+    """A store where a worker claims the job just after a request found its lease run out."""
+
+    def open_job(self, user_id: str, job: SyncJob) -> tuple[SyncJob, bool]:
+        found, new = super().open_job(user_id, job)
+        if not new and found.status is JobStatus.QUEUED:
+            self.modify_job(
+                user_id,
+                found.id,
+                lambda current: replace(
+                    current, status=JobStatus.RUNNING, lease_until=LATER + POLICY.lease
+                ),
+            )
+        return found, new
+
+
+LATER = NOW + POLICY.queued_timeout + timedelta(seconds=1)
+
+
+def test_a_job_claimed_meanwhile_is_not_abandoned(
+    provider: ScriptedProvider, queue: RecordingQueue
+) -> None:
+    store = ClaimedMeanwhile({"u1": []})
+    aggregation = Aggregation(store, store, {"sandbox": provider}, TokenSeal(KEY), queue, POLICY)
+    connection_id, lost = linked(aggregation, queue)
+    answered = linking.request_sync(aggregation, "u1", connection_id, LATER)
+    assert answered.id == lost  # the running job is the answer; nothing was abandoned
+    assert store.get_job("u1", lost).status is JobStatus.RUNNING
+    assert queue.sent == [lost]
