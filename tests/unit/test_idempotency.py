@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from app import create_app
 from app.adapters.exact_json import loads_exact
 from app.services import accounts as accounts_service
+from tests.conftest import SEED_FILE
 from tests.samples import valid_account
 
 NEW_LOAN = {key: value for key, value in valid_account("loan").items() if key != "id"}
@@ -75,7 +77,36 @@ def test_keys_are_per_user_and_refusals_are_answered_again(client: FlaskClient) 
 def test_a_malformed_key_is_a_400(client: FlaskClient, key: str) -> None:
     answer = client.post("/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": key})
     assert answer.status_code == 400
-    assert loads_exact(answer.data)["type"].endswith("invalid-idempotency-key")
+    assert loads_exact(answer.data) == {
+        "type": "tag:accounts-service,2026:problems/invalid-idempotency-key",
+        "title": "Invalid idempotency key",
+        "status": 400,
+        "detail": "The Idempotency-Key must be 1 to 255 printable ASCII characters.",
+    }
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 255, "~ !"])
+def test_a_key_of_1_to_255_printable_ascii_characters_is_taken(
+    client: FlaskClient, key: str
+) -> None:
+    answer = client.post("/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": key})
+    assert answer.status_code == 201
+    again = client.post("/users/user123/accounts", json=NEW_LOAN, headers={"Idempotency-Key": key})
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+
+
+def test_an_answer_of_500_is_not_kept_and_its_key_may_be_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = create_app({"SEED_DATA": str(SEED_FILE)}).test_client()  # answers 500s, as served
+    keyed = {"Idempotency-Key": "k-500"}
+    creating = accounts_service.create_account
+    monkeypatch.setattr(accounts_service, "create_account", lambda *_: 1 / 0)
+    assert client.post("/users/user123/accounts", json=NEW_LOAN, headers=keyed).status_code == 500
+    monkeypatch.setattr(accounts_service, "create_account", creating)
+    retried = client.post("/users/user123/accounts", json=NEW_LOAN, headers=keyed)
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
 
 
 def test_creating_a_user_honours_the_key_too(client: FlaskClient) -> None:
@@ -101,6 +132,25 @@ def test_a_retry_while_the_first_runs_is_a_409_with_retry_after(
     assert first.status_code == 201
     [retry] = inner
     assert (retry.status_code, retry.headers["Retry-After"]) == (409, "1")
-    assert loads_exact(retry.data)["type"] == (
-        "tag:accounts-service,2026:problems/idempotency-key-in-use"
-    )
+    assert loads_exact(retry.data) == {
+        "type": "tag:accounts-service,2026:problems/idempotency-key-in-use",
+        "title": "Idempotency key in use",
+        "status": 409,
+        "detail": "A request with this Idempotency-Key is still running; retry once it has "
+        "answered.",
+    }
+
+
+def test_the_description_offers_the_key_on_every_post_and_nowhere_else(client: FlaskClient) -> None:
+    described = loads_exact(client.get("/openapi.json").data)
+    for path, operations in described["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            names = [parameter.get("name") for parameter in operation.get("parameters", [])]
+            assert ("Idempotency-Key" in names) is (
+                method == "post" and path != "/webhooks/{provider}"
+            ), (
+                method,
+                path,
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
@@ -320,3 +321,47 @@ def test_the_users_own_fields_change_on_any_account_and_outlive_its_syncs(
     after = accounts.get_account(repository, "user123", "acc3")
     assert after.balance == Decimal("77.70")
     assert (after.nickname, after.hidden, after.include_in_net_worth) == ("Bills", True, False)
+
+
+class WrittenAfterTheCheck(InMemoryAccountRepository):
+    """Another client's write lands between a conditional write's check and its write."""
+
+    def get_account(self, user_id: str, account_id: str) -> Account:
+        found = super().get_account(user_id, account_id)
+        self.modify_account(
+            user_id, account_id, lambda current: replace(current, nickname="theirs")
+        )
+        return found
+
+
+@pytest.mark.parametrize("write", ["replace", "patch", "delete"])
+def test_a_conditional_write_raced_after_its_check_changes_nothing(write: str) -> None:
+    store = WrittenAfterTheCheck(load_seed_file(SEED_FILE))
+
+    def agrees(current: Account) -> bool:
+        return True  # the check passes: the write that lands after it is what must stop this one
+
+    writes: dict[str, Callable[[], object]] = {
+        "replace": lambda: accounts.replace_account(
+            store, "user123", "acc1", valid_account("credit", id="acc1", balance=1), agrees
+        ),
+        "patch": lambda: accounts.patch_account(store, "user123", "acc1", {"balance": 1}, agrees),
+        "delete": lambda: accounts.delete_account(store, "user123", "acc1", agrees),
+    }
+    with pytest.raises(VersionConflict) as refused:
+        writes[write]()
+    assert str(refused.value) == (
+        "Account 'acc1' of user 'user123' has changed since it was read; read it again and retry."
+    )
+    kept = InMemoryAccountRepository.get_account(store, "user123", "acc1")
+    assert (kept.nickname, kept.balance) == ("theirs", Decimal("1200.45"))
+
+
+def test_refusals_name_the_account(repository: InMemoryAccountRepository) -> None:
+    with pytest.raises(TypeChangeNeedsPut) as changed:
+        accounts.patch_account(repository, "user123", "acc1", {"type": "loan"})
+    assert "'acc1'" in str(changed.value)
+    linked = synced(repository)
+    with pytest.raises(ProviderOwned) as owned:
+        accounts.patch_account(repository, "user123", linked.id, {"balance": 1})
+    assert f"'{linked.id}'" in str(owned.value)
