@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.adapters.exact_json import loads_exact
+from app.domain.errors import StorageUnavailable
 from app.services import accounts as accounts_service
 from tests.conftest import SEED_FILE
 from tests.samples import valid_account
@@ -154,3 +155,21 @@ def test_the_description_offers_the_key_on_every_post_and_nowhere_else(client: F
                 method,
                 path,
             )
+
+
+def test_an_answer_the_store_could_not_give_is_not_kept(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyed = {"Idempotency-Key": "k-503"}
+    creating = accounts_service.create_account
+
+    def unavailable(*_: Any) -> Any:
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(accounts_service, "create_account", unavailable)
+    refused = client.post("/users/user123/accounts", json=NEW_LOAN, headers=keyed)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "1")
+    monkeypatch.setattr(accounts_service, "create_account", creating)
+    retried = client.post("/users/user123/accounts", json=NEW_LOAN, headers=keyed)
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers

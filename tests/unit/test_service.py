@@ -365,3 +365,13 @@ def test_refusals_name_the_account(repository: InMemoryAccountRepository) -> Non
     with pytest.raises(ProviderOwned) as owned:
         accounts.patch_account(repository, "user123", linked.id, {"balance": 1})
     assert f"'{linked.id}'" in str(owned.value)
+
+
+def test_a_conditional_write_whose_check_fails_says_which_account(
+    repository: InMemoryAccountRepository,
+) -> None:
+    with pytest.raises(VersionConflict) as refused:
+        accounts.patch_account(repository, "user123", "acc1", {"balance": 1}, lambda _: False)
+    assert str(refused.value) == (
+        "Account 'acc1' of user 'user123' has changed since it was read; read it again and retry."
+    )
