@@ -36,6 +36,8 @@ def test_a_retry_gets_the_first_answer_and_nothing_is_written_twice(client: Flas
     )
     assert (again.status_code, again.data) == (201, first.data)
     assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Content-Type"] == "application/json"
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
     assert account_ids(client) == [*before, loads_exact(first.data)["id"]]
