@@ -1,9 +1,13 @@
-"""Valid accounts of every type, as a client would send or a seed file would hold them."""
+"""Valid accounts of every type, as a client would send or a seed file would hold them; the sync
+policy the sync tests share."""
 
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
+
+from app.services.aggregation import SyncPolicy
 
 VALID_ACCOUNTS: dict[str, dict[str, Any]] = {
     "credit": {
@@ -121,3 +125,14 @@ def valid_account(account_type: str, **changes: Any) -> dict[str, Any]:
         target, _, name = key.rpartition("__")
         (account[target] if target else account)[name] = value
     return account
+
+
+#: Hourly syncs, three attempts, backoff from 2 s, a 30 s lease, and 10 minutes to wait queued.
+POLICY = SyncPolicy(
+    interval=timedelta(hours=1),
+    max_attempts=3,
+    retry_base=2.0,
+    retry_cap=60.0,
+    lease=timedelta(seconds=30),
+    queued_timeout=timedelta(minutes=10),
+)

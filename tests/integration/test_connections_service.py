@@ -24,19 +24,12 @@ from app.domain.accounts import AccountStatus
 from app.domain.connections import ConnectionStatus, JobStatus, SyncFailure
 from app.domain.errors import InvalidData, LinkRefused, QueueUnavailable, UserNotFound
 from app.services import linking, notices, schedule, sync_jobs
-from app.services.aggregation import Aggregation, SyncPolicy
+from app.services.aggregation import Aggregation
 from app.services.queue import JobQueue
+from tests.samples import POLICY
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 GOOD = {"username": "user_good", "password": "pass_good"}
-POLICY = SyncPolicy(
-    interval=timedelta(hours=1),
-    max_attempts=3,
-    retry_base=2.0,
-    retry_cap=60.0,
-    lease=timedelta(seconds=30),
-    queued_timeout=timedelta(minutes=10),
-)
 
 
 class RecordingQueue(JobQueue):

@@ -20,21 +20,14 @@ from cryptography.fernet import Fernet
 from app.adapters.sealing import TokenSeal
 from app.domain.errors import ConnectionNotFound, UserNotFound
 from app.services import linking, sync_jobs
-from app.services.aggregation import Aggregation, Attempt, SyncPolicy
+from app.services.aggregation import Aggregation, Attempt
 from app.services.providers import Balances, LinkedItem, ProviderAccount, ProviderAdapter
 from app.services.repositories import Store
 from tests.databases import STORE_KINDS, store_of
 from tests.integration.test_connections_service import RecordingQueue
+from tests.samples import POLICY
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-POLICY = SyncPolicy(
-    interval=timedelta(hours=1),
-    max_attempts=3,
-    retry_base=2.0,
-    retry_cap=60.0,
-    lease=timedelta(seconds=30),
-    queued_timeout=timedelta(minutes=10),
-)
 
 
 class HeldProvider(ProviderAdapter):

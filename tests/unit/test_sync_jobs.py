@@ -17,7 +17,7 @@ from app.adapters.storage.memory import InMemoryAccountRepository
 from app.domain.connections import ConnectionStatus, JobStatus, SyncFailure, SyncJob
 from app.domain.errors import QueueUnavailable
 from app.services import linking, notices, schedule, sync_jobs
-from app.services.aggregation import Aggregation, SyncPolicy
+from app.services.aggregation import Aggregation
 from app.services.providers import (
     Balances,
     LinkedItem,
@@ -27,16 +27,9 @@ from app.services.providers import (
     ProviderError,
 )
 from app.services.queue import JobQueue
+from tests.samples import POLICY
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-POLICY = SyncPolicy(
-    interval=timedelta(hours=1),
-    max_attempts=3,
-    retry_base=2.0,
-    retry_cap=60.0,
-    lease=timedelta(seconds=15),
-    queued_timeout=timedelta(minutes=10),
-)
 #: A Fernet key, for these tests only.
 KEY = "k3YHb5cA3vAi0N1Ifc3gnkD0qXk4wL3oaz5dG4pQ0nI="
 CHECKING = ProviderAccount(
