@@ -54,6 +54,7 @@ from sqlalchemy import make_url
 from app.adapters.tokens import mint_token
 from app.config import DefaultConfig
 from bench import wrk
+from harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -349,7 +350,7 @@ def run_server(
     half_peak: dict[str, wrk.Result],
     memory: dict[str, str],
 ) -> None:
-    port = wrk.free_port()
+    port = free_port()
     log = work / f"{port}.log"
     print(f"starting {server.name} …", flush=True)
     with log.open("wb") as output:

@@ -34,6 +34,7 @@ from app.adapters.storage.sql import account_row
 from app.adapters.tokens import mint_token
 from app.domain.accounts import Account
 from bench import wrk
+from harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -156,7 +157,7 @@ def main() -> None:
 
     # As in production with a database: authentication on, every request checking a token.
     token = mint_token("bench", SECRET, admin=True, expires_in=3600)
-    port = wrk.free_port()
+    port = free_port()
     server = serve(url, port, token)
     try:
         result = wrk.run(

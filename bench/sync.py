@@ -42,6 +42,7 @@ from app.services import linking
 from app.services.accounts import new_id
 from app.wiring import build_components
 from bench import wrk
+from harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -143,7 +144,7 @@ def main() -> None:
     database = recreate(options.admin_url, "accounts_sync_bench")
     data = Path(tempfile.mkdtemp()) / "institutions.json"
     data.write_text(json.dumps(institution(options.accounts)))
-    sandbox_port, api_port = wrk.free_port(), wrk.free_port()
+    sandbox_port, api_port = free_port(), free_port()
     sandbox = start(
         [
             sys.executable,

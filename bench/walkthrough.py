@@ -43,6 +43,7 @@ from app.adapters.storage.sql import list_query
 from app.adapters.tokens import mint_token
 from bench import wrk
 from bench.postgres_scale import load
+from harness import free_port
 from harness.tcp_proxy import TcpProxy  # the proxy the tests cut servers with
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ class Walk:
 
     def service(self, env: Mapping[str, str], workers: int | None = None) -> Service:
         """gunicorn with gunicorn.conf.py, serving once /healthz answers."""
-        port = wrk.free_port()
+        port = free_port()
         gunicorn_args = f"--access-logfile /dev/null --workers {workers}" if workers else ""
         process, log = self._spawn(
             "gunicorn",

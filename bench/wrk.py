@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,12 +28,6 @@ class Result:
 
     def __str__(self) -> str:
         return f"{self.rps:,.0f} req/s, p50 {self.p50}, p99 {self.p99}, {self.errors} errors"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(

@@ -3,7 +3,15 @@ own settings on a port it picks (`gunicorn.py`), and a TCP proxy a test cuts, fr
 restores to play a server that goes away (`tcp_proxy.py`). Imported from the repository's root:
 by pytest, and by the benchmarks run as modules (`python -m bench.walkthrough`)."""
 
+import socket
 from pathlib import Path
 
 #: The repository's root, where gunicorn.conf.py and wsgi.py are.
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

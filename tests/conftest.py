@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.entrypoints.http.context import COMPONENTS_KEY, components_of
+from harness import REPO_ROOT
 
 pytest_plugins = ["pytester", "tests.databases"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = REPO_ROOT / "seed_data.json"
 
 WriteSeed = Callable[[Any], Path]

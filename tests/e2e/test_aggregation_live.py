@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,20 +25,13 @@ from cryptography.fernet import Fernet
 
 from app.adapters.queue.broker import ACTOR_NAME, make_broker
 from app.entrypoints.provider_sandbox import DEFAULT_DATA
+from harness import REPO_ROOT, free_port
 from harness.gunicorn import Gunicorn, serving
 from harness.tcp_proxy import TcpProxy
-from tests.conftest import REPO_ROOT
 from tests.databases import emptied
 
 SECRET = "live-webhook-secret"
 GOOD = {"username": "user_good", "password": "pass_good"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 #: Where the workers of the running stack log, quoted when something never happens.

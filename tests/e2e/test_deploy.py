@@ -23,7 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import create_app
 from app.config import DefaultConfig
 from app.entrypoints.cli import main
-from tests.conftest import REPO_ROOT, SEED_FILE
+from harness import REPO_ROOT
+from tests.conftest import SEED_FILE
 
 DEPLOY = REPO_ROOT / "deploy"
 READ_ELSEWHERE = {"PORT", "HOST", "SENTRY_DSN", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_CMD_ARGS"}

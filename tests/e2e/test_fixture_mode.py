@@ -18,8 +18,9 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.adapters.exact_json import loads_exact
+from harness import REPO_ROOT
 from pytest_accounts_service import AccountsService, start
-from tests.conftest import REPO_ROOT, SEED_FILE, WriteSeed
+from tests.conftest import SEED_FILE, WriteSeed
 from tests.samples import valid_account
 
 

@@ -20,9 +20,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.adapters.tokens import mint_token
 from app.entrypoints.provider_sandbox import DEFAULT_DATA
+from harness import REPO_ROOT
 from harness.gunicorn import serving
 from tests.chromium import FLAGS, chromium
-from tests.conftest import REPO_ROOT
 
 #: Where the screenshots go: the docs' own only when asked to renew them
 #: (`RENEW_SCREENSHOTS=1`), so that a test run leaves the tracked files alone.

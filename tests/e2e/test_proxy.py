@@ -17,18 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness import free_port
 from harness.gunicorn import serving
 from tests.databases import unavailable
 from tests.e2e.test_deploy import TEMPLATE, containers, env_of
 
 SLOW_CLIENTS, ATTACK_SECONDS, ANSWER_WITHIN = 50, 8.0, 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def rendered(port: int, upstream: str) -> str:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from harness import REPO_ROOT
 from tests.databases import ADMIN_URL, unavailable
 
 WALKTHROUGH = REPO_ROOT / "docs" / "walkthrough.md"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from harness import REPO_ROOT
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from harness import REPO_ROOT
 
 README_MOST_BYTES = 16 * 1024
 

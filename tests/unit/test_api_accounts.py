@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.adapters.exact_json import loads_exact
-from tests.conftest import REPO_ROOT
+from harness import REPO_ROOT
 
 # The original example's response for user123, byte for byte, with one deliberate change: the
 # original's routing number 123456789 fails the ABA checksum, so the seed holds Wells Fargo's
