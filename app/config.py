@@ -63,7 +63,7 @@ class DefaultConfig:
     CACHE_REDIS_TIMEOUT_SECONDS = 0.1
     #: Where readers take users' revisions from, on a database: `database`, or `redis`
     #: (REDIS_URL), which spares a cached read its round trip to the database while staying
-    #: exact (app/adapters/storage/revisions.py). Not with a read replica.
+    #: exact (app/adapters/storage/revisions.py).
     REVISIONS = "database"
     #: Keeps one database's revisions apart from another's on a shared Redis: every service
     #: (and `db seed`) on the same database must use the same, and no other database this one.
@@ -71,8 +71,12 @@ class DefaultConfig:
 
     #: `sqlite:///path.db` or `postgresql://…`; None keeps the data in this process's memory.
     DATABASE_URL: str | None = None
-    #: A database (a replica of DATABASE_URL) for GET and HEAD requests; None reads the primary.
+    #: PostgreSQL streaming replicas of DATABASE_URL (URLs separated by commas) that GET and
+    #: HEAD requests read a user's accounts from once they have replayed the user's last write
+    #: (needs REVISIONS=redis); None reads the primary.
     READ_REPLICA_URL: str | None = None
+    #: A replica that has not replayed what the primary had written this long ago is left out.
+    READ_REPLICA_MAX_LAG_SECONDS = 5.0
     #: Connections each worker process keeps open per database, and how many more it may open.
     DB_POOL_SIZE = 5
     DB_MAX_OVERFLOW = 5
@@ -81,6 +85,10 @@ class DefaultConfig:
     DB_CONNECT_TIMEOUT = 3
     #: Longest a statement may run (and, on SQLite, wait for another writer's lock).
     DB_STATEMENT_TIMEOUT_MS = 5000
+    #: True when a transaction pooler (PgBouncer in transaction mode) stands in front of
+    #: PostgreSQL: no startup options and no server-side prepared statements, which it cannot
+    #: pass; set the statement timeout on the role instead (docs/scaling.md).
+    DB_TRANSACTION_POOLING = False
 
     #: The provider sandbox's URL (`accounts-service provider-sandbox`), offered as the provider
     #: `sandbox`; None offers no provider, and linking is refused.

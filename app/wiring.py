@@ -48,7 +48,8 @@ class Components:
     repository: AccountRepository
     #: For reads that are not part of a write: a replica when one is configured.
     read_repository: AccountRepository
-    #: The whole stores, by the name readiness reports them under ("database", "read replica").
+    #: The whole stores, by the name readiness reports them under ("database", "read replica
+    #: <host:port>").
     stores: Mapping[str, StoreAdministration]
     cache: ResponseCache
     #: What checks bearer tokens; None when authentication is off.
@@ -108,15 +109,15 @@ def build_components(settings: Mapping[str, Any]) -> Components:
     verifier = token_verifier(settings)
     seed_file = settings["SEED_DATA"]
     seed = load_seed_file(Path(str(seed_file))) if seed_file else {}
-    primary, replica = build_stores(settings)
+    primary, replica_reads = build_stores(settings)
     try:
         store_service.seed_if_empty(primary, seed)
     except StorageUnavailable as error:
         raise ConfigurationError(f"cannot seed the store: {error.__cause__}") from None
     timed = timed_repository(primary)
     stores: dict[str, StoreAdministration] = {"database": primary}
-    if replica is not None:
-        stores["read replica"] = replica
+    for replica in replica_reads.replicas if replica_reads is not None else []:
+        stores[f"read replica {replica.name}"] = replica.store
     aggregation = build_aggregation(
         settings, timed, primary, on_database=bool(settings["DATABASE_URL"])
     )
@@ -125,9 +126,11 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         if aggregation.providers and not settings["BROKER_URL"]
         else None
     )
+    # Duck-typed on purpose: it answers every method the interface has, by delegation.
+    reads: AccountRepository | None = replica_reads  # type: ignore[assignment]
     return Components(
         repository=timed,
-        read_repository=timed if replica is None else timed_repository(replica),
+        read_repository=timed if reads is None else timed_repository(reads),
         stores=stores,
         cache=build_cache(settings),
         verifier=verifier,

@@ -27,6 +27,8 @@ from app.adapters.storage.revisions import RedisRevisions, RevisionBoardStore
 from app.adapters.storage.sql import SqlAccountRepository
 from app.domain.accounts import Account
 from app.services.repositories import Store
+from harness.engines import RedisCluster, missing, pgbouncer
+from harness.engines import redis_cluster as start_redis_cluster
 from harness.tcp_proxy import TcpProxy
 
 ADMIN_URL = os.environ.get(
@@ -82,8 +84,8 @@ def fresh_postgres_url() -> Iterator[str]:
     yield from _fresh_database()
 
 
-def migrated(url: str) -> Engine:
-    engine = make_engine(url)
+def migrated(url: str, transaction_pooling: bool = False) -> Engine:
+    engine = make_engine(url, transaction_pooling=transaction_pooling)
     upgrade(engine)
     return engine
 
@@ -112,8 +114,36 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+def _engines_or_unavailable(*commands: str) -> None:
+    if lacking := missing(*commands):
+        unavailable(f"not installed: {', '.join(lacking)} (.ci/run installs them)")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A three-master Redis Cluster of this session's own, on free ports."""
+    _engines_or_unavailable("redis-server", "redis-cli")
+    with start_redis_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    return redis_cluster.url
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url() -> Iterator[str]:
+    """A fresh database of the PostgreSQL server, through PgBouncer in transaction mode."""
+    _engines_or_unavailable("pgbouncer")
+    for url in _fresh_database():
+        parsed = make_url(url)
+        with pgbouncer(str(parsed.database), parsed.port or 5432) as pooled:
+            yield pooled
+
+
 def boarded(store: Store, redis_url: str) -> Store:
-    """`store`, its revisions on a Redis board of a namespace of its own."""
+    """`store`, its revisions on a Redis board (or cluster) of a namespace of its own."""
     board = RedisRevisions(redis_url, 1.0, secrets.token_hex(8))
     found: Store = RevisionBoardStore(store, board)  # type: ignore[assignment]
     return found
@@ -144,7 +174,13 @@ def rabbitmq_url() -> str:
 
 
 #: Every backend a store can be, as the contract suite runs them.
-STORE_KINDS = ["memory", "sqlite", "postgresql", "postgresql, revisions in redis"]
+STORE_KINDS = [
+    "memory",
+    "sqlite",
+    "postgresql",
+    "postgresql, revisions in redis",
+    "postgresql through pgbouncer, revisions in a redis cluster",
+]
 
 
 def store_of(
@@ -156,14 +192,20 @@ def store_of(
     """A store of `kind` (one of STORE_KINDS) holding exactly `users`; close it when done."""
     if kind == "memory":
         return InMemoryAccountRepository(users)
+    pooled = "pgbouncer" in kind
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'store.db'}"
     else:
         # Each PostgreSQL variant has a database of its own: a few tables (webhook deliveries,
         # idempotency keys) outlive replace_all.
-        url = request.getfixturevalue("other_postgres_url" if "redis" in kind else "postgres_url")
-    store: Store = SqlAccountRepository(migrated(url))
+        fixture = {
+            "postgresql": "postgres_url",
+            "postgresql, revisions in redis": "other_postgres_url",
+        }
+        url = request.getfixturevalue(fixture.get(kind, "pgbouncer_url"))
+    store: Store = SqlAccountRepository(migrated(url, transaction_pooling=pooled))
     if "redis" in kind:
-        store = boarded(store, request.getfixturevalue("redis_url"))
+        where = "redis_cluster_url" if "cluster" in kind else "redis_url"
+        store = boarded(store, request.getfixturevalue(where))
     store.replace_all(users)
     return store

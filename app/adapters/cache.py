@@ -12,10 +12,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import redis
-
 from app.adapters.metrics import CACHE_ERRORS, CACHE_LOOKUPS
 from app.adapters.pause import Pause
+from app.adapters.redis_client import REDIS_ERRORS, LazyRedis
 from app.config import ConfigurationError
 from app.services.cache import CachedBody, CacheKey, ResponseCache
 
@@ -67,17 +66,13 @@ class RedisCache(ResponseCache):
     """Entries in Redis, shared by every worker process and machine, expiring after `ttl`.
 
     An entry is stored as `<etag> <accounts>\\n<body>` under a key that names the revision, so
-    entries of older revisions are never read again and simply expire.
+    entries of older revisions are never read again and simply expire. A user's keys share the
+    hash tag `{user}`: one slot of a cluster holds all of them.
     """
 
     def __init__(self, url: str, ttl_seconds: int, timeout_seconds: float) -> None:
         super().__init__(_COUNTED)
-        self._client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout_seconds,
-            socket_timeout=timeout_seconds,
-            retry_on_timeout=False,
-        )
+        self._client = LazyRedis(url, timeout_seconds)
         self._ttl = ttl_seconds
         self._pause = Pause("cache", "answering from the store")
 
@@ -86,15 +81,15 @@ class RedisCache(ResponseCache):
 
     @staticmethod
     def _name(key: CacheKey) -> str:
-        return f"accounts-service:list:{key.user_id}:{key.revision}:{key.variant}"
+        return f"accounts-service:list:{{{key.user_id}}}:{key.revision}:{key.variant}"
 
-    def _call(self, operation: Callable[[], Any]) -> Any:
+    def _call(self, operation: Callable[[Any], Any]) -> Any:
         """`operation`'s result; None, with Redis paused, when Redis fails."""
         if self._pause.paused():
             return None
         try:
-            result = operation()
-        except redis.RedisError as error:
+            result = operation(self._client())
+        except REDIS_ERRORS as error:
             CACHE_ERRORS.inc()
             self._pause.failed(error)
             return None
@@ -102,7 +97,7 @@ class RedisCache(ResponseCache):
         return result
 
     def get(self, key: CacheKey) -> CachedBody | None:
-        stored = self._call(lambda: self._client.get(self._name(key)))
+        stored = self._call(lambda client: client.get(self._name(key)))
         if stored is None:
             return None
         header, _, body = bytes(stored).partition(b"\n")
@@ -111,7 +106,7 @@ class RedisCache(ResponseCache):
 
     def put(self, key: CacheKey, entry: CachedBody) -> None:
         stored = f"{entry.etag} {entry.accounts}\n".encode() + entry.body
-        self._call(lambda: self._client.set(self._name(key), stored, ex=self._ttl))
+        self._call(lambda client: client.set(self._name(key), stored, ex=self._ttl))
 
 
 def build_cache(config: Mapping[str, Any]) -> ResponseCache:

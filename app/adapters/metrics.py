@@ -59,3 +59,15 @@ SYNC_QUEUE_DEPTH = Gauge(
     ["state"],
     multiprocess_mode="mostrecent",
 )
+REPLICA_READS = Counter(
+    "accounts_replica_reads_total",
+    "Reads of users' accounts for GET and HEAD requests, by where they went: a read replica "
+    "(by host), or the primary (no replica had replayed the user's last write).",
+    ["source"],
+)
+REPLICA_BEHIND_BYTES = Gauge(
+    "accounts_replica_behind_bytes",
+    "How far each read replica's replay was behind the primary's WAL, as last checked.",
+    ["replica"],
+    multiprocess_mode="mostrecent",
+)

@@ -186,7 +186,8 @@ def upgrade(database_url: str) -> None:
     from app.adapters.storage.migrate import upgrade as upgrade_schema
 
     try:
-        upgrade_schema(make_engine(database_url))
+        pooled = bool(settings()["DB_TRANSACTION_POOLING"])
+        upgrade_schema(make_engine(database_url, transaction_pooling=pooled))
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
     click.echo("schema is up to date")

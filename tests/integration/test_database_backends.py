@@ -17,7 +17,6 @@ from app.adapters.storage import engine as engines
 from app.adapters.storage.deadlines import deadlines
 from app.adapters.storage.engine import PING_AFTER_IDLE_SECONDS, make_engine
 from app.adapters.storage.migrate import upgrade
-from app.adapters.storage.sql import SqlAccountRepository
 from app.config import ConfigurationError
 from app.entrypoints.http.context import components_of
 from harness.tcp_proxy import TcpProxy
@@ -112,22 +111,22 @@ def test_a_bad_database_url_stops_start_up_with_one_line(
     assert time.monotonic() - started < 10
 
 
-def test_gets_read_the_replica_and_writes_go_to_the_primary(
-    tmp_path: Path, app_on: Callable[..., Flask]
+@pytest.mark.parametrize("revisions", ["database", "redis"])
+def test_read_replicas_need_postgresql_and_the_revision_board(
+    tmp_path: Path, revisions: str, app_on: Callable[..., Flask]
 ) -> None:
+    """Which replica may serve a user is on the board: without it, or on SQLite, no replica
+    could tell whether it has the user's last write (tests/e2e/test_replicas.py runs them)."""
     primary, replica = (f"sqlite:///{tmp_path / name}" for name in ("primary.db", "replica.db"))
-    users: list[str]
-    for url, users in [(primary, ["alice"]), (replica, ["alice", "bob"])]:
-        SqlAccountRepository(migrated(url)).replace_all({user: [] for user in users})
-    client = app_on(primary, READ_REPLICA_URL=replica).test_client()
-
-    assert client.get("/users/bob").status_code == 200  # only the replica has bob
-    assert client.post("/users/bob/accounts", json=valid_account("loan")).status_code == 404
-    assert client.post("/users/alice/accounts", json=valid_account("loan")).status_code == 201
-    # The replica has not caught up (nothing replicates here), and the GET says so.
-    assert loads_exact(client.get("/users/alice").data)["accountCount"] == 0
-    # A PATCH reads what it merges onto from the primary, not from the stale replica.
-    assert client.patch("/users/alice/accounts/l1", json={"balance": 1}).status_code == 200
+    for url in (primary, replica):
+        migrated(url)
+    with pytest.raises(ConfigurationError, match="READ_REPLICA_URL needs PostgreSQL and REVISIONS"):
+        app_on(
+            primary,
+            READ_REPLICA_URL=replica,
+            REVISIONS=revisions,
+            REDIS_URL="redis://127.0.0.1:1",
+        )
 
 
 def test_while_postgresql_is_away_requests_get_503_and_then_recover(

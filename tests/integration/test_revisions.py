@@ -1,13 +1,14 @@
 """Revisions on a Redis board (app/adapters/storage/revisions.py): never older than an acknowledged
-write, whenever Redis fails; on the real PostgreSQL and Redis.
+write, whenever Redis fails; on the real PostgreSQL, one Redis and a Redis Cluster.
 
 Two boards on one namespace stand for two worker processes (or hosts) sharing the database."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,8 +29,14 @@ from tests.integration.test_repository_contract import INITIAL, account
 class Process:
     """One process's view: the shared database through its own board."""
 
-    def __init__(self, database: SqlAccountRepository, redis_url: str, namespace: str) -> None:
-        self.board = RedisRevisions(redis_url, 1.0, namespace)
+    def __init__(
+        self,
+        database: SqlAccountRepository,
+        redis_url: str,
+        namespace: str,
+        written_position: Callable[[], int] | None = None,
+    ) -> None:
+        self.board = RedisRevisions(redis_url, 1.0, namespace, written_position)
         self.store = RevisionBoardStore(database, self.board)
         self.database_reads = 0
         self._database = database
@@ -53,10 +60,20 @@ def database(postgres_url: str) -> Iterator[SqlAccountRepository]:
     engine.dispose()
 
 
+@pytest.fixture(params=["redis_url", "redis_cluster_url"])
+def board_url(request: pytest.FixtureRequest) -> str:
+    """One Redis, and a Redis Cluster."""
+    url: str = request.getfixturevalue(request.param)
+    return url
+
+
 @pytest.fixture
-def processes(database: SqlAccountRepository, redis_url: str) -> tuple[Process, Process]:
+def processes(database: SqlAccountRepository, board_url: str) -> tuple[Process, Process]:
     namespace = secrets.token_hex(8)
-    return Process(database, redis_url, namespace), Process(database, redis_url, namespace)
+    return (
+        Process(database, board_url, namespace),
+        Process(database, board_url, namespace, database.written_position),
+    )
 
 
 def test_a_trusted_revision_costs_no_database_read(processes: tuple[Process, Process]) -> None:
@@ -91,10 +108,10 @@ def test_redis_failing_right_after_the_commit_leaves_readers_on_the_database(
     before = reader.revision()
     mark = writer.board._marked
 
-    def unmark_lost(key: str, change: int, field: str) -> None:
+    def unmark_lost(key: str, change: int, field: str, position: str) -> None:
         if change < 0:
             raise redis.ConnectionError("lost between the commit and the unmark")
-        mark(key, change, field)
+        mark(key, change, field, position)
 
     monkeypatch.setattr(writer.board, "_marked", unmark_lost)
     writer.store.add_account("alice", account("savings", "s1"))  # acknowledged
@@ -132,6 +149,72 @@ def test_a_reader_never_stores_a_revision_older_than_a_write_begun_during_its_re
     assert old != database.user_revision("alice")
     assert reader.revision() == database.user_revision("alice")
     assert writer.revision() == database.user_revision("alice")
+
+
+def test_a_reader_never_keeps_a_revision_older_than_a_write_to_everyone_begun_during_its_read(
+    processes: tuple[Process, Process], database: SqlAccountRepository
+) -> None:
+    """On a cluster the user's hash and the global one are read apart: the epoch a revision is
+    kept under is what stops it."""
+    reader, writer = processes
+
+    def read_then_a_reset_lands() -> int:
+        old = database.user_revision("alice")
+        writer.store.replace_all({"alice": [account("loan", "l9")]})
+        return old
+
+    old = reader.board.revision("alice", read_then_a_reset_lands)
+    assert old != database.user_revision("alice")
+    assert reader.revision() == database.user_revision("alice")
+
+
+def test_a_write_leaves_where_the_wal_stood_once_it_was_done(
+    processes: tuple[Process, Process], database: SqlAccountRepository
+) -> None:
+    reader, writer = processes
+    # Nothing noted yet: only the primary can be trusted for alice.
+    assert reader.board.position("alice") is None
+    reader.board.note_position("alice", database.written_position())
+    noted = reader.board.position("alice")
+    assert noted is not None
+    with writer.board.writing("alice"):
+        assert reader.board.position("alice") is None  # a write in progress: the primary
+        database.add_account("alice", account("savings", "s1"))
+    after = reader.board.position("alice")
+    assert after is not None
+    assert noted < after <= database.written_position()
+    reader.board.note_position("alice", noted)  # a lower one changes nothing
+    assert reader.board.position("alice") == after
+
+
+def test_of_two_writes_the_higher_position_stays_whichever_unmarks_last(
+    database: SqlAccountRepository, board_url: str
+) -> None:
+    namespace = secrets.token_hex(8)
+    high, low = (
+        Process(database, board_url, namespace, functools.partial(int, n)) for n in (2**40, 2**33)
+    )
+    high.board.note_position("alice", 1)
+    with high.board.writing("alice"), low.board.writing("alice"):
+        pass  # low unmarks first, then high
+    with low.board.writing("alice"):
+        pass
+    assert high.board.position("alice") == 2**40
+
+
+def test_a_write_whose_position_cannot_be_read_leaves_its_user_to_the_primary(
+    database: SqlAccountRepository, board_url: str
+) -> None:
+    def lost() -> int:
+        raise StorageUnavailable()
+
+    namespace = secrets.token_hex(8)
+    reader = Process(database, board_url, namespace)
+    writer = Process(database, board_url, namespace, lost)
+    reader.board.note_position("alice", database.written_position())
+    writer.store.add_account("alice", account("savings", "s1"))
+    assert reader.board.position("alice") is None  # the mark stays, for PENDING_SECONDS
+    assert reader.revision() == database.user_revision("alice")
 
 
 def test_a_deleted_user_has_no_revision_anywhere(

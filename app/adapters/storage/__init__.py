@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from app.adapters.storage.memory import InMemoryAccountRepository
@@ -11,6 +11,7 @@ from app.config import ConfigurationError
 from app.services.repositories import Store
 
 if TYPE_CHECKING:
+    from app.adapters.storage.replicas import ReplicaReads
     from app.adapters.storage.sql import SqlAccountRepository
 
 
@@ -31,6 +32,7 @@ def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepositor
         pool_timeout=settings["DB_POOL_TIMEOUT"],
         connect_timeout=settings["DB_CONNECT_TIMEOUT"],
         statement_timeout_ms=settings["DB_STATEMENT_TIMEOUT_MS"],
+        transaction_pooling=bool(settings["DB_TRANSACTION_POOLING"]),
     )
     where = f"database {engine.url.render_as_string(hide_password=True)}"
     try:
@@ -46,22 +48,46 @@ def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepositor
     return SqlAccountRepository(engine)
 
 
-def build_stores(settings: Mapping[str, Any]) -> tuple[Store, Store | None]:
-    """The store for writes, and a replica for reads when one is configured."""
+def replica_urls(setting: str | Sequence[str] | None) -> list[str]:
+    """READ_REPLICA_URL's URLs: a list, or one string of URLs separated by commas."""
+    listed = setting.split(",") if isinstance(setting, str) else setting or []
+    return [url.strip() for url in listed if url.strip()]
+
+
+def build_stores(settings: Mapping[str, Any]) -> tuple[Store, ReplicaReads | None]:
+    """The store for writes, and what reads read replicas, when they are configured."""
     url = settings["DATABASE_URL"]
     if not url:
         return InMemoryAccountRepository({}), None
-    replica_url = settings["READ_REPLICA_URL"]
-    primary: Store = sql_repository(url, settings)
+    primary = sql_repository(url, settings)
+    on_postgresql = primary.dialect == "postgresql"
+    replicas = replica_urls(settings["READ_REPLICA_URL"])
     revisions = settings["REVISIONS"]
-    if revisions == "redis":
-        if not settings["REDIS_URL"]:
-            raise ConfigurationError("REVISIONS=redis needs REDIS_URL")
-        if replica_url:
-            # A replica's revision may be behind the primary's; kept in Redis, it would outlive
-            # the replica's lag (app/adapters/storage/revisions.py).
-            raise ConfigurationError("REVISIONS=redis cannot be used with READ_REPLICA_URL")
-        primary = with_revision_board(primary, settings)
-    elif revisions != "database":
+    if revisions not in ("database", "redis"):
         raise ConfigurationError(f"REVISIONS must be 'database' or 'redis', not {revisions!r}")
-    return primary, sql_repository(replica_url, settings) if replica_url else None
+    if replicas and (revisions != "redis" or not on_postgresql):
+        # Which replica may serve a user is on the board (app/adapters/storage/replicas.py).
+        raise ConfigurationError(
+            "READ_REPLICA_URL needs PostgreSQL and REVISIONS=redis, where each user's last "
+            "write position is kept for every host"
+        )
+    if revisions == "database":
+        return primary, None
+    if not settings["REDIS_URL"]:
+        raise ConfigurationError("REVISIONS=redis needs REDIS_URL")
+    # Every write leaves its position on PostgreSQL, so that hosts with replicas can use it
+    # whatever the writing host's own settings are.
+    written_position = primary.written_position if on_postgresql else None
+    board = with_revision_board(primary, settings, written_position)
+    # Duck-typed on purpose: it answers every method the interface has, by delegation.
+    boarded: Store = board  # type: ignore[assignment]
+    if not replicas:
+        return boarded, None
+    from app.adapters.storage.replicas import ReplicaReads
+
+    return boarded, ReplicaReads(
+        board,
+        [sql_repository(url, settings) for url in replicas],
+        primary.written_position,
+        float(settings["READ_REPLICA_MAX_LAG_SECONDS"]),
+    )

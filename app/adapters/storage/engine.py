@@ -66,7 +66,13 @@ def make_engine(
     pool_timeout: float = 3,
     connect_timeout: int = 3,
     statement_timeout_ms: int = 5000,
+    transaction_pooling: bool = False,
 ) -> Engine:
+    """`transaction_pooling`: a pooler that hands each transaction to any server connection
+    (PgBouncer in transaction mode) stands between, and passes neither startup options nor
+    server-side prepared statements: the server's statement timeout is then the role's
+    (`ALTER ROLE … SET statement_timeout`), and this process's own bound on every round trip
+    (statement_timeout_ms and a second) still holds."""
     parsed = database_url(url)
     options: dict[str, Any] = {
         "pool_timeout": pool_timeout,
@@ -81,9 +87,8 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_pragmas)
         _ping_when_idle(engine)
     else:
-        options["connect_args"] = {
+        connect_args: dict[str, Any] = {
             "connect_timeout": connect_timeout,
-            "options": f"-c statement_timeout={statement_timeout_ms}",
             # If the database host vanishes mid-query, nothing answers at all: these make the
             # kernel give up on the connection within seconds instead of minutes.
             "keepalives": 1,
@@ -92,6 +97,11 @@ def make_engine(
             "keepalives_count": 2,
             "tcp_user_timeout": statement_timeout_ms,
         }
+        if transaction_pooling:
+            connect_args["prepare_threshold"] = None
+        else:
+            connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
+        options["connect_args"] = connect_args
         engine = create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, **options)
         # PostgreSQL's own timeout answers first whenever the server can answer at all.
         bound = statement_timeout_ms / 1000 + 1

@@ -22,21 +22,33 @@ A write in progress longer than PENDING_SECONDS could let a reader store the rev
 before it; the database's bounds (statement, pool and connect timeouts: about 15 s by default)
 end every write well within it.
 
-Not used with a read replica: a revision read there may be older than the primary's, and
-stored in Redis it would outlive the replica's lag.
+On a Redis Cluster every script touches one key (a user's hash, tagged `{user}`, or the global
+one), and a reader reads the two hashes side by side, in either order: a revision is trusted only
+when it was stored under the global epoch that is current and unmarked, and a global write
+changes that epoch when it starts and again when it ends, so no order of the two reads lets a
+revision older than an acknowledged write through.
+
+On PostgreSQL the unmark also records where the primary's WAL stood once the write was done (the
+user's highest such position is kept): read replicas serve a user's reads only once they have
+replayed past it (app/adapters/storage/replicas.py). A write whose position cannot be read leaves
+its mark to expire, and its user's reads go to the primary meanwhile. A user whose position the
+board does not hold (idle for a day, or lost with a Redis node) is read from the primary, which
+notes where its WAL stands for the reads after.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-import redis
+from redis.exceptions import NoScriptError
 
 from app.adapters.pause import Pause
+from app.adapters.redis_client import REDIS_ERRORS, LazyRedis
 from app.domain.accounts import Account
 from app.domain.errors import StorageUnavailable
 from app.services import unit as unit_of_work
@@ -50,33 +62,54 @@ PENDING_SECONDS = 60
 KEPT_SECONDS = 86400
 _PREFIX = "accounts-service:revision:"
 
-# KEYS: the user's hash, the global hash. Fields: p, writers in progress; r, the revision;
-# g, the generation; e, the global epoch the revision was stored under.
-_READ = """
-local u = redis.call('HMGET', KEYS[1], 'p', 'r', 'g', 'e')
-local a = redis.call('HMGET', KEYS[2], 'p', 'e')
-return {u[1], u[2], u[3], u[4], a[1], a[2]}
-"""
-# ARGV: the generation and epoch the reader saw ("" for none), the revision, the TTL.
+# Fields of a hash: p, writers in progress; r, the revision; g, the generation (the global
+# hash's: e, the epoch); e, in a user's hash, the epoch the revision was stored under; l, the
+# highest WAL position a write left (16 hex digits).
+_FIELDS = ("p", "r", "g", "e", "l")
+# KEYS: the user's hash. ARGV: the generation and epoch the reader saw ("" for none), the
+# revision, the TTL.
 _STORE = """
 local u = redis.call('HMGET', KEYS[1], 'p', 'g')
-local a = redis.call('HMGET', KEYS[2], 'p', 'e')
-if (tonumber(u[1]) or 0) > 0 or (tonumber(a[1]) or 0) > 0 then return 0 end
-if (u[2] or '') ~= ARGV[1] or (a[2] or '') ~= ARGV[2] then return 0 end
+if (tonumber(u[1]) or 0) > 0 or (u[2] or '') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'r', ARGV[3], 'e', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
+# Keeps the higher of the hash's position and ARGV[n] ("" for none). Positions are compared by
+# halves: Lua's numbers are doubles, and its string order follows the locale.
+_KEEP_HIGHER = """
+local function keep_higher(n)
+  local new, old = ARGV[n], redis.call('HGET', KEYS[1], 'l')
+  local function half(at, first) return tonumber(string.sub(at, first, first + 7), 16) end
+  if new ~= '' and (not old or half(new, 1) > half(old, 1)
+      or (half(new, 1) == half(old, 1) and half(new, 9) > half(old, 9))) then
+    redis.call('HSET', KEYS[1], 'l', new)
+  end
+end
+"""
 # KEYS: one hash (a user's, or the global one). ARGV: +1 or -1, a new generation, the TTL while
-# marked, the TTL once not. The generation field is "g" for a user, "e" for everyone.
-_MARK = """
+# marked, the TTL once not, the generation's field ("g" for a user, "e" for everyone), the WAL
+# position the write left.
+_MARK = (
+    _KEEP_HIGHER
+    + """
 local p = redis.call('HINCRBY', KEYS[1], 'p', ARGV[1])
 if p < 0 then p = 0; redis.call('HSET', KEYS[1], 'p', 0) end
 redis.call('HSET', KEYS[1], ARGV[5], ARGV[2])
 redis.call('HDEL', KEYS[1], 'r')
+keep_higher(6)
 if p > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) else redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 return p
 """
+)
+# KEYS: one hash. ARGV: a WAL position, the TTL for a hash that had none.
+_NOTE = (
+    _KEEP_HIGHER
+    + """
+keep_higher(1)
+if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+"""
+)
 
 T = TypeVar("T")
 
@@ -85,54 +118,124 @@ def _text(value: bytes | None) -> str:
     return value.decode() if value is not None else ""
 
 
-class RedisRevisions:
-    """The board of revisions in Redis (see the module)."""
+class _Look(NamedTuple):
+    """A user's hash and the global one, as a reader found them."""
 
-    def __init__(self, url: str, timeout_seconds: float, namespace: str) -> None:
+    writers: int
+    revision: int | None
+    generation: str
+    epoch: str
+    position: int | None
+    all_writers: int
+    current_epoch: str
+    all_position: int | None
+
+    @property
+    def marked(self) -> bool:
+        return self.writers > 0 or self.all_writers > 0
+
+
+def _number(value: bytes | None) -> int:
+    return int(value or 0)
+
+
+def _position(value: bytes | None) -> int | None:
+    return int(value, 16) if value else None
+
+
+class RedisRevisions:
+    """The board of revisions in Redis (see the module). `written_position`, when given, is
+    where the primary's WAL stands now (PostgreSQL's `pg_current_wal_lsn()`)."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout_seconds: float,
+        namespace: str,
+        written_position: Callable[[], int] | None = None,
+    ) -> None:
         # One database's users, apart from another's that share this Redis.
         self._prefix = f"{_PREFIX}{namespace}:"
         #: The global mark and epoch ("*" is in no user id).
         self._everyone = self._prefix + "*"
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
-        )
-        self._read = self._client.register_script(_READ)
-        self._store = self._client.register_script(_STORE)
-        self._mark = self._client.register_script(_MARK)
+        self._client = LazyRedis(url, timeout_seconds)
+        self._store = Script(_STORE)
+        self._mark = Script(_MARK)
+        self._note = Script(_NOTE)
+        self._written_position = written_position
         self._pause = Pause("revisions", "reading them from the database")
 
     def close(self) -> None:
         self._client.close()
 
+    def _key(self, user_id: str) -> str:
+        return f"{self._prefix}{{{user_id}}}"
+
+    def _look(self, user_id: str) -> _Look | None:
+        """The two hashes; None when Redis cannot answer (or was paused)."""
+        if self._pause.paused():
+            return None
+        try:
+            reading = self._client().pipeline(transaction=False)
+            reading.hmget(self._key(user_id), list(_FIELDS))
+            reading.hmget(self._everyone, ["p", "e", "l"])
+            (writers, revision, generation, epoch, position), everyone = reading.execute()
+        except REDIS_ERRORS as error:
+            self._pause.failed(error)
+            return None
+        self._pause.answered()
+        return _Look(
+            _number(writers),
+            None if revision is None else int(revision),
+            _text(generation),
+            _text(epoch),
+            _position(position),
+            _number(everyone[0]),
+            _text(everyone[1]),
+            _position(everyone[2]),
+        )
+
     def revision(self, user_id: str, from_store: Callable[[], int]) -> int:
         """The user's revision: Redis's when it may be trusted, the store's otherwise."""
-        keys = [self._prefix + user_id, self._everyone]
-        if self._pause.paused():
-            return from_store()
-        try:
-            writers, revision, generation, epoch, all_writers, current_epoch = self._read(keys)
-        except redis.RedisError as error:
-            self._pause.failed(error)
-            return from_store()
-        self._pause.answered()
-        if int(writers or 0) or int(all_writers or 0):
+        look = self._look(user_id)
+        if look is None or look.marked:
             return from_store()  # _STORE would refuse to keep it: no need to ask
-        if revision is not None and _text(epoch) == _text(current_epoch):
-            return int(revision)
+        if look.revision is not None and look.epoch == look.current_epoch:
+            return look.revision
         found = from_store()
+        arguments = [look.generation, look.current_epoch, found, KEPT_SECONDS]
         try:
-            self._store(keys, [_text(generation), _text(current_epoch), found, KEPT_SECONDS])
-        except redis.RedisError as error:
+            self._store(self._client(), self._key(user_id), arguments)
+        except REDIS_ERRORS as error:
             self._pause.failed(error)
         return found
+
+    def position(self, user_id: str) -> int | None:
+        """The highest WAL position a write to the user (or to everyone) left; None while a
+        write is in progress, when Redis cannot say or when the board holds no position (see
+        `note_position`): then only the primary is sure to be current."""
+        look = self._look(user_id)
+        if look is None or look.marked or look.position is None or look.all_position is None:
+            return None
+        return max(look.position, look.all_position)
+
+    def note_position(self, user_id: str, position: int) -> None:
+        """Notes `position` (where the primary's WAL stands now, past every write acknowledged
+        so far) for the user and for everyone, where the board holds none or a lower one."""
+        noted = f"{position:016x}"
+        try:
+            for key in (self._key(user_id), self._everyone):
+                self._note(self._client(), key, [noted, KEPT_SECONDS])
+        except REDIS_ERRORS as error:
+            self._pause.failed(error)
 
     @contextmanager
     def writing(self, user_id: str | None) -> Iterator[None]:
         """Around a write to the user's data (None: everyone's) in the store."""
-        key, field = (self._everyone, "e") if user_id is None else (self._prefix + user_id, "g")
+        key, field = (self._everyone, "e") if user_id is None else (self._key(user_id), "g")
         try:
-            self._marked(key, 1, field)
-        except redis.RedisError as error:
+            self._marked(key, 1, field, "")
+        except REDIS_ERRORS as error:
             self._pause.failed(error)
             # Written without its mark, the write could leave readers a stale revision.
             raise StorageUnavailable() from error
@@ -144,9 +247,21 @@ class RedisRevisions:
             unit_of_work.when_done(lambda: self._unmark(key, field))
 
     def _unmark(self, key: str, field: str) -> None:
+        position = ""
+        if self._written_position is not None:
+            try:
+                position = f"{self._written_position():016x}"
+            except StorageUnavailable as error:
+                log.warning(
+                    "revisions: could not read where the WAL stands after a write (%s); its "
+                    "user's reads go to the primary for up to %s s",
+                    error.__cause__,
+                    PENDING_SECONDS,
+                )
+                return
         try:
-            self._marked(key, -1, field)
-        except redis.RedisError as error:
+            self._marked(key, -1, field, position)
+        except REDIS_ERRORS as error:
             self._pause.failed(error)
             log.warning(
                 "revisions: could not unmark a write (%s); its user's reads go to the "
@@ -155,9 +270,24 @@ class RedisRevisions:
                 PENDING_SECONDS,
             )
 
-    def _marked(self, key: str, change: int, field: str) -> None:
+    def _marked(self, key: str, change: int, field: str, position: str) -> None:
         generation = secrets.token_hex(8)
-        self._mark([key], [change, generation, PENDING_SECONDS, KEPT_SECONDS, field])
+        arguments = [change, generation, PENDING_SECONDS, KEPT_SECONDS, field, position]
+        self._mark(self._client(), key, arguments)
+
+
+class Script:
+    """A Lua script on one key, run by its digest (loaded again wherever a node lacks it)."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._digest = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(self, client: Any, key: str, arguments: Sequence[Any]) -> Any:
+        try:
+            return client.evalsha(self._digest, 1, key, *arguments)
+        except NoScriptError:
+            return client.eval(self._source, 1, key, *arguments)
 
 
 class RevisionBoardStore:
@@ -166,20 +296,20 @@ class RevisionBoardStore:
 
     def __init__(self, store: Store, board: RedisRevisions) -> None:
         self._store = store
-        self._board = board
+        self.board = board
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
     def close(self) -> None:
-        self._board.close()
+        self.board.close()
         self._store.close()
 
     def user_revision(self, user_id: str) -> int:
-        return self._board.revision(user_id, lambda: self._store.user_revision(user_id))
+        return self.board.revision(user_id, lambda: self._store.user_revision(user_id))
 
     def _marked(self, user_id: str | None, write: Callable[[], T]) -> T:
-        with self._board.writing(user_id):
+        with self.board.writing(user_id):
             return write()
 
     def add_user(self, user_id: str) -> None:
@@ -210,13 +340,17 @@ class RevisionBoardStore:
         self._marked(None, lambda: self._store.replace_all(users))
 
 
-def with_revision_board(store: Store, settings: Mapping[str, Any]) -> Store:
-    """The store, with its revisions on a Redis board when the settings ask for one."""
+def with_revision_board(
+    store: Store,
+    settings: Mapping[str, Any],
+    written_position: Callable[[], int] | None = None,
+) -> RevisionBoardStore:
+    """The store, with its revisions on a Redis board; `written_position` (PostgreSQL's), so
+    that replicas can tell which users they are current for."""
     board = RedisRevisions(
         str(settings["REDIS_URL"]),
         float(settings["CACHE_REDIS_TIMEOUT_SECONDS"]),
         str(settings["REVISIONS_NAMESPACE"]),
+        written_position,
     )
-    # Duck-typed on purpose: it answers every method the interface has, by delegation.
-    boarded: Store = RevisionBoardStore(store, board)  # type: ignore[assignment]
-    return boarded
+    return RevisionBoardStore(store, board)

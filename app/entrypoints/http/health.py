@@ -6,15 +6,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-import redis
 from flask import Blueprint, Flask, Response, current_app
 
+from app.adapters.redis_client import LazyRedis
 from app.entrypoints.http.context import components_of
 from app.entrypoints.http.contract import Answer, contract
 from app.entrypoints.http.http import json_response
 from app.entrypoints.http.problems import Problem, problem_response_of
 
 CHECK_TIMEOUT_SECONDS = 1.0
+#: What the service cannot answer without.
+NEEDED = frozenset({"database"})
 
 blueprint = Blueprint("health", __name__)
 _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readiness")
@@ -31,11 +33,9 @@ def healthz() -> Response:
 
 def _redis_check(url: str) -> Callable[[], None]:
     def ping() -> None:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS
-        )
+        client = LazyRedis(url, CHECK_TIMEOUT_SECONDS)
         try:
-            client.ping()
+            client().ping()
         finally:
             client.close()
 
@@ -51,9 +51,9 @@ def _dependencies(app: Flask) -> dict[str, Callable[[], None]]:
 
 @blueprint.get("/readyz")
 @contract(
-    "Readiness: the database (and replica, when set) answer within a second. The 503 names "
-    "what does not, in `checks`. Redis, when set, is reported in `checks` but never makes the "
-    "service unready.",
+    "Readiness: the database answers within a second. The 503 names what does not, in "
+    "`checks`. Read replicas and Redis, when set, are reported in `checks` but never make the "
+    "service unready: reads go to the primary without them.",
     [
         Answer(
             200,
@@ -70,7 +70,7 @@ def _dependencies(app: Flask) -> dict[str, Callable[[], None]]:
     errors=[503],
 )
 def readyz() -> Response:
-    """Ready when the database (and replica) answer within a second; checks run side by side."""
+    """Ready when the database answers within a second; checks run side by side."""
     futures = {name: _checks.submit(check) for name, check in _dependencies(current_app).items()}
     results = {}
     for name, future in futures.items():
@@ -81,9 +81,10 @@ def readyz() -> Response:
             results[name] = f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
         except Exception as error:  # any failure means the same: not ready
             results[name] = f"{type(error).__name__}"
-    # Redis only speeds things up (the cache) and shares counts (rate limits): without it the
-    # service answers all the same, so it is reported but never takes the service out of rotation.
-    down = sorted(name for name, result in results.items() if result != "ok" and name != "redis")
+    # Replicas and Redis only speed things up (reads, the cache) and share counts (rate limits):
+    # without them the service answers all the same, so they are reported but never take the
+    # service out of rotation.
+    down = sorted(name for name, result in results.items() if result != "ok" and name in NEEDED)
     if down:
         return problem_response_of(
             Problem(

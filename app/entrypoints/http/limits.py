@@ -1,9 +1,10 @@
 """Rate limits: one budget per client address, and one per bearer token, across all routes.
 
-Counted with the `limits` library (sliding window counters) in Redis when ACCOUNTS_REDIS_URL is
-set, so that every worker process (and machine) shares one count; in this process's memory
-otherwise, which is exact for the one-process in-memory store. If Redis stops answering,
-counting goes on in memory rather than failing requests, and returns to Redis once it answers.
+Counted with the `limits` library (sliding window counters) in Redis, or a Redis Cluster, when
+ACCOUNTS_REDIS_URL is set, so that every worker process (and machine) shares one count; in this
+process's memory otherwise, which is exact for the one-process in-memory store. If Redis stops
+answering, counting goes on in memory rather than failing requests, and returns to Redis once it
+answers.
 
 The check is one function of the client's address and bearer token, not a Flask hook of a
 library's own, so that the cached reads answered in front of Flask
@@ -86,13 +87,9 @@ class RateLimits:
                 )
             )
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._redis = (
-            SlidingWindowCounterRateLimiter(
-                storage_from_string(redis_url, socket_connect_timeout=1, socket_timeout=1)
-            )
-            if redis_url
-            else None
-        )
+        self._redis_url = redis_url
+        # Made at first use: a Redis Cluster's client asks for the slot map when it is made.
+        self._redis: SlidingWindowCounterRateLimiter | None = None
         self._pause = Pause("rate limits", "counting in memory")
 
     def __bool__(self) -> bool:
@@ -127,8 +124,13 @@ class RateLimits:
         return outcome
 
     def _hit(self, budget: _Budget, identity: str) -> bool:
-        if self._redis is not None and not self._pause.paused():
+        if self._redis_url is not None and not self._pause.paused():
             try:
+                if self._redis is None:
+                    storage = storage_from_string(
+                        self._redis_url, socket_connect_timeout=1, socket_timeout=1
+                    )
+                    self._redis = SlidingWindowCounterRateLimiter(storage)
                 allowed = self._redis.hit(budget.limit, _NAMESPACE, budget.scope, identity)
             except Exception as error:  # whatever Redis fails with, counting goes on in memory
                 self._pause.failed(error)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 
@@ -90,3 +91,28 @@ class SqlAdministration(SqlBase):
             for table, rows in [(users, user_rows), (accounts, account_rows)]:
                 if rows:
                     connection.execute(insert(table), rows)
+
+    def written_position(self) -> int:
+        """Where this PostgreSQL primary's WAL stands: what a write committed so far reaches."""
+        with self._reading() as connection:
+            return lsn_number(connection.scalar(text("SELECT pg_current_wal_lsn()::text")))
+
+    def replayed_position(self) -> int:
+        """How far this PostgreSQL standby has replayed its primary's WAL (a server that is no
+        standby, or no longer one, has everything it holds: where its own WAL stands)."""
+        with self._reading() as connection:
+            found = connection.scalar(
+                text(
+                    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                    "ELSE pg_current_wal_lsn() END::text"
+                )
+            )
+        return lsn_number(found)
+
+
+def lsn_number(lsn: str | None) -> int:
+    """A WAL position (PostgreSQL's `X/Y`, hexadecimal halves) as one number; 0 for none."""
+    if not lsn:
+        return 0
+    high, _, low = lsn.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)

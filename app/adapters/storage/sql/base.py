@@ -73,6 +73,16 @@ class SqlBase:
     def close(self) -> None:
         self._engine.dispose()
 
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @property
+    def host(self) -> str:
+        """Where the database is, as `host:port`."""
+        url = self._engine.url
+        return f"{url.host or 'localhost'}:{url.port or 5432}"
+
     def ping(self) -> None:
         with self._reading() as connection:
             connection.scalar(select(literal(True)))
