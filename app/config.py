@@ -132,6 +132,9 @@ class DefaultConfig:
     SYNC_LEASE_SECONDS = 15.0
     #: How long a job may wait in the queue before its message is taken to be lost.
     SYNC_QUEUED_TIMEOUT_SECONDS = 3600.0
+    #: How long finished sync jobs are kept (each connection's latest always is); the schedule
+    #: prunes older ones, with expired idempotency keys and webhook deliveries.
+    SYNC_JOBS_KEPT_DAYS = 14.0
 
 
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

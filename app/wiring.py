@@ -121,10 +121,11 @@ def build_components(settings: Mapping[str, Any]) -> Components:
     aggregation = build_aggregation(
         settings, timed, primary, on_database=bool(settings["DATABASE_URL"])
     )
+    # With a broker, `accounts-service worker` runs the schedule.
     scheduler = (
-        Scheduler(aggregation, float(settings["SYNC_SCHEDULE_TICK_SECONDS"]))
-        if aggregation.providers and not settings["BROKER_URL"]
-        else None
+        None
+        if settings["BROKER_URL"]
+        else Scheduler(aggregation, float(settings["SYNC_SCHEDULE_TICK_SECONDS"]), primary)
     )
     # Duck-typed on purpose: it answers every method the interface has, by delegation.
     reads: AccountRepository | None = replica_reads  # type: ignore[assignment]
@@ -177,6 +178,7 @@ def sync_policy(settings: Mapping[str, Any]) -> SyncPolicy:
         retry_cap=float(settings["SYNC_RETRY_MAX_SECONDS"]),
         lease=timedelta(seconds=float(settings["SYNC_LEASE_SECONDS"])),
         queued_timeout=timedelta(seconds=float(settings["SYNC_QUEUED_TIMEOUT_SECONDS"])),
+        jobs_kept=timedelta(days=float(settings["SYNC_JOBS_KEPT_DAYS"])),
     )
 
 

@@ -209,45 +209,44 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def postgres_with_standby() -> Iterator[tuple[PostgresServer, PostgresServer]]:
-    """A PostgreSQL primary, and a hot standby streaming from it (`pg_basebackup -R`)."""
+def postgres_with_standbys(
+    count: int = 1,
+) -> Iterator[tuple[PostgresServer, list[PostgresServer]]]:
+    """A PostgreSQL primary, and `count` hot standbys streaming from it (`pg_basebackup -R`)."""
     with _workdir(owner_postgres=True) as folder, ExitStack() as running:
         primary = PostgresServer(folder / "primary", free_port())
         _run(
             _as_postgres(
-                [
-                    str(POSTGRES_BIN / "initdb"),
-                    "-D",
-                    str(primary.folder),
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                ]
+                [str(POSTGRES_BIN / "initdb"), "-D", str(primary.folder), "-A", "trust",
+                 "-U", "postgres"]
             )
-        )
+        )  # fmt: skip
         with (primary.folder / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"port = {primary.port}\nlisten_addresses = '127.0.0.1'\n"
                 "unix_socket_directories = ''\nfsync = off\nwal_level = replica\n"
-                "max_wal_senders = 5\nhot_standby = on\n"
+                "max_wal_senders = 10\nhot_standby = on\n"
             )
         with (primary.folder / "pg_hba.conf").open("a") as hba:
             hba.write("host replication all 127.0.0.1/32 trust\n")
         primary.start()
         running.callback(primary.stop, "immediate")
-        standby = PostgresServer(folder / "standby", free_port())
-        _run(
-            _as_postgres(
-                [str(POSTGRES_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
-                 "-U", "postgres", "-D", str(standby.folder), "-R", "-X", "stream"]
-            )
-        )  # fmt: skip
-        with (standby.folder / "postgresql.conf").open("a") as conf:
-            conf.write(f"port = {standby.port}\n")
-        standby.start()
-        running.callback(standby.stop, "immediate")
-        yield primary, standby
+        standbys = []
+        for n in range(count):
+            standby = PostgresServer(folder / f"standby{n}", free_port())
+            _run(
+                _as_postgres(
+                    [str(POSTGRES_BIN / "pg_basebackup"), "-h", "127.0.0.1",
+                     "-p", str(primary.port), "-U", "postgres", "-D", str(standby.folder),
+                     "-R", "-X", "stream"]
+                )
+            )  # fmt: skip
+            with (standby.folder / "postgresql.conf").open("a") as conf:
+                conf.write(f"port = {standby.port}\n")
+            standby.start()
+            running.callback(standby.stop, "immediate")
+            standbys.append(standby)
+        yield primary, standbys
 
 
 # --- PgBouncer ----------------------------------------------------------------------------

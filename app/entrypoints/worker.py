@@ -44,7 +44,8 @@ def run(settings: Mapping[str, Any], threads: int, metrics_address: tuple[str, i
         lambda user_id, job_id: attempt(aggregation, user_id, job_id),
     )
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=200)
-    scheduler = Scheduler(aggregation, float(settings["SYNC_SCHEDULE_TICK_SECONDS"]))
+    tick = float(settings["SYNC_SCHEDULE_TICK_SECONDS"])
+    scheduler = Scheduler(aggregation, tick, components.store)
     if metrics_address is not None:
         start_http_server(metrics_address[1], addr=metrics_address[0])
     stopping = threading.Event()

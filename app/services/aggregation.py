@@ -60,6 +60,8 @@ class SyncPolicy:
     lease: timedelta
     #: How long a job may wait in the queue before its message is taken to be lost.
     queued_timeout: timedelta
+    #: How long finished jobs are kept (a connection's latest always is): app/services/retention.py.
+    jobs_kept: timedelta = timedelta(days=14)
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait after the `attempt`th failed: exponential, with full jitter (so that

@@ -269,6 +269,13 @@ class StoreAdministration(ABC):
     def replace_all(self, users: Mapping[str, Sequence[Account]]) -> None:
         """Replaces everything stored with `users`, at once."""
 
+    @abstractmethod
+    def prune(self, now: datetime, jobs_finished_before: datetime, limit: int) -> int:
+        """Removes at most `limit` rows of each kind that have outlived their use: idempotency
+        keys and webhook deliveries past their expiry, and sync jobs finished before
+        `jobs_finished_before` (never a connection's latest). Returns how many it removed: none
+        while another process prunes the same database."""
+
 
 class Store(
     AccountRepository,

@@ -17,7 +17,7 @@ import pytest
 
 from app.adapters.storage.engine import make_engine
 from app.adapters.storage.migrate import upgrade
-from harness.engines import PostgresServer, RedisCluster, missing, postgres_with_standby
+from harness.engines import PostgresServer, RedisCluster, missing, postgres_with_standbys
 from harness.gunicorn import DATABASE_WORKERS, serving
 from tests.databases import unavailable
 from tests.samples import valid_account
@@ -36,7 +36,7 @@ class Hosts:
 def hosts(redis_cluster: RedisCluster) -> Iterator[Hosts]:
     if lacking := missing("initdb", "pg_basebackup", "runuser"):
         unavailable(f"not installed: {', '.join(lacking)}")
-    with postgres_with_standby() as (primary, standby), ExitStack() as running:
+    with postgres_with_standbys() as (primary, [standby]), ExitStack() as running:
         engine = make_engine(primary.url)
         upgrade(engine)
         engine.dispose()

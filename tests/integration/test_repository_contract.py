@@ -610,6 +610,57 @@ def test_jobs_of_missing_things_and_a_deleted_connection(repository: Store) -> N
         repository.get_job("alice", "j1")
 
 
+def finish_job(repository: Store, job_id: str, created_at: datetime, connection_id: str) -> None:
+    repository.open_job("alice", SyncJob(job_id, connection_id, created_at=created_at))
+    finished_at = created_at + timedelta(minutes=1)
+    repository.modify_job(
+        "alice",
+        job_id,
+        lambda job: replace(job, status=JobStatus.SUCCEEDED, finished_at=finished_at),
+    )
+
+
+def test_pruning_takes_jobs_finished_before_the_cutoff_but_each_connections_latest(
+    repository: Store,
+) -> None:
+    first, day = datetime(2026, 11, 1, tzinfo=UTC), timedelta(days=1)
+    for connection_id in ("conn1", "conn2"):
+        repository.add_connection("alice", linked_connection(connection_id))
+    for n in range(5):
+        finish_job(repository, f"job{n}", first + n * day, "conn1")
+    finish_job(repository, "only", first, "conn2")  # old, but its connection's latest
+    cutoff = first + 3 * day + timedelta(hours=1)  # job0 to job3 finished before it
+    # In batches of at most `limit` of each kind, until nothing is left to take.
+    assert [repository.prune(first, cutoff, 3) for _ in range(3)] == [3, 1, 0]
+    for gone in ("job0", "job1", "job2", "job3"):
+        with pytest.raises(SyncJobNotFound):
+            repository.get_job("alice", gone)
+    assert repository.get_job("alice", "job4").status is JobStatus.SUCCEEDED
+    assert repository.get_job("alice", "only").status is JobStatus.SUCCEEDED
+    # An unfinished job is never taken, and makes the one before it no longer the latest.
+    repository.open_job("alice", SyncJob("open", "conn2", created_at=first + 9 * day))
+    assert repository.prune(first, first + 30 * day, 10) == 1  # only; job4 is conn1's latest
+    assert repository.get_job("alice", "open").status is JobStatus.QUEUED
+    assert repository.get_job("alice", "job4").status is JobStatus.SUCCEEDED
+
+
+def test_pruning_takes_keys_and_deliveries_that_have_expired(repository: Store) -> None:
+    noon = datetime(2030, 11, 25, 12, tzinfo=UTC)
+    while repository.prune(noon, noon - timedelta(days=30), 100):
+        pass  # what other tests left on a shared database (keys and deliveries outlive users)
+    lease = noon + timedelta(seconds=60)
+    for key, expires in (("short", noon + timedelta(hours=1)), ("long", noon + timedelta(days=1))):
+        repository.claim_key("alice", key, "f1", "h1", noon, lease, expires)
+        assert repository.first_delivery(key, noon, expires)
+    later = noon + timedelta(hours=2)
+    assert repository.prune(later, noon - timedelta(days=30), 10) == 2  # short's key, delivery
+    kept = repository.claim_key("alice", "long", "another request", "h2", later, later, later)
+    assert kept.state is KeyState.MISMATCH  # still there
+    assert not repository.first_delivery("long", later, later + timedelta(days=1))
+    assert repository.first_delivery("short", later, later + timedelta(days=1))
+    assert repository.prune(later, noon - timedelta(days=30), 10) == 0
+
+
 def test_an_idempotency_key_is_claimed_once_answered_then_forgotten(repository: Store) -> None:
     noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
     lease, day = noon + timedelta(seconds=60), noon + timedelta(hours=24)

@@ -11,10 +11,14 @@ from datetime import UTC, datetime
 
 from app.adapters.metrics import SYNC_DURATION, SYNC_JOBS, SYNC_QUEUE_DEPTH, SYNC_STALENESS
 from app.domain.errors import StorageUnavailable
-from app.services import schedule, sync_jobs
+from app.services import retention, schedule, sync_jobs
 from app.services.aggregation import Aggregation, Attempt
+from app.services.repositories import StoreAdministration
 
 log = logging.getLogger(__name__)
+
+#: How often the schedule prunes (app/services/retention.py).
+PRUNE_EVERY_SECONDS = 60.0
 
 
 def utcnow() -> datetime:
@@ -61,11 +65,14 @@ def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
 
 
 class Scheduler:
-    """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth."""
+    """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth; every
+    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store`."""
 
-    def __init__(self, aggregation: Aggregation, tick: float) -> None:
+    def __init__(self, aggregation: Aggregation, tick: float, store: StoreAdministration) -> None:
         self._aggregation = aggregation
         self._tick = tick
+        self._store = store
+        self._pruned_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sync-scheduler", daemon=True)
 
@@ -96,3 +103,15 @@ class Scheduler:
         depth = self._aggregation.queue.depth()
         if depth is not None:
             SYNC_QUEUE_DEPTH.labels("waiting").set(depth)
+        if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = time.monotonic()
+            self.prune()
+
+    def prune(self) -> None:
+        try:
+            removed = retention.prune(self._store, utcnow(), self._aggregation.policy.jobs_kept)
+        except StorageUnavailable:
+            log.warning("retention: the store is unavailable; pruning at the next pass")
+            return
+        if removed:
+            log.info("retention: removed %d finished jobs, expired keys and deliveries", removed)

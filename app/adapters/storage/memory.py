@@ -286,10 +286,29 @@ class InMemoryAccountRepository(Store):
     def _versioned_connection(self, connection: Connection) -> Connection:
         return replace(connection, version=next(self._versions))
 
+    def _forget_expired(self, now: datetime) -> int:
+        deliveries = [known for known, until in self._deliveries.items() if until <= now]
+        keys = [name for name, kept in self._keys.items() if kept.expires_at <= now]
+        for delivery in deliveries:
+            del self._deliveries[delivery]
+        for name in keys:
+            del self._keys[name]
+        return len(deliveries) + len(keys)
+
+    def prune(self, now: datetime, jobs_finished_before: datetime, limit: int) -> int:
+        with self._lock:
+            old = [
+                (user_id, job_id)
+                for user_id, jobs in self._jobs.items()
+                for job_id in _outlived(jobs.values(), jobs_finished_before)
+            ][:limit]
+            for user_id, job_id in old:
+                del self._jobs[user_id][job_id]
+            return self._forget_expired(now) + len(old)
+
     def first_delivery(self, key: str, now: datetime, keep_until: datetime) -> bool:
         with self._lock:
-            for expired in [known for known, until in self._deliveries.items() if until <= now]:
-                del self._deliveries[expired]
+            self._forget_expired(now)
             if key in self._deliveries:
                 return False
             self._deliveries[key] = keep_until
@@ -306,8 +325,7 @@ class InMemoryAccountRepository(Store):
         expires_at: datetime,
     ) -> KeyClaim:
         with self._lock:
-            for expired in [name for name, kept in self._keys.items() if kept.expires_at <= now]:
-                del self._keys[expired]
+            self._forget_expired(now)
             kept = self._keys.get((owner, key))
             if kept is None:
                 self._keys[owner, key] = _Key(fingerprint, holder, expires_at, lease_until)
@@ -370,3 +388,20 @@ class InMemoryAccountRepository(Store):
             self._users = fresh
             self._connections = {}
             self._jobs = {}
+
+
+def _outlived(jobs: Collection[SyncJob], finished_before: datetime) -> list[str]:
+    """The ids of the jobs finished before `finished_before` that are not their connection's
+    latest."""
+    latest: dict[str, datetime] = {}
+    for job in jobs:
+        latest[job.connection_id] = max(
+            job.created_at, latest.get(job.connection_id, job.created_at)
+        )
+    return [
+        job.id
+        for job in jobs
+        if job.finished_at is not None
+        and job.finished_at < finished_before
+        and job.created_at < latest[job.connection_id]
+    ]

@@ -9,9 +9,10 @@ the board holds no position for the user (noted then for the reads after), from 
 revision a cached read is keyed by comes from the board, or the primary.
 
 Each process watches its replicas from a thread of its own, every CHECK_SECONDS: where the primary's
-WAL stands, and how far each replica has replayed it. A replica that does not answer, or has not
-replayed what the primary had written `max_lag` seconds ago, is left out until it has; a read that
-fails on a replica leaves it out at once and goes to the primary.
+WAL stands, and how far each replica has replayed it. A replica that fails to answer, has not
+answered for SILENT_AFTER_SECONDS, or has not replayed what the primary had written `max_lag`
+seconds ago, is left out until it has; a read that fails on a replica leaves it out at once and
+goes to the primary.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: How often each process asks the primary and its replicas where their WAL stands.
 CHECK_SECONDS = 0.25
+#: A replica whose last answer to the watch is older than this is left out: one that went silent
+#: (a host gone without a word) holds the watch's query until it times out.
+SILENT_AFTER_SECONDS = 1.0
 
 T = TypeVar("T")
 
@@ -44,8 +48,9 @@ T = TypeVar("T")
 class Replica:
     name: str
     store: SqlAccountRepository
-    #: How far it had replayed when last asked.
+    #: How far it had replayed when last asked, and when it answered (time.monotonic()).
     replayed: int = 0
+    answered_at: float = 0.0
     in_rotation: bool = False
 
 
@@ -112,7 +117,14 @@ class ReplicaReads:
 
     def _current_for(self, needed: int) -> list[Replica]:
         """Replicas in rotation that have replayed `needed`, the next one first (round robin)."""
-        current = [r for r in self.replicas if r.in_rotation and r.replayed >= needed]
+        heard_since = time.monotonic() - SILENT_AFTER_SECONDS
+        current = [
+            replica
+            for replica in self.replicas
+            if replica.in_rotation
+            and replica.replayed >= needed
+            and replica.answered_at > heard_since
+        ]
         if not current:
             return []
         self._next = (self._next + 1) % len(current)
@@ -149,6 +161,7 @@ class ReplicaReads:
         for replica in self.replicas:
             try:
                 replica.replayed = replica.store.replayed_position()
+                replica.answered_at = time.monotonic()
             except StorageUnavailable as error:
                 self._leave_out(replica, f"it does not answer ({error.__cause__})")
                 continue

@@ -216,6 +216,9 @@ sync_jobs = Table(
     Column("lease_until", UtcDateTime(), nullable=True),
     UniqueConstraint("user_id", "id", name="sync_jobs_user_id_id_key"),
     CheckConstraint(f"status IN ({JOB_STATUSES_SQL})", name="sync_jobs_status_check"),
+    # Pruning (app/services/retention.py): by age, the latest of each connection kept.
+    Index("sync_jobs_finished_at_idx", "finished_at"),
+    Index("sync_jobs_connection_created_idx", "user_id", "connection_id", "created_at"),
     # At most one unfinished job per connection, whoever asks at the same time.
     Index(
         "sync_jobs_one_unfinished_idx",

@@ -1,18 +1,22 @@
-"""The whole SQL store at once: is it empty, seed, export, replace everything."""
+"""The whole SQL store at once: is it empty, seed, export, replace everything, prune, and where
+its WAL stands."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import (
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -20,10 +24,16 @@ from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
 from app.adapters.storage.sql.rows import ACCOUNT_COLUMNS, CONTENT_COLUMNS, account_from, new_rows
 from app.adapters.storage.tables import (
     accounts,
+    idempotency_keys,
+    sync_jobs,
     users,
+    webhook_deliveries,
 )
 from app.domain.accounts import Account
 from app.services.repositories import new_revision
+
+#: The PostgreSQL advisory lock a pruning transaction holds, so that one process prunes at a time.
+PRUNING_LOCK = int.from_bytes(b"accounts")
 
 
 class SqlAdministration(SqlBase):
@@ -91,6 +101,36 @@ class SqlAdministration(SqlBase):
             for table, rows in [(users, user_rows), (accounts, account_rows)]:
                 if rows:
                     connection.execute(insert(table), rows)
+
+    def prune(self, now: datetime, jobs_finished_before: datetime, limit: int) -> int:
+        newer = sync_jobs.alias("newer")
+        old_jobs = (
+            select(sync_jobs.c.pk)
+            .where(
+                sync_jobs.c.finished_at < jobs_finished_before,
+                exists().where(
+                    newer.c.user_id == sync_jobs.c.user_id,
+                    newer.c.connection_id == sync_jobs.c.connection_id,
+                    newer.c.created_at > sync_jobs.c.created_at,
+                ),
+            )
+            .limit(limit)
+        )
+        keys = idempotency_keys.c
+        expired_keys = select(keys.owner, keys.key).where(keys.expires_at <= now).limit(limit)
+        deliveries = webhook_deliveries.c
+        expired_deliveries = select(deliveries.id).where(deliveries.expires_at <= now).limit(limit)
+        statements = [
+            delete(sync_jobs).where(sync_jobs.c.pk.in_(old_jobs)),
+            delete(idempotency_keys).where(tuple_(keys.owner, keys.key).in_(expired_keys)),
+            delete(webhook_deliveries).where(deliveries.id.in_(expired_deliveries)),
+        ]
+        with self._transaction() as connection:
+            if self.dialect == "postgresql":
+                taken = connection.scalar(select(func.pg_try_advisory_xact_lock(PRUNING_LOCK)))
+                if not taken:
+                    return 0
+            return sum(connection.execute(statement).rowcount for statement in statements)
 
     def written_position(self) -> int:
         """Where this PostgreSQL primary's WAL stands: what a write committed so far reaches."""
