@@ -187,6 +187,7 @@ def test_compose_wires_known_settings_and_real_commands() -> None:
         "accounts",
         "proxy",
         "postgres",
+        "postgres-standby",
         "redis",
         "prometheus",
         "grafana",
@@ -231,6 +232,41 @@ def test_the_service_and_its_workers_share_one_revision_board() -> None:
         for name, env in writers.items()
     }
     assert set(boards.values()) == {("redis://redis:6379/0", "redis", None)}, boards
+
+
+def test_the_redis_cluster_profiles_give_the_service_and_its_workers_one_cluster() -> None:
+    override = yaml.safe_load((DEPLOY / "compose.redis-cluster.yaml").read_text())["services"]
+    component = DEPLOY / "components" / "redis-cluster"
+    patches = yaml.safe_load((component / "kustomization.yaml").read_text())["patches"]
+    patched = [
+        container["env"][0]
+        for patch in patches
+        for container in yaml.safe_load(patch["patch"])["spec"]["template"]["spec"]["containers"]
+    ]
+    urls = {override[name]["environment"]["ACCOUNTS_REDIS_URL"] for name in ("accounts", "worker")}
+    assert len(urls) == 1
+    assert next(iter(urls)).startswith("redis+cluster://")
+    assert {entry["name"] for entry in patched} == {"ACCOUNTS_REDIS_URL"}
+    assert len(patched) == 2
+    assert len({entry["value"] for entry in patched}) == 1
+    assert patched[0]["value"].startswith("redis+cluster://")
+    kinds = {
+        document["kind"]
+        for document in yaml.safe_load_all((component / "redis-cluster.yaml").read_text())
+    }
+    assert kinds == {"Service", "StatefulSet", "Job"}
+
+
+def test_the_service_reads_a_standby_with_revisions_on_redis() -> None:
+    """Replicas need the board (app/adapters/storage/replicas.py), in compose and Kubernetes."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    service = compose["accounts"]["environment"]
+    assert "postgres-standby" in service["ACCOUNTS_READ_REPLICA_URL"]
+    assert "pg_basebackup" in compose["postgres-standby"]["command"][0]
+    kubernetes = {variable["name"] for variable in containers()["accounts-service"]["env"]}
+    assert "ACCOUNTS_READ_REPLICA_URL" in kubernetes
+    for env in (service, env_of(containers()["accounts-service"])):
+        assert env["ACCOUNTS_REVISIONS"] == "redis"
 
 
 @pytest.fixture

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from app.adapters.storage.sql import SqlAccountRepository
 
 
-def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepository:
-    """A repository on the database at `url`, whose schema must be up to date."""
+def sql_repository(
+    url: str, settings: Mapping[str, Any], replica: bool = False
+) -> SqlAccountRepository:
+    """A repository on the database at `url`, whose schema must be up to date; a replica's is
+    its primary's, and one that cannot be reached yet is left out until it can (replicas.py)."""
     # Imported here, not above: SQLAlchemy and Alembic add to every start (a measurable pause),
     # which the in-memory default (and every fixture server) would pay for nothing.
     from sqlalchemy import exc
@@ -34,6 +37,8 @@ def sql_repository(url: str, settings: Mapping[str, Any]) -> SqlAccountRepositor
         statement_timeout_ms=settings["DB_STATEMENT_TIMEOUT_MS"],
         transaction_pooling=bool(settings["DB_TRANSACTION_POOLING"]),
     )
+    if replica:
+        return SqlAccountRepository(engine)
     where = f"database {engine.url.render_as_string(hide_password=True)}"
     try:
         current = is_current(engine)
@@ -87,7 +92,7 @@ def build_stores(settings: Mapping[str, Any]) -> tuple[Store, ReplicaReads | Non
 
     return boarded, ReplicaReads(
         board,
-        [sql_repository(url, settings) for url in replicas],
+        [sql_repository(url, settings, replica=True) for url in replicas],
         primary.written_position,
         float(settings["READ_REPLICA_MAX_LAG_SECONDS"]),
     )
