@@ -70,7 +70,7 @@ def serve(seed: Path, host: str, port: int, threads: int) -> None:
 
     try:
         run(seed, host, port, threads)
-    except SeedDataError as error:
+    except (SeedDataError, ConfigurationError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -182,12 +182,17 @@ database_url = click.option(
 @database_url
 def upgrade(database_url: str) -> None:
     """Create the schema, or bring it up to date; does nothing when it already is."""
-    from app.adapters.storage.engine import make_engine
+    from app.adapters.storage.engine import make_engine, reaching
     from app.adapters.storage.migrate import upgrade as upgrade_schema
 
     try:
         pooled = bool(settings()["DB_TRANSACTION_POOLING"])
-        upgrade_schema(make_engine(database_url, transaction_pooling=pooled))
+        engine = make_engine(database_url, transaction_pooling=pooled)
+        try:
+            with reaching(engine):
+                upgrade_schema(engine)
+        finally:
+            engine.dispose()
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from None
     click.echo("schema is up to date")

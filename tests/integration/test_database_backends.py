@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -127,6 +128,24 @@ def test_read_replicas_need_postgresql_and_the_revision_board(
             REVISIONS=revisions,
             REDIS_URL="redis://127.0.0.1:1",
         )
+
+
+def test_a_replica_away_at_start_is_left_out_and_reported_never_unready(
+    postgres_url: str, redis_url: str, app_on: Callable[..., Flask]
+) -> None:
+    client = app_on(
+        emptied(postgres_url),
+        READ_REPLICA_URL="postgresql://postgres@127.0.0.1:1/test",
+        REVISIONS="redis",
+        REDIS_URL=redis_url,
+        REVISIONS_NAMESPACE=secrets.token_hex(8),
+    ).test_client()
+    assert client.get("/users/user123/accounts").data == USER123_RESPONSE  # from the primary
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    checks = loads_exact(ready.data)["checks"]
+    assert checks["database"] == "ok"
+    assert checks["read replica 127.0.0.1:1"] != "ok"
 
 
 def test_while_postgresql_is_away_requests_get_503_and_then_recover(

@@ -22,9 +22,7 @@ def sql_repository(
     its primary's, and one that cannot be reached yet is left out until it can (replicas.py)."""
     # Imported here, not above: SQLAlchemy and Alembic add to every start (a measurable pause),
     # which the in-memory default (and every fixture server) would pay for nothing.
-    from sqlalchemy import exc
-
-    from app.adapters.storage.engine import make_engine
+    from app.adapters.storage.engine import make_engine, reaching
     from app.adapters.storage.migrate import is_current
     from app.adapters.storage.sql import SqlAccountRepository
 
@@ -39,14 +37,10 @@ def sql_repository(
     )
     if replica:
         return SqlAccountRepository(engine)
-    where = f"database {engine.url.render_as_string(hide_password=True)}"
-    try:
+    with reaching(engine):
         current = is_current(engine)
-    except (exc.DBAPIError, exc.TimeoutError) as error:
-        # libpq spreads its reason over several lines; the operator gets one.
-        reason = " ".join(str(error.orig if isinstance(error, exc.DBAPIError) else error).split())
-        raise ConfigurationError(f"{where}: cannot reach it: {reason}") from None
     if not current:
+        where = f"database {engine.url.render_as_string(hide_password=True)}"
         raise ConfigurationError(
             f"{where}: its schema is not up to date; run `accounts-service db upgrade` first"
         )

@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, InvalidatePoolError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidatePoolError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.adapters.exact_json import dumps_bytes, loads_exact
 from app.adapters.storage.deadlines import deadlines
@@ -109,6 +112,21 @@ def make_engine(
         _ping_when_idle(engine, bound)
     _engines.add(engine)
     return engine
+
+
+@contextmanager
+def reaching(engine: Engine) -> Iterator[None]:
+    """Around a first use of `engine`: a database that cannot be reached becomes a
+    ConfigurationError of one line that says why."""
+    try:
+        yield
+    except (DBAPIError, PoolTimeoutError) as error:
+        # libpq spreads its reason over several lines; the operator gets one.
+        reason = " ".join(str(error.orig if isinstance(error, DBAPIError) else error).split())
+        if "unsupported startup parameter" in reason:
+            reason += " (a transaction pooler in front? set ACCOUNTS_DB_TRANSACTION_POOLING=true)"
+        where = f"database {engine.url.render_as_string(hide_password=True)}"
+        raise ConfigurationError(f"{where}: cannot reach it: {reason}") from None
 
 
 def _bound_every_round_trip(engine: Engine, seconds: float) -> None:
