@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -32,6 +31,7 @@ from app.adapters.storage.migrate import upgrade
 from app.adapters.storage.revisions import RedisRevisions
 from bench import wrk
 from bench.postgres_scale import load
+from harness import children_of
 from harness.engines import PostgresServer, pgbouncer, postgres_with_standbys, redis_cluster
 from harness.gunicorn import DATABASE_WORKERS, serving
 
@@ -146,31 +146,19 @@ def reads_while(env: Mapping[str, str], standby: PostgresServer, how: str) -> st
         if how == "killed":
             standby.kill()
         else:
-            for child in [pid, *_children(pid)]:
+            for child in [pid, *children_of(pid)]:
                 os.kill(child, signal.SIGSTOP)
         time.sleep(5)
         running.clear()
         for thread in threads:
             thread.join()
         if how != "killed":
-            for child in [pid, *_children(pid)]:
+            for child in [pid, *children_of(pid)]:
                 os.kill(child, signal.SIGCONT)
         after = statuses[before:]
         errors = sum(1 for status in after if status != 200)
         slowest_ms = slowest[0] * 1000
         return f"{len(after)} reads in the 5 s after, {errors} not 200, slowest {slowest_ms:.0f} ms"
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def main() -> None:

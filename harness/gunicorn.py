@@ -13,9 +13,8 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from harness import REPO_ROOT
+from harness import REPO_ROOT, children_of
 
 #: How many worker processes gunicorn.conf.py starts on a database.
 DATABASE_WORKERS = max(2, os.cpu_count() or 1)
@@ -75,17 +74,8 @@ class Gunicorn:
         return self.log
 
     def worker_pids(self) -> list[int]:
-        """The master's child processes, read from /proc."""
-        children = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                # The command name (field 2) may hold spaces; the fields after its ")" do not.
-                fields = stat.read_text().rpartition(")")[2].split()
-            except OSError:  # the process ended while we looked
-                continue
-            if int(fields[1]) == self.process.pid:
-                children.append(int(stat.parent.name))
-        return children
+        """The master's child processes."""
+        return children_of(self.process.pid)
 
     def wait_for_workers(self, count: int, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout

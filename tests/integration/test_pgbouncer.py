@@ -3,6 +3,8 @@ with ACCOUNTS_DB_TRANSACTION_POOLING it works; without, start-up says what to se
 
 from __future__ import annotations
 
+import secrets
+
 from click.testing import CliRunner
 
 from app import create_app
@@ -36,12 +38,15 @@ def test_with_the_setting_writes_reads_and_retries_go_through(pgbouncer_url: str
         }
     )
     client = app.test_client()
+    # The database is the session's (the contract suite runs through it too): a user of its own.
+    user = f"pooled-{secrets.token_hex(4)}"
+    assert client.post("/users", json={"id": user}).status_code == 201
     account = valid_account("savings")
     keyed = {"Idempotency-Key": "through-pgbouncer"}
-    first = client.post("/users/user123/accounts", json=account, headers=keyed)
+    first = client.post(f"/users/{user}/accounts", json=account, headers=keyed)
     assert first.status_code == 201, first.data
-    assert client.post("/users/user123/accounts", json=account, headers=keyed).data == first.data
-    path = f"/users/user123/accounts/{account['id']}"
+    assert client.post(f"/users/{user}/accounts", json=account, headers=keyed).data == first.data
+    path = f"/users/{user}/accounts/{account['id']}"
     for balance in range(1, 8):  # past psycopg's threshold for preparing a statement
         assert client.patch(path, json={"balance": balance}).status_code == 200
         assert loads_exact(client.get(path).data)["balance"] == balance

@@ -22,11 +22,11 @@ A write in progress longer than PENDING_SECONDS could let a reader store the rev
 before it; the database's bounds (statement, pool and connect timeouts: about 15 s by default)
 end every write well within it.
 
-On a Redis Cluster every script touches one key (a user's hash, tagged `{user}`, or the global
-one), and a reader reads the two hashes side by side, in either order: a revision is trusted only
-when it was stored under the global epoch that is current and unmarked, and a global write
-changes that epoch when it starts and again when it ends, so no order of the two reads lets a
-revision older than an acknowledged write through.
+Every script touches one key (a user's hash, tagged `{user}`, or the global one), so that a Redis
+Cluster runs each on one slot, and a reader reads the two hashes side by side, in either order: a
+revision is trusted only when it was stored under the global epoch that is current and unmarked,
+and a global write changes that epoch when it starts and again when it ends, so no order of the
+two reads lets a revision older than an acknowledged write through.
 
 On PostgreSQL the unmark also records where the primary's WAL stood once the write was done (the
 user's highest such position is kept): read replicas serve a user's reads only once they have
