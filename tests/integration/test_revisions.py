@@ -172,9 +172,8 @@ def test_a_write_leaves_where_the_wal_stood_once_it_was_done(
     processes: tuple[Process, Process], database: SqlAccountRepository
 ) -> None:
     reader, writer = processes
-    # Nothing noted yet: only the primary can be trusted for alice.
-    assert reader.board.position("alice") is None
-    reader.board.note_position("alice", database.written_position())
+    # Nothing noted yet: only the primary can be trusted for alice, and where it stands is noted.
+    assert reader.board.position("alice", database.written_position) is None
     noted = reader.board.position("alice")
     assert noted is not None
     with writer.board.writing("alice"):

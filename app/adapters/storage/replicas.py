@@ -9,7 +9,8 @@ the board holds no position for the user (noted then for the reads after), from 
 revision a cached read is keyed by comes from the board, or the primary.
 
 Each process watches its replicas from a thread of its own, every CHECK_SECONDS: where the primary's
-WAL stands, and how far each replica has replayed it. A replica that fails to answer, has not
+WAL stands, and how far each replica has replayed it (one small query to each, four times a
+second per process). A replica that fails to answer, has not
 answered for SILENT_AFTER_SECONDS, or has not replayed what the primary had written `max_lag`
 seconds ago, is left out until it has; a read that fails on a replica leaves it out at once and
 goes to the primary.
@@ -98,12 +99,8 @@ class ReplicaReads:
 
     def _read(self, user_id: str, read: Callable[[Any], T]) -> T:
         self._watch()
-        needed = self._board.position(user_id)
-        if needed is None:
-            # For the reads after this one (see the board's note_position).
-            with contextlib.suppress(StorageUnavailable):
-                self._board.note_position(user_id, self._written_position())
-        else:
+        needed = self._board.position(user_id, self._written_position)
+        if needed is not None:
             for replica in self._current_for(needed):
                 try:
                     found = read(replica.store)

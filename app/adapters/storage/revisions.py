@@ -38,6 +38,7 @@ notes where its WAL stands for the reads after.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -210,12 +211,18 @@ class RedisRevisions:
             self._pause.failed(error)
         return found
 
-    def position(self, user_id: str) -> int | None:
+    def position(self, user_id: str, written_now: Callable[[], int] | None = None) -> int | None:
         """The highest WAL position a write to the user (or to everyone) left; None while a
-        write is in progress, when Redis cannot say or when the board holds no position (see
-        `note_position`): then only the primary is sure to be current."""
+        write is in progress, when Redis cannot say, or when the board holds no position: then
+        only the primary is sure to be current. In the last case, `written_now` (where the
+        primary's WAL stands) is noted for the reads after (see `note_position`)."""
         look = self._look(user_id)
-        if look is None or look.marked or look.position is None or look.all_position is None:
+        if look is None or look.marked:
+            return None
+        if look.position is None or look.all_position is None:
+            if written_now is not None:
+                with contextlib.suppress(StorageUnavailable):
+                    self.note_position(user_id, written_now())
             return None
         return max(look.position, look.all_position)
 
