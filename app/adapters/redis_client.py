@@ -12,7 +12,9 @@ database, memory), not the start.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +68,7 @@ class LazyRedis:
         self._url = url
         self._timeout = timeout_seconds
         self._client: redis.Redis | RedisCluster | None = None
+        self._kept: KeptConnections | None = None
         self._lock = threading.Lock()
 
     def __call__(self) -> redis.Redis | RedisCluster:
@@ -75,11 +78,69 @@ class LazyRedis:
             with self._lock:
                 if self._client is None:
                     self._client = _connect(self._url, self._timeout)
+                    if isinstance(self._client, redis.Redis):
+                        self._kept = KeptConnections(self._client)
                 client = self._client
         return client
 
+    def kept(self) -> KeptConnections | None:
+        """Connections kept per thread, on one Redis server; None on a cluster."""
+        self()
+        return self._kept
+
     def close(self) -> None:
         with self._lock:
+            if self._kept is not None:
+                self._kept.close()
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+def packed(*commands: Sequence[str | bytes]) -> bytes:
+    """Commands in Redis's protocol (RESP), ready to send at once."""
+    parts = []
+    for command in commands:
+        parts.append(b"*%d\r\n" % len(command))
+        for argument in command:
+            value = argument.encode() if isinstance(argument, str) else argument
+            parts.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    return b"".join(parts)
+
+
+class KeptConnections:
+    """For the busiest read (a revision per cached request, app/adapters/storage/revisions.py):
+    one connection per thread, made once and kept, and commands packed by the caller, so that a
+    round trip skips the pool's checkout and redis-py's command machinery, which cost about as
+    much as the round trip itself (bench/README.md). One Redis server only: a cluster's commands
+    go through its client, which knows the slots."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        pool = client.connection_pool
+        # redis-py's connections are untyped: Any, here.
+        self._make: Callable[[], Any] = lambda: pool.connection_class(**pool.connection_kwargs)
+        self._local = threading.local()
+        self._made: list[Any] = []
+
+    def close(self) -> None:
+        for connection in self._made:
+            connection.disconnect()
+        self._made.clear()
+
+    def round_trip(self, commands: bytes, replies: int) -> list[Any]:
+        """Sends `commands` (see `packed`) and reads `replies` answers; a connection that fails
+        is dropped, and the next call makes another."""
+        kept = getattr(self._local, "kept", None)
+        if kept is None or kept[0] != os.getpid():  # threads do not survive a fork, but be sure
+            kept = (os.getpid(), self._make())
+            self._local.kept = kept
+            self._made.append(kept[1])
+        connection = kept[1]
+        try:
+            connection.send_packed_command([commands], check_health=False)
+            return [connection.read_response() for _ in range(replies)]
+        except BaseException:
+            connection.disconnect()
+            self._local.kept = None
+            self._made.remove(connection)
+            raise

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple, TypeVar
 from redis.exceptions import NoScriptError
 
 from app.adapters.pause import Pause
-from app.adapters.redis_client import REDIS_ERRORS, LazyRedis
+from app.adapters.redis_client import REDIS_ERRORS, LazyRedis, packed
 from app.domain.accounts import Account
 from app.domain.errors import StorageUnavailable
 from app.services import unit as unit_of_work
@@ -67,6 +67,7 @@ _PREFIX = "accounts-service:revision:"
 # hash's: e, the epoch); e, in a user's hash, the epoch the revision was stored under; l, the
 # highest WAL position a write left (16 hex digits).
 _FIELDS = ("p", "r", "g", "e", "l")
+_EVERYONE_FIELDS = ("p", "e", "l")
 # KEYS: the user's hash. ARGV: the generation and epoch the reader saw ("" for none), the
 # revision, the TTL.
 _STORE = """
@@ -177,10 +178,7 @@ class RedisRevisions:
         if self._pause.paused():
             return None
         try:
-            reading = self._client().pipeline(transaction=False)
-            reading.hmget(self._key(user_id), list(_FIELDS))
-            reading.hmget(self._everyone, ["p", "e", "l"])
-            (writers, revision, generation, epoch, position), everyone = reading.execute()
+            (writers, revision, generation, epoch, position), everyone = self._hashes(user_id)
         except REDIS_ERRORS as error:
             self._pause.failed(error)
             return None
@@ -195,6 +193,21 @@ class RedisRevisions:
             _text(everyone[1]),
             _position(everyone[2]),
         )
+
+    def _hashes(self, user_id: str) -> list[Any]:
+        """The user's hash and the global one: on one server, in one round trip on the thread's
+        own connection; on a cluster, through its client (they may be on two nodes)."""
+        kept = self._client.kept()
+        if kept is not None:
+            reading = packed(
+                ("HMGET", self._key(user_id), *_FIELDS),
+                ("HMGET", self._everyone, *_EVERYONE_FIELDS),
+            )
+            return kept.round_trip(reading, 2)
+        pipeline = self._client().pipeline(transaction=False)
+        pipeline.hmget(self._key(user_id), list(_FIELDS))
+        pipeline.hmget(self._everyone, list(_EVERYONE_FIELDS))
+        return list(pipeline.execute())
 
     def revision(self, user_id: str, from_store: Callable[[], int]) -> int:
         """The user's revision: Redis's when it may be trusted, the store's otherwise."""
