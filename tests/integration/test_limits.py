@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -84,15 +85,48 @@ def test_behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() -> N
     assert [through_proxy(one), through_proxy(two), through_proxy(one)] == [200, 200, 429]
 
 
-def test_workers_share_one_count_in_redis(redis_url: str) -> None:
-    # Two apps stand for two gunicorn worker processes: alone, each would allow 3.
-    workers = [
-        limited_app(RATE_LIMIT_PER_ADDRESS="3 per minute", REDIS_URL=redis_url).test_client()
+def sharing_workers(redis_url: str, budget: str) -> tuple[list[FlaskClient], Callable[[], None]]:
+    """Two apps standing for two gunicorn worker processes on one Redis, and what makes both
+    exchange their counts with it (left to the test: their own threads wait an hour)."""
+    apps = [
+        limited_app(
+            RATE_LIMIT_PER_ADDRESS=budget, REDIS_URL=redis_url, RATE_LIMIT_SHARE_SECONDS=3600
+        )
         for _ in range(2)
     ]
+
+    def exchange() -> None:
+        # Twice round: the first adds every process's counts, the second reads them all back.
+        for app in apps * 2:
+            shared = app.extensions["accounts-service rate limits"].shared
+            shared.share()
+
+    return [app.test_client() for app in apps], exchange
+
+
+def test_workers_share_one_count_in_redis(redis_url: str) -> None:
+    # Alone, each would allow 3.
+    workers, exchange = sharing_workers(redis_url, "3 per minute")
     address = a_fresh_address()
-    statuses = [get(workers[n % 2], address).status_code for n in range(4)]
+    statuses = []
+    for n in range(4):
+        statuses.append(get(workers[n % 2], address).status_code)
+        exchange()
     assert statuses == [200, 200, 200, 429]
+
+
+def test_between_exchanges_a_budget_is_passed_by_no_more_than_the_others_admit(
+    redis_url: str,
+) -> None:
+    workers, exchange = sharing_workers(redis_url, "3 per minute")
+    address = a_fresh_address()
+    # No exchange yet: each counts only its own, so the budget is passed by the other's 3.
+    statuses = [get(workers[n % 2], address).status_code for n in range(8)]
+    assert statuses == [200] * 6 + [429] * 2
+    exchange()
+    assert [get(worker, address).status_code for worker in workers] == [429, 429]
+    # A request no process admitted is never counted: another address is untouched.
+    assert get(workers[0], a_fresh_address()).status_code == 200
 
 
 def test_with_redis_unreachable_requests_are_served_and_counted_in_memory() -> None:

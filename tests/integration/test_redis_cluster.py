@@ -84,14 +84,21 @@ def test_rate_limits_are_counted_on_the_cluster_across_apps(
 ) -> None:
     database = emptied(postgres_url)
     apps = [
-        cluster_app(database, redis_cluster_url, RATE_LIMIT_PER_ADDRESS="4 per minute")
+        cluster_app(
+            database,
+            redis_cluster_url,
+            RATE_LIMIT_PER_ADDRESS="4 per minute",
+            RATE_LIMIT_SHARE_SECONDS=3600,  # exchanged below, after every request
+        )
         for _ in range(2)
     ]
     address = {"REMOTE_ADDR": f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}"}
-    statuses = [
-        apps[n % 2].test_client().get("/users/user123/accounts", environ_base=address).status_code
-        for n in range(6)
-    ]
+    statuses = []
+    for n in range(6):
+        client = apps[n % 2].test_client()
+        statuses.append(client.get("/users/user123/accounts", environ_base=address).status_code)
+        for app in apps * 2:  # every process's counts added, then all read back
+            app.extensions["accounts-service rate limits"].shared.share()
     assert statuses == [200] * 4 + [429] * 2  # one budget, whichever process counts
     for app in apps:
         components_of(app).close()

@@ -1,10 +1,13 @@
 """Rate limits: one budget per client address, and one per bearer token, across all routes.
 
-Counted with the `limits` library (sliding window counters) in Redis, or a Redis Cluster, when
-ACCOUNTS_REDIS_URL is set, so that every worker process (and machine) shares one count; in this
-process's memory otherwise, which is exact for the one-process in-memory store. If Redis stops
-answering, counting goes on in memory rather than failing requests, and returns to Redis once it
-answers.
+Budgets are parsed by the `limits` library and counted in sliding windows. With ACCOUNTS_REDIS_URL
+(one Redis, or a Redis Cluster) every worker process and machine shares one count, each process
+counting on its own and exchanging its counts with Redis every RATE_LIMIT_SHARE_SECONDS, so that a
+request costs no round trip (app/adapters/shared_counts.py: a budget may be passed by what the
+other processes admit in one such interval). Without Redis, each process counts in its own memory
+(with `limits`' memory storage), which is exact for the one-process in-memory store. If Redis
+stops answering, counting goes on in memory rather than failing requests, and returns to Redis
+once it answers.
 
 The check is one function of the client's address and bearer token, not a Flask hook of a
 library's own, so that the cached reads answered in front of Flask
@@ -22,11 +25,12 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.adapters.pause import Pause
+from app.adapters.shared_counts import SharedCounts
 from app.entrypoints.http.problems import Problem
 
 if TYPE_CHECKING:
@@ -66,7 +70,13 @@ def _token_identity(_: str, token: str) -> str | None:
 class RateLimits:
     """The configured budgets and where they are counted."""
 
-    def __init__(self, per_address: str, per_token: str, redis_url: str | None) -> None:
+    def __init__(
+        self,
+        per_address: str,
+        per_token: str,
+        redis_url: str | None,
+        share_seconds: float = 0.1,
+    ) -> None:
         self._budgets: list[_Budget] = []
         if per_address:
             self._budgets.append(
@@ -87,10 +97,10 @@ class RateLimits:
                 )
             )
         self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._redis_url = redis_url
-        # Made at first use: a Redis Cluster's client asks for the slot map when it is made.
-        self._redis: SlidingWindowCounterRateLimiter | None = None
         self._pause = Pause("rate limits", "counting in memory")
+        self.shared = (
+            SharedCounts(redis_url, share_seconds, self._pause) if redis_url is not None else None
+        )
 
     def __bool__(self) -> bool:
         return bool(self._budgets)
@@ -124,19 +134,10 @@ class RateLimits:
         return outcome
 
     def _hit(self, budget: _Budget, identity: str) -> bool:
-        if self._redis_url is not None and not self._pause.paused():
-            try:
-                if self._redis is None:
-                    storage = storage_from_string(
-                        self._redis_url, socket_connect_timeout=1, socket_timeout=1
-                    )
-                    self._redis = SlidingWindowCounterRateLimiter(storage)
-                allowed = self._redis.hit(budget.limit, _NAMESPACE, budget.scope, identity)
-            except Exception as error:  # whatever Redis fails with, counting goes on in memory
-                self._pause.failed(error)
-            else:
-                self._pause.answered()
-                return allowed
+        if self.shared is not None and not self._pause.paused():
+            limit = budget.limit
+            key = f"{budget.scope}:{identity}"
+            return self.shared.hit(key, limit.amount, limit.get_expiry())
         return self._memory.hit(budget.limit, _NAMESPACE, budget.scope, identity)
 
 
@@ -146,7 +147,9 @@ def register_limits(app: Flask) -> RateLimits:
         app.config["RATE_LIMIT_PER_ADDRESS"],
         app.config["RATE_LIMIT_PER_TOKEN"],
         app.config["REDIS_URL"] or None,
+        float(app.config["RATE_LIMIT_SHARE_SECONDS"]),
     )
+    app.extensions["accounts-service rate limits"] = limits
     if not limits:
         return limits
     if not app.config["REDIS_URL"] and app.config["DATABASE_URL"]:
