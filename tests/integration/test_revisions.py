@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.adapters.pause import PAUSE_SECONDS
+from app.adapters.redis_client import LazyRedis
 from app.adapters.storage.revisions import RedisRevisions, RevisionBoardStore
 from app.adapters.storage.sql import SqlAccountRepository
 from app.domain.errors import StorageUnavailable, UserNotFound
@@ -214,6 +215,21 @@ def test_a_write_whose_position_cannot_be_read_leaves_its_user_to_the_primary(
     writer.store.add_account("alice", account("savings", "s1"))
     assert reader.board.position("alice") is None  # the mark stays, for PENDING_SECONDS
     assert reader.revision() == database.user_revision("alice")
+
+
+def test_a_redis_that_forgot_its_scripts_runs_them_again(
+    processes: tuple[Process, Process], database: SqlAccountRepository, board_url: str
+) -> None:
+    reader, writer = processes
+    reader.revision()
+    client = LazyRedis(board_url, 1.0)
+    client().script_flush()  # as a restarted Redis
+    client.close()
+    writer.store.add_account("alice", account("savings", "s1"))  # marked, by a script
+    reads = reader.database_reads
+    assert reader.revision() == database.user_revision("alice")
+    assert reader.revision() == database.user_revision("alice")
+    assert reader.database_reads == reads + 1  # the first stored it in Redis, by a script
 
 
 def test_a_deleted_user_has_no_revision_anywhere(

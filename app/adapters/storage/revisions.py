@@ -219,7 +219,7 @@ class RedisRevisions:
         found = from_store()
         arguments = [look.generation, look.current_epoch, found, KEPT_SECONDS]
         try:
-            self._store(self._client(), self._key(user_id), arguments)
+            self._store(self._client, self._key(user_id), arguments)
         except REDIS_ERRORS as error:
             self._pause.failed(error)
         return found
@@ -245,7 +245,7 @@ class RedisRevisions:
         noted = f"{position:016x}"
         try:
             for key in (self._key(user_id), self._everyone):
-                self._note(self._client(), key, [noted, KEPT_SECONDS])
+                self._note(self._client, key, [noted, KEPT_SECONDS])
         except REDIS_ERRORS as error:
             self._pause.failed(error)
 
@@ -293,7 +293,7 @@ class RedisRevisions:
     def _marked(self, key: str, change: int, field: str, position: str) -> None:
         generation = secrets.token_hex(8)
         arguments = [change, generation, PENDING_SECONDS, KEPT_SECONDS, field, position]
-        self._mark(self._client(), key, arguments)
+        self._mark(self._client, key, arguments)
 
 
 class Script:
@@ -303,11 +303,19 @@ class Script:
         self._source = source
         self._digest = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
-    def __call__(self, client: Any, key: str, arguments: Sequence[Any]) -> Any:
+    def __call__(self, client: LazyRedis, key: str, arguments: Sequence[Any]) -> Any:
+        """Runs on the thread's kept connection on one server, through the client on a
+        cluster (which finds the key's node)."""
+        kept = client.kept()
+        texts = [str(argument) for argument in arguments]
         try:
-            return client.evalsha(self._digest, 1, key, *arguments)
+            if kept is not None:
+                return kept.round_trip(packed(("EVALSHA", self._digest, "1", key, *texts)), 1)[0]
+            return client().evalsha(self._digest, 1, key, *texts)
         except NoScriptError:
-            return client.eval(self._source, 1, key, *arguments)
+            if kept is not None:
+                return kept.round_trip(packed(("EVAL", self._source, "1", key, *texts)), 1)[0]
+            return client().eval(self._source, 1, key, *texts)
 
 
 class RevisionBoardStore:
