@@ -19,7 +19,8 @@ server at a time, so that none takes CPU from another's run:
   TOKENS), so the limits' cost is paid on every request but one load generator never reaches
   them;
 - ours, default: the same gunicorn.conf.py with the in-memory store, one process;
-- with --baseline REV: ours, production, as of commit REV (a git worktree), for before/after;
+- with --baseline REV: ours, production, as of commit REV (a git worktree), for before/after, on
+  a copy of the database with the migrations added since undone;
 - the Express peer (one Node process) and the FastAPI peer (uvicorn, 2 workers), started by
   their own run.sh from a copy of the read-only peers folder.
 
@@ -49,8 +50,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import make_url
 
+from app.adapters.storage.engine import make_engine
+from app.adapters.storage.migrate import downgrade
 from app.adapters.tokens import mint_token
 from app.config import DefaultConfig
 from bench import wrk
@@ -169,6 +174,26 @@ def fresh_database(admin_url: str, name: str, seed_file: Path) -> str:
     with psycopg.connect(url, autocommit=True) as database:
         database.execute("VACUUM ANALYZE")
         database.execute("CHECKPOINT")  # its writes now, not during the first server's run
+    return url
+
+
+def baseline_database(admin_url: str, source: str, tree: Path) -> str:
+    """A copy of the database `source` whose schema is the one the code at `tree` expects: the
+    migrations added since undone (the data is the same)."""
+    name = f"{source}_baseline"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    scripts = Config()
+    scripts.set_main_option("script_location", str(tree / "app" / "migrations"))
+    head = ScriptDirectory.from_config(scripts).get_current_head()
+    engine = make_engine(url)
+    downgrade(engine, str(head))
+    engine.dispose()
+    with psycopg.connect(url, autocommit=True) as database:
+        database.execute("VACUUM ANALYZE")
+        database.execute("CHECKPOINT")
     return url
 
 
@@ -312,13 +337,14 @@ def main() -> None:
             ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), args.baseline],
             check=True,
         )
+        old_database = baseline_database(args.admin_url, "accounts_compare", tree)
         servers.insert(
             2,
             Server(
                 f"ours, production, at {args.baseline}",
                 [*gunicorn, "wsgi:app"],
                 tree,
-                production,
+                {**production, "ACCOUNTS_DATABASE_URL": old_database},
                 True,
                 ours,
             ),

@@ -27,6 +27,15 @@ def upgrade(engine: Engine, target: str = "head") -> None:
         command.upgrade(config, target)
 
 
+def downgrade(engine: Engine, target: str) -> None:
+    """Undo every migration after `target` (a revision): for running an older version of the
+    code on a copy of the data (bench/compare.py's --baseline)."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, target)
+
+
 def is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         applied = set(MigrationContext.configure(connection).get_current_heads())
