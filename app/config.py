@@ -46,8 +46,8 @@ class DefaultConfig:
     RATE_LIMIT_PER_TOKEN = "50 per second"  # noqa: S105  # nosec B105
     #: Redis for counting rate limits across worker processes, e.g. redis://127.0.0.1:6379.
     REDIS_URL: str | None = None
-    #: How often each process adds its rate-limit counts to Redis's and reads everyone's: a
-    #: budget may be passed by what the other processes admit in that time.
+    #: How often each process adds its new rate-limit counts to Redis's and reads everyone's
+    #: back: a budget may be passed by what each process admits in that time.
     RATE_LIMIT_SHARE_SECONDS = 0.1
     #: How many proxies of ours stand in front (their X-Forwarded-For is trusted); 0 for none.
     TRUSTED_PROXIES = 0

@@ -7,9 +7,10 @@ once in one round trip. Windows slide as the `limits` library's sliding window c
 window's count, plus the previous window's weighted by how much of it the last `window` seconds
 still cover.
 
-The price is a bounded overshoot: between two exchanges a process sees only its own new requests,
-so a budget can be passed by what the other processes admit in one interval: at most
-`share_seconds` of each one's traffic for that key, and never more than the budget each.
+The price is a bounded overshoot: a process learns of the others' requests for a key at the
+exchange after its own next request for it, so a budget can be passed by what each other process
+admits before it learns: at most `share_seconds` of its traffic for that key, and never more than
+the budget.
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ class SharedCounts:
         with self._lock:
             for key in [k for k, c in self._counts.items() if now - c.seen_at > 2 * c.window]:
                 del self._counts[key]
-            sending = [(key, count.window, count.pending) for key, count in self._counts.items()]
+            # Only keys with new requests: a key's count matters again when it is asked again,
+            # and is read back at the exchange after that.
+            sending = [(k, c.window, c.pending) for k, c in self._counts.items() if c.pending]
             for count in self._counts.values():
                 count.pending = 0
         if not sending:
@@ -109,9 +112,11 @@ class SharedCounts:
         for key, window, added in sending:
             index = int(now // window)
             current, previous = (f"{_PREFIX}{{{key}}}:{window}:{n}" for n in (index, index - 1))
-            if added:
-                commands += [("INCRBY", current, str(added)), ("EXPIRE", current, str(2 * window))]
-            commands.append(("MGET", current, previous))
+            commands += [
+                ("INCRBY", current, str(added)),
+                ("EXPIRE", current, str(2 * window)),
+                ("MGET", current, previous),
+            ]
         try:
             replies = iter(self._round_trip(commands))
         except REDIS_ERRORS:
@@ -121,9 +126,8 @@ class SharedCounts:
                         unsent.pending += added
             raise
         with self._lock:
-            for key, window, added in sending:
-                if added:
-                    next(replies), next(replies)
+            for key, window, _ in sending:
+                next(replies), next(replies)
                 current, previous = next(replies)
                 if (known := self._counts.get(key)) is not None:
                     known.index = int(now // window)

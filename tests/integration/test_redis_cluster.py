@@ -93,13 +93,20 @@ def test_rate_limits_are_counted_on_the_cluster_across_apps(
         for _ in range(2)
     ]
     address = {"REMOTE_ADDR": f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}"}
-    statuses = []
-    for n in range(6):
-        client = apps[n % 2].test_client()
-        statuses.append(client.get("/users/user123/accounts", environ_base=address).status_code)
-        for app in apps * 2:  # every process's counts added, then all read back
+
+    def get(app: Flask) -> int:
+        listed = app.test_client().get("/users/user123/accounts", environ_base=address)
+        return listed.status_code
+
+    def exchange() -> None:
+        for app in apps * 2:  # every process's counts added, then read back
             app.extensions["accounts-service rate limits"].shared.share()
-    assert statuses == [200] * 4 + [429] * 2  # one budget, whichever process counts
+
+    assert [get(apps[0]) for _ in range(4)] == [200] * 4
+    exchange()
+    assert get(apps[1]) == 200  # it learns of them at the exchange after its own request
+    exchange()
+    assert [get(app) for app in apps * 2] == [429] * 4  # one budget, whichever process counts
     for app in apps:
         components_of(app).close()
 
