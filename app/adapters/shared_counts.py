@@ -78,7 +78,10 @@ class SharedCounts:
     def _share_in_background(self) -> None:
         # Started once per process, after gunicorn's fork: threads do not survive one.
         if self._sharing_in != os.getpid():
-            self._sharing_in = os.getpid()
+            with self._lock:
+                if self._sharing_in == os.getpid():
+                    return
+                self._sharing_in = os.getpid()
             threading.Thread(target=self._sharing, name="rate-limit-share", daemon=True).start()
 
     def _sharing(self) -> None:
@@ -88,7 +91,7 @@ class SharedCounts:
             if not self._pause.paused():
                 try:
                     self.share()
-                except REDIS_ERRORS as error:
+                except Exception as error:  # whatever fails, the next exchange tries again
                     self._pause.failed(error)
                 else:
                     self._pause.answered()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -150,3 +151,20 @@ def test_a_burst_from_one_address_never_limits_probes_or_scrapes() -> None:
                 response = client.get(probe, environ_base={"REMOTE_ADDR": address})
                 assert response.status_code == 200, (n, probe)
     assert statuses.count(429) > 1000  # the burst itself was limited
+
+
+def test_processes_exchange_their_counts_by_themselves(redis_url: str) -> None:
+    workers = [
+        limited_app(
+            RATE_LIMIT_PER_ADDRESS="3 per minute",
+            REDIS_URL=redis_url,
+            RATE_LIMIT_SHARE_SECONDS=0.05,
+        ).test_client()
+        for _ in range(2)
+    ]
+    address = a_fresh_address()
+    assert [get(workers[0], address).status_code for _ in range(3)] == [200] * 3
+    time.sleep(0.5)  # ten intervals: the first process's thread has added its three
+    assert get(workers[1], address).status_code == 200  # the second learns at its next
+    time.sleep(0.5)
+    assert get(workers[1], address).status_code == 429
