@@ -8,7 +8,8 @@ from typing import Any
 # PORT as the design card names it; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container).
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
-# Chosen by measurement: bench/README.md, "Worker settings", has the figures.
+# Chosen by measurement: bench/README.md, "Worker settings" and (for the threads on a database)
+# "Production as shipped, against the floor", have the figures.
 # Without a database the store lives in this process's memory: several worker processes would each
 # hold a copy, and a write to one would never reach the others, so one process serves. Its work
 # is all CPU under one GIL, so more threads only add hand-offs between them. gthread's poller
