@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
 
@@ -41,6 +41,10 @@ from app.services.repositories import (
     StoreAdministration,
 )
 
+if TYPE_CHECKING:
+    # Imported only with replicas: it brings SQLAlchemy, which the in-memory default spares.
+    from app.adapters.storage.replicas import ReplicaReads
+
 
 @dataclass(frozen=True)
 class Components:
@@ -66,6 +70,8 @@ class Components:
     max_accounts: int
     #: Runs the schedule (and, without a broker, the jobs) in this process once started.
     scheduler: Scheduler | None
+    #: What routes reads to replicas, and watches them; None without replicas.
+    replica_reads: ReplicaReads | None = None
     _started_in: list[int] = field(default_factory=list)
     _start_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,6 +104,8 @@ class Components:
         self.aggregation.queue.close()
         for provider in self.aggregation.providers.values():
             provider.close()
+        if self.replica_reads is not None:
+            self.replica_reads.close()
         for store in self.stores.values():
             store.close()
         self.cache.close()
@@ -141,6 +149,7 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         idempotency=primary,
         max_accounts=int(settings["MAX_ACCOUNTS_PER_USER"]),
         scheduler=scheduler,
+        replica_reads=replica_reads,
     )
 
 

@@ -81,8 +81,11 @@ class ReplicaReads:
         return getattr(self._primary, name)
 
     def close(self) -> None:
+        """Stops the watch and releases the replicas' connections; used again, it starts over."""
         self._stopped.set()
+        self._watching_in = None
         for replica in self.replicas:
+            replica.in_rotation = False
             replica.store.close()
 
     def list_accounts(
@@ -136,6 +139,7 @@ class ReplicaReads:
         """Starts, once per process (threads do not survive gunicorn's fork), the watch."""
         if self._watching_in != os.getpid():
             self._watching_in = os.getpid()
+            self._stopped.clear()
             threading.Thread(target=self._watching, name="replica-watch", daemon=True).start()
 
     def _watching(self) -> None:
