@@ -92,6 +92,7 @@ class LazyRedis:
         with self._lock:
             if self._kept is not None:
                 self._kept.close()
+                self._kept = None
             if self._client is not None:
                 self._client.close()
                 self._client = None
