@@ -14,7 +14,7 @@ from app.adapters.storage.sql.administration import PRUNING_LOCK
 from app.config import settings
 from app.domain.errors import SyncJobNotFound
 from app.wiring import build_components
-from tests.databases import emptied, migrated
+from tests.databases import migrated
 from tests.integration.test_repository_contract import finish_job, linked_connection
 
 
@@ -44,8 +44,10 @@ def test_the_schedule_prunes_jobs_past_the_days_kept(tmp_path: Path) -> None:
     components.close()
 
 
-def test_on_postgresql_one_process_prunes_at_a_time(postgres_url: str) -> None:
-    store = SqlAccountRepository(migrated(emptied(postgres_url)))
+def test_on_postgresql_one_process_prunes_at_a_time(fresh_postgres_url: str) -> None:
+    # A database of its own: the session's holds keys and deliveries other tests let expire.
+    postgres_url = fresh_postgres_url
+    store = SqlAccountRepository(migrated(postgres_url))
     aged_jobs(store)
     cutoff = utcnow() - timedelta(days=15)
     with psycopg.connect(postgres_url, autocommit=True) as other:
