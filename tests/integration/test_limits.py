@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -86,6 +87,13 @@ def test_behind_a_trusted_proxy_clients_are_told_apart_by_x_forwarded_for() -> N
     assert [through_proxy(one), through_proxy(two), through_proxy(one)] == [200, 200, 429]
 
 
+@pytest.fixture(params=["redis_url", "redis_cluster_url"])
+def shared_redis_url(request: pytest.FixtureRequest) -> str:
+    """One Redis, and a Redis Cluster."""
+    url: str = request.getfixturevalue(request.param)
+    return url
+
+
 def sharing_workers(redis_url: str, budget: str) -> tuple[list[FlaskClient], Callable[[], None]]:
     """Two apps standing for two gunicorn worker processes on one Redis, and what makes both
     exchange their counts with it (left to the test: their own threads wait an hour)."""
@@ -105,8 +113,8 @@ def sharing_workers(redis_url: str, budget: str) -> tuple[list[FlaskClient], Cal
     return [app.test_client() for app in apps], exchange
 
 
-def test_workers_share_one_count_in_redis(redis_url: str) -> None:
-    workers, exchange = sharing_workers(redis_url, "3 per minute")
+def test_workers_share_one_count_in_redis(shared_redis_url: str) -> None:
+    workers, exchange = sharing_workers(shared_redis_url, "3 per minute")
     address = a_fresh_address()
     assert [get(workers[0], address).status_code for _ in range(3)] == [200] * 3
     exchange()

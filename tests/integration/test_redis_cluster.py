@@ -1,5 +1,6 @@
 """Everything that uses Redis on a real Redis Cluster (`redis+cluster://`): the response cache, the
-revision board, the rate limits, readiness; and a master that dies and comes back."""
+revision board, readiness (the rate limits: tests/integration/test_limits.py); and a master that
+dies and comes back."""
 
 from __future__ import annotations
 
@@ -77,38 +78,6 @@ def test_cached_lists_stay_exact_on_a_cluster_and_a_users_keys_share_a_slot(
     ):
         assert node.cluster("keyslot", key) == user_slot
     node.close()
-
-
-def test_rate_limits_are_counted_on_the_cluster_across_apps(
-    postgres_url: str, redis_cluster_url: str
-) -> None:
-    database = emptied(postgres_url)
-    apps = [
-        cluster_app(
-            database,
-            redis_cluster_url,
-            RATE_LIMIT_PER_ADDRESS="4 per minute",
-            RATE_LIMIT_SHARE_SECONDS=3600,  # exchanged below, after every request
-        )
-        for _ in range(2)
-    ]
-    address = {"REMOTE_ADDR": f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}"}
-
-    def get(app: Flask) -> int:
-        listed = app.test_client().get("/users/user123/accounts", environ_base=address)
-        return listed.status_code
-
-    def exchange() -> None:
-        for app in apps * 2:  # every process's counts added, then read back
-            app.extensions["accounts-service rate limits"].shared.share()
-
-    assert [get(apps[0]) for _ in range(4)] == [200] * 4
-    exchange()
-    assert get(apps[1]) == 200  # it learns of them at the exchange after its own request
-    exchange()
-    assert [get(app) for app in apps * 2] == [429] * 4  # one budget, whichever process counts
-    for app in apps:
-        components_of(app).close()
 
 
 def test_readiness_reports_the_cluster_without_depending_on_it(app_on_cluster: Flask) -> None:
