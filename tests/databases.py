@@ -142,7 +142,7 @@ def pgbouncer_url() -> Iterator[str]:
             yield pooled
 
 
-def boarded(store: Store, redis_url: str) -> Store:
+def boarded(store: SqlAccountRepository, redis_url: str) -> Store:
     """`store`, its revisions on a Redis board (or cluster) of a namespace of its own."""
     board = RedisRevisions(redis_url, 1.0, secrets.token_hex(8))
     found: Store = RevisionBoardStore(store, board)  # type: ignore[assignment]
@@ -203,9 +203,10 @@ def store_of(
             "postgresql, revisions in redis": "other_postgres_url",
         }
         url = request.getfixturevalue(fixture.get(kind, "pgbouncer_url"))
-    store: Store = SqlAccountRepository(migrated(url, transaction_pooling=pooled))
+    database = SqlAccountRepository(migrated(url, transaction_pooling=pooled))
+    store: Store = database
     if "redis" in kind:
         where = "redis_cluster_url" if "cluster" in kind else "redis_url"
-        store = boarded(store, request.getfixturevalue(where))
+        store = boarded(database, request.getfixturevalue(where))
     store.replace_all(users)
     return store

@@ -37,7 +37,11 @@ def list_accounts(
     repository: AccountRepository, user_id: str, shown: AccountFilter = EVERY_ACCOUNT
 ) -> list[Account]:
     """The user's accounts that `shown` lets through, in the order they were added."""
-    found = repository.list_accounts(user_id, shown.types or None)
+    return _shown(repository.list_accounts(user_id, shown.types or None), shown)
+
+
+def _shown(found: list[Account], shown: AccountFilter) -> list[Account]:
+    """The accounts of `found` (already of `shown`'s types) that `shown` lets through."""
     if shown.subtypes or shown.statuses:
         return [account for account in found if shown.matches(account)]
     return found
@@ -52,11 +56,20 @@ def cached_list(
 ) -> CachedBody:
     """The rendered list, from the cache when it holds the user's current revision.
 
-    The revision is read first: accounts read after it are at least as new as it says, so an
-    entry can be newer than its key but never older (see app/adapters/cache.py).
+    The revision is read first (or with the accounts, in one go): accounts read after it are at
+    least as new as it says, so an entry can be newer than its key but never older (see
+    app/adapters/cache.py).
     """
-    key = CacheKey(user_id, shown.key(), repository.user_revision(user_id))
-    return cache.fetch(key, lambda: render(list_accounts(repository, user_id, shown)))
+    types = shown.types or None
+    revision, read_with_it = repository.listing(user_id, types)
+
+    def rendered() -> CachedBody:
+        found = (
+            read_with_it if read_with_it is not None else repository.list_accounts(user_id, types)
+        )
+        return render(_shown(found, shown))
+
+    return cache.fetch(CacheKey(user_id, shown.key(), revision), rendered)
 
 
 def get_account(repository: AccountRepository, user_id: str, account_id: str) -> Account:

@@ -88,5 +88,10 @@ def cached_summary(
 ) -> CachedBody:
     """The rendered summary, cached and made stale exactly as the user's lists are (a write
     moves the revision it is keyed by)."""
-    key = CacheKey(user_id, SUMMARY_KEY, repository.user_revision(user_id))
-    return cache.fetch(key, lambda: render(summarize(repository.list_accounts(user_id))))
+    revision, read_with_it = repository.listing(user_id)
+
+    def rendered() -> CachedBody:
+        found = read_with_it if read_with_it is not None else repository.list_accounts(user_id)
+        return render(summarize(found))
+
+    return cache.fetch(CacheKey(user_id, SUMMARY_KEY, revision), rendered)

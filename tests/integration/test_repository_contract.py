@@ -267,6 +267,20 @@ def test_reads_and_refused_writes_keep_the_revision(repository: Store) -> None:
         repository.user_revision("dave")
 
 
+def test_a_listing_is_a_revision_and_the_accounts_as_of_it(repository: Store) -> None:
+    """On a cold board the accounts come with the revision, else after it; either way exact."""
+    for user_id, types in [("alice", {AccountType.CREDIT}), ("carol", None), ("alice", None)]:
+        revision, accounts = repository.listing(user_id, types)
+        assert revision == repository.user_revision(user_id)
+        assert accounts in (None, repository.list_accounts(user_id, types))
+    repository.add_account("alice", account("savings", "s1"))
+    after, accounts = repository.listing("alice")
+    assert after != revision
+    assert accounts in (None, [*ALICE, account("savings", "s1")])
+    with pytest.raises(UserNotFound):
+        repository.listing("dave")
+
+
 def test_export_and_replace_all(repository: Store) -> None:
     assert repository.export() == {"alice": ALICE, "bob": BOB, "carol": []}
     repository.replace_all({"erin": [account("loan", "e1")]})

@@ -42,18 +42,21 @@ import contextlib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from redis.exceptions import NoScriptError
 
 from app.adapters.pause import Pause
 from app.adapters.redis_client import REDIS_ERRORS, LazyRedis, packed
-from app.domain.accounts import Account
+from app.domain.accounts import Account, AccountType
 from app.domain.errors import StorageUnavailable
 from app.services import unit as unit_of_work
-from app.services.repositories import Store
+from app.services.repositories import Listing
+
+if TYPE_CHECKING:
+    from app.adapters.storage.sql import SqlAccountRepository
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +325,7 @@ class RevisionBoardStore:
     """A store whose users' revisions readers take from a RedisRevisions board, and whose every
     write that moves a revision is marked on it; anything else goes straight to the store."""
 
-    def __init__(self, store: Store, board: RedisRevisions) -> None:
+    def __init__(self, store: SqlAccountRepository, board: RedisRevisions) -> None:
         self._store = store
         self.board = board
 
@@ -335,6 +338,19 @@ class RevisionBoardStore:
 
     def user_revision(self, user_id: str) -> int:
         return self.board.revision(user_id, lambda: self._store.user_revision(user_id))
+
+    def listing(self, user_id: str, types: Collection[AccountType] | None = None) -> Listing:
+        """The board's revision when it has one; else the store's, read with the accounts (a
+        cold user's list is wanted next)."""
+        read_with_it: list[Account] | None = None
+
+        def from_store() -> int:
+            nonlocal read_with_it
+            revision, read_with_it = self._store.revision_with_accounts(user_id, types)
+            return revision
+
+        revision = self.board.revision(user_id, from_store)
+        return Listing(revision, read_with_it)
 
     def _marked(self, user_id: str | None, write: Callable[[], T]) -> T:
         with self.board.writing(user_id):
@@ -369,7 +385,7 @@ class RevisionBoardStore:
 
 
 def with_revision_board(
-    store: Store,
+    store: SqlAccountRepository,
     settings: Mapping[str, Any],
     written_position: Callable[[], int] | None = None,
 ) -> RevisionBoardStore:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import Connection as Connection_
 from sqlalchemy import (
+    Row,
+    Select,
     delete,
     exc,
     insert,
@@ -20,6 +23,7 @@ from app.adapters.storage.sql.rows import (
     account_from,
     account_row,
     list_query,
+    listing_query,
     rewrite,
 )
 from app.adapters.storage.tables import (
@@ -37,6 +41,7 @@ from app.domain.errors import (
     VersionConflict,
 )
 from app.services.repositories import (
+    Listing,
     SyncOutcome,
     new_revision,
 )
@@ -46,10 +51,25 @@ class SqlAccounts(SqlBase):
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> list[Account]:
+        return self._accounts(self._rows(list_query(user_id, types), user_id))
+
+    def revision_with_accounts(
+        self, user_id: str, types: Collection[AccountType] | None = None
+    ) -> Listing:
+        """The user's revision and list_accounts' answer, read by one statement: the list is
+        exactly as of the revision."""
+        rows = self._rows(listing_query(user_id, types), user_id)
+        return Listing(int(rows[0].revision), self._accounts(rows))
+
+    def _rows(self, query: Select[Any], user_id: str) -> Sequence[Row[Any]]:
         with self._reading() as connection:
-            rows = connection.execute(list_query(user_id, types)).all()
+            rows = connection.execute(query).all()
         if not rows:
             raise UserNotFound(user_id)
+        return rows
+
+    @staticmethod
+    def _accounts(rows: Sequence[Row[Any]]) -> list[Account]:
         return [account_from(row) for row in rows if row.id is not None]
 
     def get_account(self, user_id: str, account_id: str) -> Account:

@@ -257,6 +257,12 @@ def list_query(user_id: str, types: Collection[AccountType] | None = None) -> Se
     )
 
 
+def listing_query(user_id: str, types: Collection[AccountType] | None = None) -> Select[Any]:
+    """list_query's rows, each with the user's revision: the list and the revision it is as
+    of, in one statement."""
+    return list_query(user_id, types).add_columns(users.c.revision)
+
+
 def account_from(row: Row[Any]) -> Account:
     details_class, readers = _DETAILS_READERS[AccountType(row.type)]
     return Account(
