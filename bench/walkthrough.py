@@ -429,7 +429,8 @@ def explain(url: str, prefix: str, user: str, index: bool = True) -> str:
     """The list's own query (sql.py's list_query) through EXPLAIN: the plan's access path, and
     with ANALYZE its execution time."""
     engine = create_engine(url)
-    statement = list_query(user).compile(engine, compile_kwargs={"literal_binds": True})
+    query, parameters = list_query(user)
+    statement = query.params(parameters).compile(engine, compile_kwargs={"literal_binds": True})
     with engine.connect() as connection:
         if not index:  # what the same query costs when the planner may not use an index
             connection.exec_driver_sql("SET enable_indexscan = off")

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection as Connection_
 from sqlalchemy import (
     Row,
-    Select,
     delete,
     exc,
     insert,
@@ -23,7 +22,6 @@ from app.adapters.storage.sql.rows import (
     account_from,
     account_row,
     list_query,
-    listing_query,
     rewrite,
 )
 from app.adapters.storage.tables import (
@@ -51,19 +49,23 @@ class SqlAccounts(SqlBase):
     def list_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> list[Account]:
-        return self._accounts(self._rows(list_query(user_id, types), user_id))
+        return self._accounts(self._rows(user_id, types, with_revision=False))
 
     def revision_with_accounts(
         self, user_id: str, types: Collection[AccountType] | None = None
     ) -> Listing:
         """The user's revision and list_accounts' answer, read by one statement: the list is
         exactly as of the revision."""
-        rows = self._rows(listing_query(user_id, types), user_id)
+        rows = self._rows(user_id, types, with_revision=True)
         return Listing(int(rows[0].revision), self._accounts(rows))
 
-    def _rows(self, query: Select[Any], user_id: str) -> Sequence[Row[Any]]:
+    def _rows(
+        self, user_id: str, types: Collection[AccountType] | None, with_revision: bool
+    ) -> Sequence[Row[Any]]:
         with self._reading() as connection:
-            rows = connection.execute(query).all()
+            rows = connection.execute(
+                *list_query(user_id, types, with_revision=with_revision)
+            ).all()
         if not rows:
             raise UserNotFound(user_id)
         return rows
