@@ -9,14 +9,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/accounts-metrics
 
 WORKDIR /srv
-COPY pyproject.toml setup.cfg README.md pytest_accounts_service.py ./
+COPY pyproject.toml setup.cfg README.md LICENSE ./
 COPY app ./app
+# Installed, not run from the sources: the package holds the gunicorn settings and the demo seed.
 RUN pip install --no-cache-dir . \
+    && rm -r /srv/app \
     && useradd --system --uid 10001 --no-create-home accounts
-COPY wsgi.py gunicorn.conf.py seed_data.json ./
 
 USER accounts
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"]
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+CMD ["accounts-service", "run"]

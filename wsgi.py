@@ -1,12 +1,5 @@
-"""The WSGI entry point gunicorn serves: `gunicorn -c gunicorn.conf.py wsgi:app`."""
+"""The WSGI app for `gunicorn -c gunicorn.conf.py wsgi:app` in a checkout: the package's."""
 
-import sys
+from app.entrypoints.wsgi import app
 
-from app import create_app
-from app.config import ConfigurationError
-
-try:
-    app = create_app()
-except ConfigurationError as error:
-    # One line that says what to fix, rather than a traceback through gunicorn's loader.
-    sys.exit(f"accounts-service: {error}")
+__all__ = ["app"]

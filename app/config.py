@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 PREFIX = "ACCOUNTS_"
+#: The demo's users, shipped in the package (the repository's seed_data.json links to it).
+DEMO_SEED = Path(__file__).resolve().parent / "seed_data.json"
+#: Variables of the test suite's (docs/code.md), which share the prefix but are no settings.
+_TEST_SUITE_VARIABLES = ("ACCOUNTS_REQUIRE_SERVICES", "ACCOUNTS_TEST_")
 
 
 class ConfigurationError(Exception):
@@ -16,9 +22,9 @@ class ConfigurationError(Exception):
 
 
 class DefaultConfig:
-    #: Seed file loaded at start into a store that is empty (relative to the working directory);
-    #: empty for none.
-    SEED_DATA = "seed_data.json"
+    #: Seed file loaded at start into a store that is empty; empty for none. The default is the
+    #: demo's users, shipped in the package.
+    SEED_DATA = str(DEMO_SEED)
     #: Adds GET /export and POST /reset, which read and replace every user's data at once.
     FIXTURE_MODE = False
     #: The most accounts one user may hold, added by hand or synced: past it a 409, so that no
@@ -145,13 +151,26 @@ def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
     A variable's value is read as JSON when it is JSON (`5`, `true`, `["https://a.example"]`),
     as the string it is otherwise, the way Flask's `from_prefixed_env` reads it.
+
+    Raises ConfigurationError for a variable that names no setting (a misspelt one would
+    otherwise leave its setting at the default, unseen).
     """
     values = {name: getattr(DefaultConfig, name) for name in dir(DefaultConfig) if name.isupper()}
+    known = set(values)
     for name, raw in os.environ.items():
-        if name.startswith(PREFIX):
-            values[name.removeprefix(PREFIX)] = _parsed(raw)
+        if name.startswith(PREFIX) and not name.startswith(_TEST_SUITE_VARIABLES):
+            setting = name.removeprefix(PREFIX)
+            if setting not in known:
+                raise ConfigurationError(_unknown(name, known))
+            values[setting] = _parsed(raw)
     values.update(overrides or {})
     return values
+
+
+def _unknown(variable: str, known: set[str]) -> str:
+    nearest = difflib.get_close_matches(variable.removeprefix(PREFIX), sorted(known), n=1)
+    hint = f"did you mean {PREFIX}{nearest[0]}? " if nearest else ""
+    return f"{variable} is no setting: {hint}(every setting: docs/configuration.md)"
 
 
 def _parsed(raw: str) -> Any:

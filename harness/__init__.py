@@ -4,6 +4,9 @@ restores to play a server that goes away (`tcp_proxy.py`). Imported from the rep
 by pytest, and by the benchmarks run as modules (`python -m bench.walkthrough`)."""
 
 import socket
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 #: The repository's root, where gunicorn.conf.py and wsgi.py are.
@@ -29,3 +32,25 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             children.append(int(stat.parent.name))
     return children
+
+
+def scratch_environment(folder: Path, *installed: Path) -> Path:
+    """A fresh virtual environment in `folder` holding `installed` (built, not editable, as pip
+    and tox install them); its dependencies are the running environment's, without that
+    environment's .pth files, so that nothing of this checkout comes along. Its bin folder."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    for project in installed:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(project)],
+            check=True,
+            capture_output=True,
+        )
+    return folder / "bin"

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness import REPO_ROOT, children_of
 
@@ -95,10 +96,16 @@ class Gunicorn:
         self.rest_of_log()
 
 
-def start_gunicorn(env: Mapping[str, str] = {}) -> Gunicorn:
+#: The checkout's way to serve; an installed service's is `accounts-service run`.
+CHECKOUT_COMMAND = (sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app")
+
+
+def start_gunicorn(
+    env: Mapping[str, str] = {}, command: Sequence[str] = CHECKOUT_COMMAND, cwd: Path = REPO_ROOT
+) -> Gunicorn:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=REPO_ROOT,
+        command,
+        cwd=cwd,
         env={**os.environ, "PORT": "0", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -109,9 +116,11 @@ def start_gunicorn(env: Mapping[str, str] = {}) -> Gunicorn:
 
 
 @contextmanager
-def serving(env: Mapping[str, str] = {}) -> Iterator[tuple[str, Gunicorn]]:
+def serving(
+    env: Mapping[str, str] = {}, command: Sequence[str] = CHECKOUT_COMMAND, cwd: Path = REPO_ROOT
+) -> Iterator[tuple[str, Gunicorn]]:
     """Yield (base URL, server) for a started gunicorn, and stop it afterwards."""
-    server = start_gunicorn(env)
+    server = start_gunicorn(env, command, cwd)
     try:
         match = server.wait_for_line(_LISTENING)
         assert match, f"gunicorn exited: {server.rest_of_log()}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,13 +11,18 @@ from typing import Any
 import click
 
 from app.adapters.seed import SeedDataError, load_seed_file
-from app.config import ConfigurationError, settings
+from app.config import DEMO_SEED, ConfigurationError, settings
 from app.domain.errors import StorageUnavailable
 
 
 @click.group()
+@click.version_option(package_name="accounts-service", prog_name="accounts-service")
 def main() -> None:
     """accounts-service: every account a user holds, in one list, over HTTP."""
+    try:
+        settings()  # a misspelt ACCOUNTS_ variable stops every command, not only the server
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
 
 
 # The two servers the command starts take the same address options.
@@ -47,12 +53,29 @@ def check_seed(seed_file: Path) -> None:
     click.echo(f"{seed_file}: {len(users)} users, {accounts} accounts, all valid")
 
 
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("gunicorn_options", nargs=-1, type=click.UNPROCESSED)
+def run(gunicorn_options: tuple[str, ...]) -> None:
+    """Serve the service with gunicorn and the settings shipped in the package, the same in
+    development and in production: one process in memory, one per core on a database.
+
+    HOST and PORT choose the address (127.0.0.1:8000); the ACCOUNTS_ settings configure the
+    service; any gunicorn option may follow (`accounts-service run --workers 4`, `--help`).
+    """
+    # gunicorn takes over this process: its signals (SIGTERM, SIGHUP) are gunicorn's own.
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:app.entrypoints.gunicorn_settings"]
+    os.execv(sys.executable, [*command, *gunicorn_options, "app.entrypoints.wsgi:app"])  # noqa: S606  # nosec B606
+
+
 @main.command()
 @click.option(
     "--seed",
     type=click.Path(path_type=Path),
-    default="seed_data.json",
-    show_default=True,
+    default=DEMO_SEED,
+    show_default="the demo's users",
     help="Seed file to serve (and to go back to on an empty POST /reset).",
 )
 @host_option

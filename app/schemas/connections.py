@@ -66,13 +66,26 @@ class ConnectionSchema(Schema):
     )
 
     @pre_dump
-    def _with_count(self, shown: tuple[Connection, int], **_: Any) -> dict[str, Any]:
-        connection, account_count = shown
+    def _with_count(
+        self, shown: tuple[Connection, int, *tuple[str, ...]], **_: Any
+    ) -> dict[str, Any]:
+        connection, account_count, *job_id = shown
         # Never the sealed token: only the fields this schema names are dumped.
         return {
             **{item.name: getattr(connection, item.name) for item in dataclass_fields(connection)},
             "account_count": account_count,
+            "sync_job_id": job_id[0] if job_id else None,
         }
+
+
+class LinkedConnectionSchema(ConnectionSchema):
+    """A connection just linked, and its first sync's job: `(connection, 0, job_id)`."""
+
+    sync_job_id = fields.String(
+        required=True,
+        data_key="syncJobId",
+        metadata={"description": "The first sync's job: GET /users/{userId}/sync-jobs/{id}."},
+    )
 
 
 class UserConnectionsSchema(Schema):

@@ -40,10 +40,10 @@ def link(
     institution_id: str,
     credentials: Mapping[str, str],
     now: datetime,
-) -> Connection:
+) -> tuple[Connection, SyncJob]:
     """Exchanges the credentials for an access token, keeps the connection (`syncing`) and
-    requests its first sync. Raises InvalidData (an unknown provider), UserNotFound, LinkRefused
-    or ProviderUnavailable, and then nothing is kept."""
+    requests its first sync, whose job comes back with it. Raises InvalidData (an unknown
+    provider), UserNotFound, LinkRefused or ProviderUnavailable, and then nothing is kept."""
     provider = aggregation.providers.get(provider_name)
     if provider is None:
         known = ", ".join(f"'{name}'" for name in sorted(aggregation.providers)) or "none"
@@ -70,8 +70,8 @@ def link(
     )
     # Linked all the same when the queue is down: the schedule sends the first sync once it is
     # back (request_sync leaves the connection due).
-    request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)
-    return connection
+    job = request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)
+    return connection, job
 
 
 def connections_of(aggregation: Aggregation, user_id: str) -> list[tuple[Connection, int]]:

@@ -174,7 +174,7 @@ def test_the_dockerfile_serves_as_a_non_root_user_with_a_healthcheck() -> None:
     assert f"EXPOSE {default_port()}" in dockerfile
     assert "/healthz" in dockerfile
     assert "/healthz" in routes()
-    assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]' in dockerfile
+    assert 'CMD ["accounts-service", "run"]' in dockerfile
     env_names = set(re.findall(r"^\s+(\w+)=", dockerfile.split("WORKDIR")[0], re.M))
     assert env_names <= KNOWN_SETTINGS | PYTHON_ITSELF, env_names
 

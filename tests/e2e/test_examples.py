@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO_ROOT, free_port
+from tests.integration.test_code_quality import readme_command
 
 PAGES = [
     page
@@ -35,7 +36,8 @@ PAGES = [
     if page.name != "walkthrough.md" and "```console" in page.read_text()
 ]
 #: What the README says to run to serve: every page's examples run after it.
-SERVE = ".venv/bin/gunicorn -c gunicorn.conf.py wsgi:app"
+#: What the README's command to serve ends with, once installed.
+SERVE = ".venv/bin/accounts-service run"
 #: Parts of an output that differ at every run, each of which later commands then use.
 VARYING = re.compile(
     r"(?:conn|job|acc|user)-[0-9a-f]{16}"
@@ -158,6 +160,10 @@ def with_ports(text: str, ports: dict[str, str]) -> str:
         lambda found: found.group(1) + ports[found.group(2)],
         text,
     )
+
+
+def test_the_readme_serves_with_this_command() -> None:
+    assert readme_command("To serve").endswith(f" && {SERVE}")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)

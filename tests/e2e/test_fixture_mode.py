@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 from flask.testing import FlaskClient
+from pytest_accounts_service import AccountsService, start
 
 from app import create_app
 from app.adapters.exact_json import loads_exact
-from harness import REPO_ROOT
-from pytest_accounts_service import AccountsService, start
+from harness import REPO_ROOT, scratch_environment
 from tests.conftest import SEED_FILE, WriteSeed
 from tests.samples import valid_account
 
@@ -79,9 +79,15 @@ def test_reset_takes_bodies_larger_than_an_account(fixture_client: FlaskClient) 
     assert fixture_client.post("/reset", json=users).status_code == 204
 
 
+#: The service's command, as this environment installed it.
+SERVICE_COMMAND = str(Path(sys.executable).parent / "accounts-service")
+#: The plugin, a distribution of its own.
+PLUGIN = REPO_ROOT / "plugins" / "pytest-accounts-service"
+
+
 @pytest.fixture
 def served(write_seed: WriteSeed) -> Iterator[AccountsService]:
-    server = start(write_seed({"alice": [valid_account("credit")]}))
+    server = start(write_seed({"alice": [valid_account("credit")]}), SERVICE_COMMAND)
     yield server
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
@@ -203,19 +209,29 @@ def test_data_can_vary_per_test(accounts_service):
 """
 
 
+@pytest.fixture
+def plugin_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project with the plugin (loaded as its entry point would) and the service on PATH."""
+    monkeypatch.setenv("PYTHONPATH", str(PLUGIN))
+    monkeypatch.setenv("PATH", f"{Path(SERVICE_COMMAND).parent}:{os.environ['PATH']}")
+    return pytester
+
+
+def run_with_plugin(project: pytest.Pytester, *arguments: str) -> pytest.RunResult:
+    return project.runpytest_subprocess("-p", "pytest_accounts_service", *arguments)
+
+
 def test_pytest_plugin_gives_other_projects_a_clean_live_server(
-    pytester: pytest.Pytester,
+    plugin_project: pytest.Pytester,
 ) -> None:
-    # The plugin comes from the installed package's pytest11 entry point, as in any project.
-    pytester.makepyfile(PLUGIN_USER_TESTS % {"account": repr(valid_account("credit"))})
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    plugin_project.makepyfile(PLUGIN_USER_TESTS % {"account": repr(valid_account("credit"))})
+    run_with_plugin(plugin_project, "-p", "no:cacheprovider").assert_outcomes(passed=4)
 
 
-def test_pytest_plugin_accepts_a_seed_file(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_pytest_plugin_accepts_a_seed_file(plugin_project: pytest.Pytester, tmp_path: Path) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"dave": [valid_account("savings")]}))
-    pytester.makepyfile(
+    plugin_project.makepyfile(
         f"""
         import pathlib, pytest
 
@@ -227,14 +243,38 @@ def test_pytest_plugin_accepts_a_seed_file(pytester: pytest.Pytester, tmp_path: 
             assert list(accounts_service.export()) == ["dave"]
         """
     )
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+    run_with_plugin(plugin_project).assert_outcomes(passed=1)
 
 
-def test_the_documented_plugin_example_runs(pytester: pytest.Pytester) -> None:
-    page = (REPO_ROOT / "docs" / "operating.md").read_text()
-    example = page.split("```python\n", 1)[1].split("```", 1)[0]
-    pytester.makepyfile(example)
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+@pytest.mark.parametrize("page", [PLUGIN / "README.md", REPO_ROOT / "docs" / "operating.md"])
+def test_the_documented_plugin_example_runs(plugin_project: pytest.Pytester, page: Path) -> None:
+    example = page.read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    plugin_project.makepyfile(example)
+    run_with_plugin(plugin_project).assert_outcomes(passed=1)
+
+
+def test_the_plugin_says_how_to_install_the_service_when_it_finds_none(
+    plugin_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    plugin_project.makepyfile("def test_needs_it(accounts_service):\n    pass\n")
+    result = run_with_plugin(plugin_project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*'accounts-service' is no command found on PATH: install*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_the_plugin_starts_the_command_it_is_told_about(
+    plugin_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    plugin_project.makeini(f"[pytest]\naccounts_service_command = {SERVICE_COMMAND}\n")
+    plugin_project.makepyfile(
+        "def test_served(accounts_service):\n    assert accounts_service.export() == {}\n"
+    )
+    run_with_plugin(plugin_project).assert_outcomes(passed=1)
+    command = f"--accounts-service-command={sys.executable} -m app"
+    run_with_plugin(plugin_project, command).assert_outcomes(passed=1)
 
 
 THEIR_APP_TESTS = """
@@ -255,43 +295,52 @@ def test_their_own_app_is_the_one_imported():
 
 def test_the_plugin_serves_beside_it(accounts_service):
     assert accounts_service.export() == {"alice": []}
-    assert app.__file__.endswith("theirs/app/__init__.py")
+    assert "site-packages" in app.__file__
+"""
+
+THEIR_PROJECT = """
+[build-system]
+requires = ["setuptools>=69,<90"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "theirs"
+version = "1.0"
+
+[tool.setuptools]
+packages = ["app"]
 """
 
 
-def test_the_plugin_works_in_a_project_with_its_own_app_package(tmp_path: Path) -> None:
-    """Installed (not editable) into a fresh environment, beside a project whose package is
-    `app` too, as most Flask projects' is: their tests and the plugin each get their own."""
-    environment = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(environment)], check=True)
-    python = environment / "bin" / "python"
-    # This project's dependencies (pytest, Flask, ...) from the running environment, without its
-    # .pth files, so that nothing of the project itself comes along: it is installed below.
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    source = tmp_path / "accounts-service"
-    shutil.copytree(REPO_ROOT / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ["setup.cfg", "pyproject.toml", "README.md", "pytest_accounts_service.py"]:
-        shutil.copy(REPO_ROOT / name, source / name)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(source)],
-        check=True,
-        capture_output=True,
-    )
-
+def test_the_plugin_works_beside_a_project_installed_with_its_own_app_package(
+    tmp_path: Path,
+) -> None:
+    """As tox does it: the project (whose package is `app`, as most Flask projects' is) and the
+    plugin installed, not editable, into a fresh environment; the service in another one."""
     theirs = tmp_path / "theirs"
     (theirs / "app").mkdir(parents=True)
     (theirs / "app" / "__init__.py").write_text("")
     (theirs / "app" / "views.py").write_text("def hello():\n    return 'theirs'\n")
+    (theirs / "pyproject.toml").write_text(THEIR_PROJECT)
     (theirs / "tests").mkdir()
     (theirs / "tests" / "test_theirs.py").write_text(THEIR_APP_TESTS)
+    # A copy: building leaves metadata beside the sources, which other tests would take for an
+    # installed plugin.
+    plugin = shutil.copytree(PLUGIN, tmp_path / "plugin")
+    python = scratch_environment(tmp_path / "venv", plugin, theirs) / "python"
+    # -P: not the current directory's `app` but the installed one, as tox's `pytest` finds it.
     result = subprocess.run(
-        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"],
+        [
+            str(python),
+            "-P",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "tests",
+            f"--accounts-service-command={SERVICE_COMMAND}",
+        ],
         cwd=theirs,
         capture_output=True,
         text=True,

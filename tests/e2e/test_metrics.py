@@ -9,6 +9,7 @@ from random import Random
 
 import requests
 from flask.testing import FlaskClient
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.gunicorn import DATABASE_WORKERS, serving
@@ -73,9 +74,9 @@ def test_totals_add_up_across_worker_processes(tmp_path: Path) -> None:
         labels["operation"]: value
         for labels, value in samples(text, "accounts_repository_call_duration_seconds_count")
     }
-    # Every request reads the user's revision; only cache misses read the accounts, at most
-    # once per user and worker, since nothing is written.
-    assert repository_calls["user_revision"] == sent
+    # Every request reads the user's revision (its listing); only cache misses read the
+    # accounts, at most once per user and worker, since nothing is written.
+    assert repository_calls["listing"] == sent
     lookups = {
         labels["result"]: value for labels, value in samples(text, "accounts_cache_lookups_total")
     }
@@ -103,3 +104,7 @@ def test_methods_nobody_defined_add_no_series(client: FlaskClient) -> None:
     after = client.get("/metrics").data.decode()
     assert len(after.splitlines()) == len(before.splitlines())
     assert 'method="other"' in after
+
+
+def test_the_scrape_says_its_format_once(client: FlaskClient) -> None:
+    assert client.get("/metrics").headers["Content-Type"] == CONTENT_TYPE_LATEST

@@ -91,7 +91,10 @@ def test_link_sync_change_refresh_and_unlink(client: FlaskClient, sandbox_url: s
         "lastFailedSync",
         "error",
         "accountCount",
+        "syncJobId",
     }
+    first_job = client.get(f"/users/user123/sync-jobs/{connection['syncJobId']}").get_json()
+    assert first_job["connectionId"] == connection["id"]
     location = f"/users/user123/connections/{connection['id']}"
     healthy = eventually(
         lambda: (found := client.get(location).get_json())["status"] == "healthy" and found

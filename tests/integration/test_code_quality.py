@@ -24,7 +24,7 @@ from harness import REPO_ROOT
             "app",
             "wsgi.py",
             "gunicorn.conf.py",
-            "pytest_accounts_service.py",
+            "plugins",
         ],
     ],
     ids=" ".join,

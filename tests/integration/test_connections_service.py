@@ -82,7 +82,7 @@ def aggregation(
 def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     assert (linked.status, linked.institution_name) == (
         ConnectionStatus.SYNCING,
         "First Platypus Bank",
@@ -122,7 +122,7 @@ def test_link_keeps_only_the_sealed_token_queues_a_sync_that_brings_the_accounts
 def test_a_refresh_while_one_is_unfinished_is_that_one(
     aggregation: Aggregation, queue: RecordingQueue
 ) -> None:
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     first = queue.sent[0][1]
     with ThreadPoolExecutor(8) as pool:
         asked = list(
@@ -138,7 +138,7 @@ def test_a_login_required_fault_fails_the_job_at_once_and_accounts_stay(
     store: InMemoryAccountRepository,
     queue: RecordingQueue,
 ) -> None:
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     fault(sandbox_url, "login_required")
     later = NOW + timedelta(minutes=5)
@@ -162,7 +162,7 @@ def test_passing_failures_are_retried_with_backoff_then_given_up(
 ) -> None:
     # The jitter pinned to the top of its range: the waits are then the ceilings themselves.
     monkeypatch.setattr(random, "uniform", lambda low, high: high)
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     job_id = queue.sent[0][1]
     fault(sandbox_url, "server_error")
     waits = []
@@ -222,7 +222,7 @@ def test_a_queue_that_is_down_fails_the_request_and_a_lost_message_is_replaced(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
     queue.down = True
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     # Linked all the same, and due at once for the schedule.
     assert store.get_connection("u1", linked.id).next_sync_at == NOW
     with pytest.raises(QueueUnavailable):
@@ -247,7 +247,7 @@ def test_a_sync_the_queue_refuses_leaves_its_connection_due_for_the_schedule(
     queue: RecordingQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     queue.sent.clear()
     due_at = NOW + timedelta(hours=1)
@@ -274,7 +274,7 @@ def test_the_schedule_requests_each_due_connection_once_across_hosts(
 ) -> None:
     users = ("u1", "u1", "u2")
     linked = [
-        linking.link(aggregation, user, "sandbox", "ins_tattersall", GOOD, NOW) for user in users
+        linking.link(aggregation, user, "sandbox", "ins_tattersall", GOOD, NOW)[0] for user in users
     ]
     for user, job_id in list(queue.sent):
         sync_jobs.run_job(aggregation, user, job_id, NOW)
@@ -297,7 +297,7 @@ def test_webhooks_refresh_ask_for_a_login_or_disconnect(
     store: InMemoryAccountRepository,
     queue: RecordingQueue,
 ) -> None:
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
     queue.sent.clear()
     item = linked.item_id
@@ -336,7 +336,7 @@ def test_refused_links_keep_nothing_and_ask_the_provider_nothing_for_nobody(
 def test_a_token_sealed_under_another_key_is_a_connection_error_not_a_crash(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    linked = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
     rekeyed = replace(aggregation, seal=TokenSeal(Fernet.generate_key().decode()))
     assert sync_jobs.run_job(rekeyed, "u1", queue.sent[0][1], NOW).outcome == "failed"
     shown = store.get_connection("u1", linked.id)
@@ -351,7 +351,7 @@ def test_a_sync_past_the_most_accounts_a_user_may_hold_fails_and_stores_nothing(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
     limited = replace(aggregation, max_accounts=3)
-    linked = linking.link(limited, "u1", "sandbox", "ins_platypus", GOOD, NOW)  # 4 accounts
+    linked, _ = linking.link(limited, "u1", "sandbox", "ins_platypus", GOOD, NOW)  # 4 accounts
     assert sync_jobs.run_job(limited, "u1", queue.sent[0][1], NOW).outcome == "failed"
     shown = store.get_connection("u1", linked.id)
     assert shown.status is ConnectionStatus.ERROR

@@ -29,12 +29,15 @@ FORBIDDEN = {
     "app.migrations": {"app.services", "app.entrypoints", "app.wiring"},
     "app.wiring": {"app.entrypoints", "flask", "werkzeug"},
     "app.entrypoints": set(),
+    # `python -m app`: it only hands on to the command line.
+    "app.__main__": {"app.domain", "app.schemas", "app.services", "app.adapters", "app.wiring"},
     "app": set(),
 }
 
 # The HTTP layer and what starts it: the only modules that may use Flask.
-HTTP_LAYER = {"app", "app.entrypoints.http", "app.entrypoints.cli"}
+HTTP_LAYER = {"app", "app.__main__", "app.entrypoints.http", "app.entrypoints.cli"}
 HTTP_LAYER |= {"app.entrypoints.fixture_server", "app.entrypoints.provider_sandbox"}
+HTTP_LAYER |= {"app.entrypoints.wsgi", "app.entrypoints.gunicorn_settings"}
 WEB_PACKAGES = ("flask", "werkzeug", "flask_cors", "app.entrypoints.http")
 
 

@@ -91,7 +91,8 @@ def aggregation(
 
 def linked(aggregation: Aggregation, queue: RecordingQueue) -> tuple[str, str]:
     """The connection's id and its first job's."""
-    connection = linking.link(aggregation, "u1", "sandbox", "ins_1", {}, NOW)
+    connection, job = linking.link(aggregation, "u1", "sandbox", "ins_1", {}, NOW)
+    assert queue.sent[-1] == job.id
     return connection.id, queue.sent[-1]
 
 

@@ -17,6 +17,7 @@ from app.entrypoints.http.idempotency import idempotent
 from app.entrypoints.http.problems import Problem
 from app.schemas.connections import (
     ConnectionSchema,
+    LinkedConnectionSchema,
     NewConnectionSchema,
     SyncJobSchema,
     UserConnectionsSchema,
@@ -34,6 +35,7 @@ CONNECTION_ROUTE = f"{CONNECTIONS_ROUTE}/<id:connection_id>"
 
 _new_connection_schema = NewConnectionSchema()
 _connection_schema = ConnectionSchema()
+_linked_schema = LinkedConnectionSchema()
 _connections_schema = UserConnectionsSchema()
 _job_schema = SyncJobSchema()
 _webhook_schema = WebhookSchema()
@@ -57,8 +59,8 @@ def _job_response(user_id: str, job: SyncJob, status: int = 200) -> Response:
     [
         Answer(
             201,
-            "Linked; the first sync is queued (status `syncing`).",
-            ConnectionSchema,
+            "Linked; the first sync is queued (status `syncing`): `syncJobId` follows it.",
+            LinkedConnectionSchema,
             location=True,
         )
     ],
@@ -72,7 +74,7 @@ def _job_response(user_id: str, job: SyncJob, status: int = 200) -> Response:
 def link(user_id: str) -> Response:
     asked = load(_new_connection_schema, json_object_body())
     aggregation = components().aggregation
-    connection = linking.link(
+    connection, job = linking.link(
         aggregation,
         user_id,
         asked["provider"],
@@ -81,7 +83,8 @@ def link(user_id: str) -> Response:
         utcnow(),
     )
     location = url_for(".get_connection", user_id=user_id, connection_id=connection.id)
-    return _connection_response((connection, 0), 201, {"Location": location})
+    body = _linked_schema.dump((connection, 0, job.id))
+    return json_response(body, 201, {"Location": location})
 
 
 @blueprint.get(CONNECTIONS_ROUTE)

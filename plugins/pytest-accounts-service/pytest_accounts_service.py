@@ -1,12 +1,10 @@
 """pytest fixtures for projects whose tests need a live accounts-service.
 
-A module of its own, outside the `app` package, and importing nothing from it: `app` is the most
-common name a Flask project gives its own package, and whichever of the two came first on
-sys.path would hide the other. The server runs in its own process, which finds this project's
-`app` in the environment it is installed in, never the current directory's.
-
-Installed with the package (entry point `pytest11`), so any project that installs
-accounts-service can write:
+A distribution of its own (pytest-accounts-service), which imports nothing of the service: the
+service runs in its own process, from its own environment (installed with pipx, say), so that
+its packages never meet the project's (`app` is the most common name a Flask project gives its
+own package). The `accounts-service` command on PATH is started, or the one named by
+`--accounts-service-command` or the ini setting `accounts_service_command`.
 
     @pytest.fixture
     def accounts_service_data():
@@ -23,10 +21,12 @@ from __future__ import annotations
 
 import json
 import selectors
+import shlex
+import shutil
 import subprocess  # nosec B404
-import sys
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +38,18 @@ import orjson
 import pytest
 
 _START_TIMEOUT_SECONDS = 30
+_COMMAND = "accounts-service"
+_HOW_TO_INSTALL = (
+    "install accounts-service beside the project (`pipx install accounts-service`, or into a "
+    "virtual environment of its own), or name its command with --accounts-service-command or "
+    "the ini setting accounts_service_command"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = f"the accounts-service command to start (default: {_COMMAND!r} on PATH)"
+    parser.addoption("--accounts-service-command", help=help_text)
+    parser.addini("accounts_service_command", help=help_text, default=_COMMAND)
 
 
 @dataclass
@@ -64,9 +76,15 @@ class AccountsService:
             method="POST",
             headers={"Content-Type": "application/json"},
         )
-        # Only ever an http(s) URL: see __post_init__.
-        with urllib.request.urlopen(request):  # noqa: S310  # nosec B310
-            pass
+        try:
+            # Only ever an http(s) URL: see __post_init__.
+            with urllib.request.urlopen(request):  # noqa: S310  # nosec B310
+                pass
+        except urllib.error.HTTPError as refused:
+            # The service's problem+json says what is wrong with the data, field by field.
+            raise ValueError(
+                f"accounts-service refused the data: {refused.read().decode()}"
+            ) from None
 
     def export(self) -> dict[str, Any]:
         """The whole current state, in the seed-file format."""
@@ -82,25 +100,19 @@ def _exact(value: object) -> orjson.Fragment:
     raise TypeError(f"cannot send {value!r} as JSON")
 
 
-def start(seed: Path) -> AccountsService:
-    """Start `accounts-service serve` on a free port; returns once it has said its URL."""
+def start(seed: Path, command: str = _COMMAND) -> AccountsService:
+    """Start `<command> serve` on a free port; returns once it has said its URL. `command` is
+    a path or a name on PATH, with arguments if need be (`pipx run accounts-service`)."""
+    program, *arguments = shlex.split(command)
+    found = shutil.which(program)
+    if found is None:
+        raise FileNotFoundError(f"{program!r} is no command found on PATH: {_HOW_TO_INSTALL}")
     # The server logs a line per request to standard error: into a file, not a pipe, since a
     # pipe nobody reads fills up after a few hundred requests and the server then stops.
     with tempfile.TemporaryFile("w+") as log:
         # Our own command, with no shell and no input from elsewhere.
         process = subprocess.Popen(  # noqa: S603  # nosec B603
-            # -P: the current directory is not searched, so its own `app` cannot stand in for ours.
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                "app.entrypoints.cli",
-                "serve",
-                "--seed",
-                str(seed),
-                "--port",
-                "0",
-            ],
+            [found, *arguments, "serve", "--seed", str(seed), "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -127,12 +139,18 @@ def _drain(stream: IO[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def accounts_service_server() -> Iterator[AccountsService]:
+def accounts_service_server(pytestconfig: pytest.Config) -> Iterator[AccountsService]:
     """The session's one server, started empty."""
+    command = pytestconfig.getoption("accounts_service_command") or pytestconfig.getini(
+        "accounts_service_command"
+    )
     with tempfile.TemporaryDirectory() as folder:
         seed = Path(folder) / "empty.json"
         seed.write_text("{}")
-        server = start(seed)
+        try:
+            server = start(seed, str(command))
+        except (FileNotFoundError, RuntimeError) as error:
+            pytest.fail(str(error), pytrace=False)
         try:
             yield server
         finally:

@@ -1,0 +1,13 @@
+"""The WSGI entry point gunicorn serves: `accounts-service run`, or
+`gunicorn -c python:app.entrypoints.gunicorn_settings app.entrypoints.wsgi:app`."""
+
+import sys
+
+from app import create_app
+from app.config import ConfigurationError
+
+try:
+    app = create_app()
+except ConfigurationError as error:
+    # One line that says what to fix, rather than a traceback through gunicorn's loader.
+    sys.exit(f"accounts-service: {error}")
