@@ -27,7 +27,11 @@ class NewConnectionSchema(Schema):
         metadata={
             "description": "What the provider needs to link: Plaid Link's `publicToken`, or for "
             "the sandbox a `username` and `password` (`user_good` / `pass_good`). Handed to "
-            "the provider and never stored, logged or answered."
+            "the provider and never stored, logged or answered; the provider judges them.",
+            # A publicToken, or a username and a password (or all three).
+            "propertyNames": {"enum": ["publicToken", "username", "password"]},
+            "minProperties": 1,
+            "dependentRequired": {"username": ["password"], "password": ["username"]},
         },
     )
 

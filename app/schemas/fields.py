@@ -15,6 +15,8 @@ from app.domain.accounts import ID_PATTERN, ID_RE, ID_RULE
 
 MAX_INTEGER_DIGITS = 15  # a quadrillion, in any currency, is more than any account holds
 MAX_PLACES = 4  # enough for every ISO 4217 minor unit (at most 3) and for rates such as 4.125
+# Whole, so that a client reading the bound as a float reads it exactly (…999.9999 is 1e15 then).
+_LARGEST = 10**MAX_INTEGER_DIGITS - 1
 
 
 class ExactDecimal(fields.Decimal):
@@ -29,6 +31,21 @@ class ExactDecimal(fields.Decimal):
         "too_precise": f"At most {MAX_PLACES} decimal places and {MAX_INTEGER_DIGITS} digits "
         "before the decimal point.",
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The rule `_validated` applies, stated in the JSON Schema clients read: a decimal
+        # (OpenAPI's format registry) within its digits. Its places are only in the description:
+        # `multipleOf: 0.0001` would be exact, but most validators compute it in floats, and
+        # then refuse 1200.45 (a quotient of 12004499.999999998).
+        stated: dict[str, Any] = {"format": "decimal", "minimum": -_LARGEST, "maximum": _LARGEST}
+        # A Range the field validates with states its own bounds (apispec reads them).
+        ranges = [rule for rule in self.validators if isinstance(rule, validate.Range)]
+        if any(rule.min is not None for rule in ranges):
+            del stated["minimum"]
+        if any(rule.max is not None for rule in ranges):
+            del stated["maximum"]
+        self.metadata = {**stated, **self.metadata}
 
     def _validated(self, value: Any) -> decimal.Decimal:
         if isinstance(value, str):
@@ -118,7 +135,13 @@ def routing_number(**kwargs: Any) -> fields.String:
     return fields.String(
         required=True,
         validate=validate_routing_number,
-        metadata={"pattern": "^[0-9]{9}$", "description": "An ABA routing number."},
+        metadata={
+            "pattern": "^[0-9]{9}$",
+            # A check digit no pattern can state: a format of its own names the rule.
+            "format": "aba-routing-number",
+            "description": "An ABA routing number: nine digits whose sum, weighted 3, 7, 1, 3, "
+            "7, 1, 3, 7, 1, is a multiple of ten.",
+        },
         **kwargs,
     )
 
@@ -127,7 +150,7 @@ def currency_code(**kwargs: Any) -> fields.String:
     return fields.String(
         required=True,
         validate=validate_currency_code,
-        metadata={"pattern": "^[A-Z]{3}$", "description": "An ISO 4217 currency code."},
+        metadata={"enum": sorted(_iso_4217_codes()), "description": "An ISO 4217 currency code."},
         **kwargs,
     )
 

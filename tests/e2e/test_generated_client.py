@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -45,8 +46,12 @@ def generate(spec: bytes, folder: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[str]:
-    env = {"ACCOUNTS_AUTH": "jwt", "ACCOUNTS_JWT_SECRET": SECRET}
+def service(sandbox_url: str) -> Iterator[str]:
+    env = {
+        "ACCOUNTS_AUTH": "jwt",
+        "ACCOUNTS_JWT_SECRET": SECRET,
+        "ACCOUNTS_PROVIDER_SANDBOX_URL": sandbox_url,
+    }
     with serving(env) as (url, _):
         yield url
 
@@ -65,24 +70,34 @@ def module(package: str, name: str) -> ModuleType:
     return importlib.import_module(f"{package}.{name}")
 
 
-def test_the_generated_client_creates_reads_patches_and_deletes(
-    service: str, client_package: str
-) -> None:
-    models = module(client_package, "models")
+@pytest.fixture
+def http(service: str, client_package: str) -> Iterator[Any]:
     authenticated: Any = module(client_package, "client").AuthenticatedClient
     with authenticated(
         base_url=service, token=mint_token("user123", SECRET), raise_on_unexpected_status=True
-    ) as http:
-        run_the_flow(http, client_package, models)
+    ) as client:
+        yield client
 
 
-def run_the_flow(http: Any, client_package: str, models: Any) -> None:
-    api = f"{client_package}.api.default"
-    create: Any = importlib.import_module(f"{api}.post_users_user_id_accounts")
-    read: Any = importlib.import_module(f"{api}.get_users_user_id_accounts_account_id")
-    listing: Any = importlib.import_module(f"{api}.get_users_user_id_accounts")
-    patch: Any = importlib.import_module(f"{api}.patch_users_user_id_accounts_account_id")
-    delete: Any = importlib.import_module(f"{api}.delete_users_user_id_accounts_account_id")
+def test_each_operation_has_its_name_under_its_resource(client_package: str) -> None:
+    for name in [
+        "accounts.list_accounts",
+        "accounts.summary",
+        "connections.link",
+        "users.get_user",
+    ]:
+        assert callable(module(client_package, f"api.{name}").sync_detailed)
+
+
+def test_the_generated_client_creates_reads_patches_and_deletes(
+    http: Any, client_package: str
+) -> None:
+    models = module(client_package, "models")
+    create: Any = module(client_package, "api.accounts.create_account")
+    read: Any = module(client_package, "api.accounts.get_account")
+    listing: Any = module(client_package, "api.accounts.list_accounts")
+    patch: Any = module(client_package, "api.accounts.patch_account")
+    delete: Any = module(client_package, "api.accounts.delete_account")
 
     # No id: the service makes one, as the README says.
     new = models.SavingsAccountInput(
@@ -90,24 +105,28 @@ def run_the_flow(http: Any, client_package: str, models: Any) -> None:
         provider="Ally",
         account_name="Rainy day",
         balance=2500.5,
-        currency="USD",
-        details=models.SavingsDetails(apy=4.2, minimum_balance=0, routing_number="121000248"),
+        currency=models.Currency.USD,
+        details=models.SavingsDetailsInput(apy=4.2, minimum_balance=0, routing_number="121000248"),
     )
-    created = create.sync_detailed("user123", client=http, body=new)
+    created = create.sync_detailed("user123", client=http, body=new, idempotency_key="rainy-day")
     assert created.status_code == 201
     account = created.parsed
     assert isinstance(account, models.SavingsAccount)
     assert account.id.startswith("acc-")
+    assert created.headers["Location"] == f"/users/user123/accounts/{account.id}"
+    again = create.sync_detailed("user123", client=http, body=new, idempotency_key="rainy-day")
+    assert (again.parsed, again.headers["Idempotent-Replayed"]) == (account, "true")
 
     fetched = read.sync_detailed("user123", account.id, client=http)
     assert fetched.parsed == account
     etag = fetched.headers["ETag"]
 
-    types = [models.GetUsersUserIdAccountsTypeItem("savings")]
-    listed = listing.sync("user123", client=http, type_=types)
+    listed = listing.sync("user123", client=http, type_=[models.ListAccountsTypeItem("savings")])
     assert account in listed.accounts
 
-    change = models.AccountPatch.from_dict({"accountName": "Holiday", "details": {"apy": 4.5}})
+    change = models.SavingsAccountPatch(
+        account_name="Holiday", details=models.SavingsDetailsPatch(apy=4.5)
+    )
     patched = patch.sync("user123", account.id, client=http, body=change, if_match=etag)
     assert (patched.account_name, patched.details.apy) == ("Holiday", 4.5)
     stale = patch.sync_detailed("user123", account.id, client=http, body=change, if_match=etag)
@@ -118,3 +137,40 @@ def run_the_flow(http: Any, client_package: str, models: Any) -> None:
     missing = read.sync_detailed("user123", account.id, client=http)
     assert missing.status_code == 404
     assert missing.parsed.type_.endswith("/account-not-found")
+
+
+def test_the_generated_client_links_a_bank_and_follows_its_first_sync(
+    http: Any, client_package: str
+) -> None:
+    models = module(client_package, "models")
+    link: Any = module(client_package, "api.connections.link")
+    get_job: Any = module(client_package, "api.connections.get_job")
+    get_connection: Any = module(client_package, "api.connections.get_connection")
+
+    body = models.NewConnection(
+        provider=models.NewConnectionProvider.SANDBOX,
+        institution_id="ins_platypus",
+        credentials=models.NewConnectionCredentials.from_dict(
+            {"username": "user_good", "password": "pass_good"}
+        ),
+    )
+    linked = link.sync_detailed("user123", client=http, body=body)
+    assert linked.status_code == 201
+    connection = linked.parsed
+    assert isinstance(connection, models.LinkedConnection)
+    assert linked.headers["Location"] == f"/users/user123/connections/{connection.id}"
+
+    deadline = time.monotonic() + 30
+    while (job := get_job.sync("user123", connection.sync_job_id, client=http)).status in (
+        models.SyncJobStatus.QUEUED,
+        models.SyncJobStatus.RUNNING,
+    ):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert (job.status, job.connection_id, job.accounts_added) == (
+        models.SyncJobStatus.SUCCEEDED,
+        connection.id,
+        4,
+    )
+    healthy = get_connection.sync("user123", connection.id, client=http)
+    assert (healthy.status, healthy.account_count) == (models.ConnectionStatus.HEALTHY, 4)

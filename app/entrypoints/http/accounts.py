@@ -44,7 +44,6 @@ LIST_ROUTE = "/users/<id:user_id>/accounts"
 SUMMARY_ROUTE = "/users/<id:user_id>/summary"
 ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
 _THE_ACCOUNT = Answer(200, "The account.", "Account")
-_WHOLE_ACCOUNT = Body("AccountInput")
 
 
 # How each filter parameter is named in the 400 that lists its allowed values.
@@ -191,7 +190,7 @@ FRONT_DOORS = (
 @contract(
     "Add an account; `id` may be left out, and is then generated.",
     [Answer(201, "Created.", "Account", location=True)],
-    body=_WHOLE_ACCOUNT,
+    body=Body("AccountInput"),
     errors=[409],
 )
 @idempotent
@@ -215,7 +214,7 @@ def get_account(user_id: str, account_id: str) -> Response:
 @contract(
     "Replace the whole account; its type may change. Does not create.",
     [_THE_ACCOUNT],
-    body=_WHOLE_ACCOUNT,
+    body=Body("AccountReplacement"),
     conditional_write=True,
     errors=[409],
 )

@@ -21,7 +21,7 @@ from app.entrypoints.http.problems import Problem
 PUBLIC_ENDPOINTS = frozenset(
     {
         "openapi.openapi",
-        "docs.page",
+        "docs.reference",
         "docs.start",
         "docs.static",
         # The page holds no data: what it shows, it reads with the token pasted into it.

@@ -31,7 +31,7 @@ _PAGE_CSP = (
     "This description, as a page to read and try (Swagger UI).",
     [Answer(200, "HTML.", {"type": "string"}, "text/html")],
 )
-def page() -> Response:
+def reference() -> Response:
     html = f"""<!doctype html>
 <html lang="en">
 <head>

@@ -43,7 +43,7 @@ def export() -> Response:
 @contract(
     "Replace everything with the body's seed data, or the start-up seed.",
     [Answer(204, "Replaced.")],
-    body=Body("Seed", required=False),
+    body=Body("SeedInput", required=False),
 )
 def reset() -> Response:
     """Replaces every user with the seed-format body, or with the start-up seed when empty."""

@@ -2,10 +2,9 @@
 (app/entrypoints/http/contract.py) and the marshmallow schemas they name.
 
 Paths come from Flask's own URL map, so the document lists exactly the routes there are; a route
-without a contract stops the app from starting. apispec renders the marshmallow schemas. Written
-out here are only the shapes marshmallow cannot state: the polymorphic `Account` (a `oneOf` joined
-by a discriminator on `type`, since apispec renders marshmallow-oneofschema as an empty object,
-apispec issue #1012), the seed file's map of users, and a merge patch.
+without a contract stops the app from starting. apispec renders the marshmallow schemas; the
+accounts' components, which marshmallow cannot state, are written out in openapi_components.py.
+Each operation is named after its view (`operationId`) and tagged with its blueprint.
 """
 
 from __future__ import annotations
@@ -22,10 +21,15 @@ from marshmallow import Schema
 from app.adapters.exact_json import dumps_bytes
 from app.domain.accounts import ID_PATTERN
 from app.entrypoints.http.auth import PUBLIC_ENDPOINTS, auth_enabled
+from app.entrypoints.http.context import components_of
 from app.entrypoints.http.contract import Answer, Contract, SchemaRef, contract, contract_of
 from app.entrypoints.http.idempotency import is_idempotent
 from app.entrypoints.http.limits import UNLIMITED_ENDPOINTS
-from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
+from app.entrypoints.http.openapi_components import (
+    COMPONENTS,
+    component_name,
+    register_components,
+)
 from app.schemas.problems import ProblemSchema
 
 SPEC_KEY = "accounts.openapi"
@@ -42,7 +46,6 @@ def openapi() -> Response:
     return Response(current_app.extensions[SPEC_KEY], mimetype="application/json")
 
 
-_COMPONENTS = "#/components/schemas/"
 _PROBLEMS = {
     400: "Malformed request: bad query parameter, or a body that is not JSON.",
     401: "No valid bearer token (see the WWW-Authenticate header); of a webhook, no valid "
@@ -81,10 +84,12 @@ _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-    "description": "Makes a retry safe: the same key with the same request gets the first "
-    "answer again (marked `Idempotent-Replayed: true`), with nothing done twice; with another "
-    "request, a 422; while the first still runs, a 409. Kept 24 hours, per user.",
+    # Printable ASCII, as the server checks it (app/entrypoints/http/idempotency.py).
+    "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
+    "description": "1 to 255 printable ASCII characters. Makes a retry safe: the same key with "
+    "the same request gets the first answer again (marked `Idempotent-Replayed: true`), with "
+    "nothing done twice; with another request, a 422; while the first still runs, a 409. Kept "
+    "24 hours, per user.",
 }
 _IF_MATCH = {
     "name": "If-Match",
@@ -94,32 +99,37 @@ _IF_MATCH = {
     "description": "Make the write conditional on this ETag (or `*`); without it the "
     "write is unconditional.",
 }
-_HAND_WRITTEN: dict[str, dict[str, Any]] = {
-    "Seed": {
-        "type": "object",
-        "description": "User ids, each with the list of that user's accounts.",
-        "additionalProperties": {
-            "type": "array",
-            "items": {"$ref": _COMPONENTS + "Account"},
-        },
-    },
-    "AccountPatch": {
-        "type": "object",
-        "description": "A JSON Merge Patch (RFC 7396) of an account: the fields to change, "
-        "`details` merged key by key; the result must be a valid account of the same type.",
-    },
+
+
+_TAGS = {
+    "accounts": "A user's accounts, their list and net worth.",
+    "users": "Users.",
+    "connections": "Institutions linked through a provider, and their sync jobs.",
+    "fixture": "Fixture mode: the whole state at once (other projects' tests).",
+    "health": "Probes.",
+    "metrics": "Prometheus.",
+    "openapi": "This description.",
+    "docs": "The reference, to read and try.",
+    "page": "The page at `/`.",
 }
-
-
-def _component_name(schema: type[Schema]) -> str:
-    return schema.__name__.removesuffix("Schema")
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+_REPLAYED = {
+    "description": "`true` when this is the first answer to the same Idempotency-Key, again.",
+    "schema": {"type": "string", "const": "true"},
+}
+#: Statuses whose answer says when to try again (the 409: a request with the same
+#: Idempotency-Key still runs).
+_RETRYABLE = {409, 429, 503}
 
 
 def _ref(schema: SchemaRef) -> dict[str, Any]:
     if isinstance(schema, dict):
         return schema
-    name = schema if isinstance(schema, str) else _component_name(schema)
-    return {"$ref": _COMPONENTS + name}
+    name = schema if isinstance(schema, str) else component_name(schema)
+    return {"$ref": COMPONENTS + name}
 
 
 def _camel(name: str) -> str:
@@ -143,13 +153,18 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + _camel(m.group(1)) + "}", rule), parameters
 
 
-def _answer(answer: Answer, etag: bool) -> dict[str, Any]:
+def _answer(answer: Answer, etag: bool, idempotent: bool) -> dict[str, Any]:
     described: dict[str, Any] = {"description": answer.description}
     if answer.schema is not None:
         described["content"] = {answer.media_type: {"schema": _ref(answer.schema)}}
     headers = {"ETag": _ETAG} if etag and answer.schema is not None else {}
     if answer.location:
-        headers["Location"] = {"schema": {"type": "string"}}
+        headers["Location"] = {
+            "description": "Where the resource is.",
+            "schema": {"type": "string", "format": "uri-reference"},
+        }
+    if idempotent:
+        headers["Idempotent-Replayed"] = _REPLAYED
     if headers:
         described["headers"] = headers
     return described
@@ -184,7 +199,9 @@ class _Describer:
     ) -> dict[str, Any]:
         public = endpoint in PUBLIC_ENDPOINTS
         etag = not public
-        responses = {str(answer.status): _answer(answer, etag) for answer in declared.answers}
+        responses = {
+            str(answer.status): _answer(answer, etag, idempotent) for answer in declared.answers
+        }
         parameters: list[dict[str, Any]] = []
         if declared.query is not None:
             parameters.append({"in": "query", "schema": declared.query})
@@ -205,7 +222,15 @@ class _Describer:
                 "description": _PROBLEMS[status],
                 "content": {"application/problem+json": {"schema": _ref(ProblemSchema)}},
             }
-        operation: dict[str, Any] = {"summary": declared.summary, "responses": responses}
+            if status in _RETRYABLE:
+                responses[str(status)]["headers"] = {"Retry-After": _RETRY_AFTER}
+        blueprint, _, name = endpoint.partition(".")
+        operation: dict[str, Any] = {
+            "operationId": _camel(name),
+            "tags": [blueprint],
+            "summary": declared.summary,
+            "responses": responses,
+        }
         if declared.description:
             operation["description"] = declared.description
         if parameters:
@@ -220,43 +245,9 @@ class _Describer:
             }
         if public:
             operation["security"] = []  # whether or not the rest needs a token
+        elif self.auth:
+            operation["security"] = [{"bearer": []}]
         return operation
-
-
-def _one_of(mapping: dict[str, str]) -> dict[str, Any]:
-    """Any of the per-type schemas in `mapping` (type -> component), picked by `type`."""
-    targets = {account_type: _COMPONENTS + name for account_type, name in mapping.items()}
-    return {
-        "oneOf": [{"$ref": target} for target in targets.values()],
-        "discriminator": {"propertyName": "type", "mapping": targets},
-    }
-
-
-def _schemas(spec: APISpec) -> None:
-    answered, sent = {}, {}
-    for account_type, schema in ACCOUNT_SCHEMAS.items():
-        name = _component_name(schema)
-        spec.components.schema(name, schema=schema)
-        generated = spec.components.schemas[name]
-        # The marshmallow field is dump-only (the registry reads `type`), so apispec would call
-        # it read-only; here it is the discriminator, sent and received, with one value.
-        generated["properties"]["type"] = {"type": "string", "const": str(account_type)}
-        generated["required"] = ["type", *generated.get("required", [])]
-        answered[str(account_type)] = name
-        # What a client sends may leave `id` out: POST then generates one, PUT takes the URL's.
-        sent[str(account_type)] = f"{name}Input"
-        spec.components.schema(
-            f"{name}Input",
-            {**generated, "required": [field for field in generated["required"] if field != "id"]},
-        )
-    # Registered with its schema, so that fields nesting AccountSchema refer to it; apispec's
-    # rendering of it (an object with no properties) is replaced by the oneOf.
-    spec.components.schema("Account", schema=AccountSchema)
-    spec.components.schemas["Account"] = _one_of(answered)
-    spec.components.schema("AccountInput", _one_of(sent))
-    spec.components.schema(_component_name(ProblemSchema), schema=ProblemSchema)
-    for name, written in _HAND_WRITTEN.items():
-        spec.components.schema(name, written)
 
 
 def _named_schemas(app: Flask) -> list[type[Schema]]:
@@ -282,15 +273,21 @@ def build_openapi(app: Flask) -> bytes:
         plugins=[MarshmallowPlugin()],
         info={"description": "Every account a user holds, in one list."},
     )
-    _schemas(spec)
+    register_components(spec)
     for named in _named_schemas(app):
-        if _component_name(named) not in spec.components.schemas:
-            spec.components.schema(_component_name(named), schema=named)
+        if component_name(named) not in spec.components.schemas:
+            spec.components.schema(component_name(named), schema=named)
     if auth_enabled(app):
         spec.components.security_scheme(
             "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )
         spec.options["security"] = [{"bearer": []}]
+    # The providers this service is configured with are the ones a link may name.
+    provider = spec.components.schemas["NewConnection"]["properties"]["provider"]
+    if providers := sorted(components_of(app).aggregation.providers):
+        provider["enum"] = providers
+    else:
+        provider["description"] = "None is configured here: every link is refused (422)."
     describer = _Describer(app)
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     path_parameters: dict[str, list[dict[str, Any]]] = {}
@@ -310,6 +307,14 @@ def build_openapi(app: Flask) -> bytes:
             )
     for path, operations in paths.items():
         spec.path(path=path, operations=operations, parameters=path_parameters[path])
+    used = {
+        tag
+        for operations in paths.values()
+        for operation in operations.values()
+        for tag in operation["tags"]
+    }
+    for tag in sorted(used):
+        spec.tag({"name": tag, "description": _TAGS[tag]})
     return dumps_bytes(spec.to_dict())
 
 
