@@ -101,12 +101,17 @@ CHECKOUT_COMMAND = (sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", 
 
 
 def start_gunicorn(
-    env: Mapping[str, str] = {}, command: Sequence[str] = CHECKOUT_COMMAND, cwd: Path = REPO_ROOT
+    env: Mapping[str, str | None] = {},
+    command: Sequence[str] = CHECKOUT_COMMAND,
+    cwd: Path = REPO_ROOT,
 ) -> Gunicorn:
+    """gunicorn with the environment's variables and `env`'s (None leaves one unset)."""
+    # No provider sandbox beside it (the demo's), unless the test names one or leaves it unset.
+    settings = {**os.environ, "PORT": "0", "ACCOUNTS_PROVIDER_SANDBOX_URL": "", **env}
     process = subprocess.Popen(
         command,
         cwd=cwd,
-        env={**os.environ, "PORT": "0", **env},
+        env={name: value for name, value in settings.items() if value is not None},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -117,7 +122,9 @@ def start_gunicorn(
 
 @contextmanager
 def serving(
-    env: Mapping[str, str] = {}, command: Sequence[str] = CHECKOUT_COMMAND, cwd: Path = REPO_ROOT
+    env: Mapping[str, str | None] = {},
+    command: Sequence[str] = CHECKOUT_COMMAND,
+    cwd: Path = REPO_ROOT,
 ) -> Iterator[tuple[str, Gunicorn]]:
     """Yield (base URL, server) for a started gunicorn, and stop it afterwards."""
     server = start_gunicorn(env, command, cwd)

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.entrypoints.http.context import COMPONENTS_KEY, components_of
+from app.entrypoints.sandbox_beside import start_sandbox
 from harness import REPO_ROOT
 
 pytest_plugins = ["pytester", "tests.databases"]
@@ -75,19 +74,9 @@ def write_seed(tmp_path: Path) -> WriteSeed:
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
     """The provider sandbox, started as its command: `accounts-service provider-sandbox`."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.entrypoints.cli", "provider-sandbox", "--port", "0"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
+    sandbox = start_sandbox()
+    assert sandbox.url.startswith("http://127.0.0.1:"), sandbox.url
     try:
-        yield url
+        yield sandbox.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+        sandbox.stop()

@@ -13,6 +13,7 @@ __all__ = [
     "child_exit",
     "control_socket_disable",
     "keepalive",
+    "on_exit",
     "on_starting",
     "preload_app",
     "threads",
@@ -68,6 +69,13 @@ def on_starting(server: Any) -> None:
     from app.entrypoints.http.server_errors import install
 
     install(server)
+
+
+def on_exit(server: Any) -> None:
+    # The demo's provider sandbox, when app.entrypoints.wsgi started one, goes with the server.
+    from app.entrypoints.sandbox_beside import stop_started
+
+    stop_started()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -4,9 +4,11 @@
 import sys
 
 from app import create_app
-from app.config import ConfigurationError
+from app.config import ConfigurationError, settings
+from app.entrypoints.sandbox_beside import beside_the_demo
 
 try:
+    beside_the_demo(settings())
     app = create_app()
 except ConfigurationError as error:
     # One line that says what to fix, rather than a traceback through gunicorn's loader.

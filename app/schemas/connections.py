@@ -36,6 +36,14 @@ class NewConnectionSchema(Schema):
     )
 
 
+class ProvidersSchema(Schema):
+    providers = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The providers configured here, which a link may name."},
+    )
+
+
 class SyncFailureSchema(Schema):
     code = fields.String(required=True, metadata={"description": "The provider's error code."})
     message = fields.String(required=True)

@@ -69,7 +69,8 @@ def validate_id(value: str) -> None:
 def identifier(**kwargs: Any) -> fields.String:
     """A user or account id: safe in a URL path as it is."""
     # JSON Schema patterns are ECMA-262 and unanchored, hence ^…$ for the OpenAPI description.
-    return fields.String(validate=validate_id, metadata={"pattern": f"^{ID_PATTERN}$"}, **kwargs)
+    metadata = {"pattern": f"^{ID_PATTERN}$", **kwargs.pop("metadata", {})}
+    return fields.String(validate=validate_id, metadata=metadata, **kwargs)
 
 
 # NUL cannot be stored in PostgreSQL text, and a lone surrogate (JSON allows "\ud800") is not a

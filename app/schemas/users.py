@@ -16,3 +16,27 @@ class UserSchema(Schema):
     account_count = fields.Integer(
         required=True, validate=validate.Range(min=0), data_key="accountCount"
     )
+
+
+class UserListQuerySchema(Schema):
+    """The user list's query parameters."""
+
+    after = identifier(
+        metadata={"description": "Only the ids after this one (the last page's `next`)."}
+    )
+    limit = fields.Integer(
+        load_default=20,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "At most this many."},
+    )
+
+
+class UserListSchema(Schema):
+    users = fields.List(
+        fields.String(), required=True, metadata={"description": "User ids, in id order."}
+    )
+    next = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The `after` of the next page; null on the last."},
+    )

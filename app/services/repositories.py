@@ -72,6 +72,10 @@ class AccountRepository(ABC):
         return Listing(self.user_revision(user_id), None)
 
     @abstractmethod
+    def list_users(self, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` user ids in id order, those after `after` (None: from the first)."""
+
+    @abstractmethod
     def add_user(self, user_id: str) -> None:
         """Raises UserExists."""
 

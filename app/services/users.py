@@ -14,6 +14,16 @@ def create_user(repository: AccountRepository, user_id: str | None = None) -> Us
     return user
 
 
+def list_users(
+    repository: AccountRepository, after: str | None, limit: int
+) -> tuple[list[str], str | None]:
+    """A page of user ids in id order, from the one after `after`, and the id the next page
+    starts after (None on the last)."""
+    found = repository.list_users(after, limit + 1)
+    page = found[:limit]
+    return page, page[-1] if len(found) > limit else None
+
+
 def get_user(repository: AccountRepository, user_id: str) -> User:
     return User(user_id, len(repository.list_accounts(user_id)))
 

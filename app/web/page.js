@@ -69,13 +69,14 @@ function el(tag, attributes = {}, ...children) {
   return element;
 }
 
-async function api(path, method = "GET") {
+async function api(path, method = "GET", sent = undefined) {
   const headers = { Accept: "application/json" };
   const token = sessionStorage.getItem("token");
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (sent !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, { method, headers });
+    response = await fetch(path, { method, headers, body: sent === undefined ? undefined : JSON.stringify(sent) });
   } catch {
     throw new Problem(0, "Can't reach accounts-service", "The service did not answer.");
   }
@@ -229,9 +230,10 @@ function connectionRow(connection, user) {
   );
 }
 
-function renderConnections(connections, user) {
+function renderConnections(connections, user, canLink) {
   document.getElementById("connection-list").replaceChildren(...connections.map((c) => connectionRow(c, user)));
-  document.getElementById("connections").hidden = connections.length === 0;
+  document.getElementById("link").hidden = !canLink;
+  document.getElementById("connections").hidden = connections.length === 0 && !canLink;
 }
 
 function sleep(milliseconds) {
@@ -243,33 +245,77 @@ function jobOutcome(job) {
   return `Synced: ${job.accountsUpdated} updated, ${job.accountsAdded} added, ${job.accountsClosed} closed`;
 }
 
-async function refresh(user, connection, button, said) {
-  const say = (text) => {
-    progress.set(connection.id, text);
-    said.textContent = text;
-  };
-  button.disabled = true;
-  say("Asking for a sync…");
-  try {
-    let job = await api(userPath(user, `/connections/${encodeURIComponent(connection.id)}/refresh`), "POST");
-    const giveUp = Date.now() + POLL_GIVE_UP_MILLISECONDS;
-    while (job.status === "queued" || job.status === "running") {
-      if (Date.now() > giveUp) {
-        say("Still syncing; come back later.");
-        return;
-      }
-      say(JOB_PROGRESS[job.status]);
-      await sleep(POLL_MILLISECONDS);
-      job = await api(userPath(user, `/sync-jobs/${encodeURIComponent(job.id)}`));
+// Follows a sync job until it ends, saying how far it got; false when it is still going at the end.
+async function follow(user, job, say) {
+  const giveUp = Date.now() + POLL_GIVE_UP_MILLISECONDS;
+  while (job.status === "queued" || job.status === "running") {
+    if (Date.now() > giveUp) {
+      say("Still syncing; come back later.");
+      return false;
     }
-    say(jobOutcome(job));
-    await load();
+    say(JOB_PROGRESS[job.status]);
+    await sleep(POLL_MILLISECONDS);
+    job = await api(userPath(user, `/sync-jobs/${encodeURIComponent(job.id)}`));
+  }
+  say(jobOutcome(job));
+  return true;
+}
+
+// Runs `work` with `button` disabled, saying a refusal in words where `say` says.
+async function asking(user, button, say, work) {
+  button.disabled = true;
+  try {
+    await work();
   } catch (problem) {
     if (!(problem instanceof Problem)) throw problem;
     say(`${problem.title}. ${problem.detail} ${hintFor(problem, user)}`.trim());
   } finally {
     button.disabled = false;
   }
+}
+
+async function refresh(user, connection, button, said) {
+  const say = (text) => {
+    progress.set(connection.id, text);
+    said.textContent = text;
+  };
+  await asking(user, button, say, async () => {
+    say("Asking for a sync…");
+    const job = await api(userPath(user, `/connections/${encodeURIComponent(connection.id)}/refresh`), "POST");
+    if (await follow(user, job, say)) await load();
+  });
+}
+
+async function link(user, linkForm) {
+  const said = document.getElementById("link-progress");
+  const say = (text) => {
+    said.textContent = text;
+  };
+  const fields = linkForm.elements;
+  await asking(user, linkForm.querySelector("button"), say, async () => {
+    say("Linking…");
+    const linked = await api(userPath(user, "/connections"), "POST", {
+      provider: "sandbox",
+      institutionId: fields.institution.value,
+      credentials: { username: fields.username.value, password: fields.password.value },
+    });
+    const job = await api(userPath(user, `/sync-jobs/${encodeURIComponent(linked.syncJobId)}`));
+    if (await follow(user, job, say)) await load();
+  });
+}
+
+// Who there is to look at (admins, or anyone when sign-in is off): suggested in the user field,
+// and the first one opened when none is asked for yet. Quietly nothing for anyone else.
+async function suggestUsers() {
+  let listed;
+  try {
+    listed = await api("users?limit=50");
+  } catch (problem) {
+    if (!(problem instanceof Problem)) throw problem;
+    return;
+  }
+  document.getElementById("known-users").replaceChildren(...listed.users.map((id) => el("option", { value: id })));
+  if (!currentUser() && listed.users.length > 0) location.hash = `user=${encodeURIComponent(listed.users[0])}`;
 }
 
 function currentUser() {
@@ -285,15 +331,16 @@ async function load() {
   const loading = document.getElementById("loading");
   loading.hidden = false;
   try {
-    const [list, summary, linked] = await Promise.all([
+    const [list, summary, linked, offered] = await Promise.all([
       api(userPath(user, "/accounts")),
       api(userPath(user, "/summary")),
       api(userPath(user, "/connections")),
+      api("providers"),
     ]);
     if (mine !== latestLoad) return;
     document.getElementById("problem").hidden = true;
     renderNetWorth(summary);
-    renderConnections(linked.connections, user);
+    renderConnections(linked.connections, user, offered.providers.includes("sandbox"));
     renderAccounts(list.accounts);
   } catch (problem) {
     if (!(problem instanceof Problem)) throw problem;
@@ -313,6 +360,11 @@ form.addEventListener("submit", (event) => {
   else location.hash = wanted; // hashchange loads it
 });
 document.getElementById("retry").addEventListener("click", () => load());
+document.getElementById("link-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  link(currentUser(), event.target);
+});
 window.addEventListener("hashchange", () => load());
 form.elements.token.value = sessionStorage.getItem("token") ?? "";
 load();
+suggestUsers();

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,7 +21,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.adapters.tokens import mint_token
 from app.entrypoints.provider_sandbox import DEFAULT_DATA
-from harness import REPO_ROOT
+from harness import REPO_ROOT, children_of
 from harness.gunicorn import serving
 from tests.chromium import FLAGS, chromium
 
@@ -129,7 +130,7 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         page.screenshot(path=screenshots / "page-error.png", full_page=True)
 
         page.fill("input[name=token]", token)
-        page.click("button[type=submit]")
+        page.click("#who button[type=submit]")
         page.locator("#accounts").wait_for()
         assert problem.is_hidden()
 
@@ -207,7 +208,7 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
             headers={**headers, "Content-Type": "application/json"},
         )
         assert created.status_code == 201, created.text
-        page.click("button[type=submit]")
+        page.click("#who button[type=submit]")
         row = f"[data-account-id='{created.json()['id']}']"
         page.locator(row).wait_for()
         assert page.locator(f"{row} strong").first.inner_text().startswith("<img src=x")
@@ -218,7 +219,42 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         )
 
     # The service goes away: asked again, the page says it cannot reach it.
-    page.click("button[type=submit]")
+    page.click("#who button[type=submit]")
     problem.wait_for()
     assert page.locator("#problem-title").inner_text() == "Can't reach accounts-service"
     assert "Check that it is running" in page.locator("#problem-hint").inner_text()
+
+
+def cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_the_default_start_opens_on_a_user_and_links_a_bank_from_the_page(page: Page) -> None:
+    """`accounts-service run` as the README starts it: the demo's users, and the provider
+    sandbox beside it (stopped with it)."""
+    demo = {"ACCOUNTS_PROVIDER_SANDBOX_URL": None}
+    with serving(demo, (sys.executable, "-m", "app", "run")) as (url, server):
+        [sandbox] = [
+            pid for pid in children_of(server.process.pid) if b"provider-sandbox" in cmdline(pid)
+        ]
+        page.goto(f"{url}/")
+        page.wait_for_url("**/#user=user000")
+        page.locator("#accounts").wait_for()
+        suggested = page.locator("#known-users option")
+        assert suggested.evaluate_all("options => options.map(o => o.value)") == [
+            "user000",
+            "user123",
+            "user321",
+            "user456",
+            "user789",
+        ]
+
+        page.locator("#link summary").click()
+        page.select_option("#link-form select[name=institution]", "ins_platypus")
+        page.click("#link-form button")
+        page.locator("#link-progress", has_text="Synced: 0 updated, 4 added, 0 closed").wait_for()
+        bank = page.locator("[data-connection-id]")
+        bank.locator("[data-status=healthy]", has_text="Up to date").wait_for()
+        assert "4 accounts" in bank.inner_text()
+        assert page.locator("[data-account-id]").count() == 4
+    assert not Path(f"/proc/{sandbox}").exists()

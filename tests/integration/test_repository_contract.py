@@ -281,6 +281,17 @@ def test_a_listing_is_a_revision_and_the_accounts_as_of_it(repository: Store) ->
         repository.listing("dave")
 
 
+def test_users_are_listed_in_id_order_a_page_at_a_time(repository: Store) -> None:
+    assert repository.list_users(None, 10) == ["alice", "bob", "carol"]
+    assert repository.list_users(None, 2) == ["alice", "bob"]
+    assert repository.list_users("bob", 2) == ["carol"]
+    assert repository.list_users("carol", 2) == []
+    assert repository.list_users("b", 1) == ["bob"]  # after any id, not only a listed one
+    repository.delete_user("bob")
+    repository.add_user("aaron")
+    assert repository.list_users(None, 10) == ["aaron", "alice", "carol"]
+
+
 def test_export_and_replace_all(repository: Store) -> None:
     assert repository.export() == {"alice": ALICE, "bob": BOB, "carol": []}
     repository.replace_all({"erin": [account("loan", "e1")]})

@@ -501,3 +501,29 @@ def test_past_the_most_accounts_a_user_may_hold_a_create_is_a_409() -> None:
         client.post("/users/user123/accounts", json=valid_account("loan", id="n2")).status_code
         == 201
     )
+
+
+def test_the_users_are_listed_a_page_at_a_time_following_next(client: FlaskClient) -> None:
+    seen: list[str] = []
+    query = "limit=2"
+    while True:
+        page = client.get(f"/users?{query}")
+        assert page.status_code == 200
+        listed = page.get_json()
+        seen += listed["users"]
+        if listed["next"] is None:
+            break
+        query = f"limit=2&after={listed['next']}"
+    assert seen == ["user000", "user123", "user321", "user456", "user789"]
+    refused = client.get("/users?limit=101")
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"] == [
+        {
+            "parameter": "limit",
+            "detail": "Must be greater than or equal to 1 and less than or equal to 100.",
+        }
+    ]
+
+
+def test_the_providers_are_those_configured(client: FlaskClient) -> None:
+    assert client.get("/providers").get_json() == {"providers": []}

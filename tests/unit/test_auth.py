@@ -25,7 +25,7 @@ from app import create_app
 from app.adapters.tokens import mint_token
 from app.config import ConfigurationError
 from app.entrypoints.cli import main
-from app.entrypoints.http.auth import PUBLIC_ENDPOINTS
+from app.entrypoints.http.auth import ADMIN_ENDPOINTS, PUBLIC_ENDPOINTS
 from tests.conftest import SEED_FILE
 from tests.samples import valid_account
 
@@ -83,6 +83,8 @@ def every_route(app: Flask) -> list[tuple[str, str, str]]:
 
 
 ROUTES = every_route(auth_app())
+#: Routes on nobody's data in particular: any valid token may call them.
+ANY_USERS = {"connections.list_providers"}
 
 
 def test_only_descriptions_pages_and_probes_are_public() -> None:
@@ -107,9 +109,11 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "accounts.replace_account",
         "accounts.patch_account",
         "accounts.delete_account",
+        "users.list_users",
         "users.create_user",
         "users.get_user",
         "users.delete_user",
+        "connections.list_providers",
         "fixture.export",
         "fixture.reset",
         "connections.link",
@@ -136,7 +140,9 @@ def test_the_route_by_token_matrix(endpoint: str, method: str, url: str, token: 
         challenge = response.headers["WWW-Authenticate"]
         assert challenge.startswith('Bearer realm="accounts-service"')
         assert ('error="invalid_token"' in challenge) is (token != "none")
-    elif token == "other" or (token == "own" and endpoint.startswith("fixture.")):
+    elif (token == "other" and endpoint not in ANY_USERS) or (
+        token == "own" and endpoint in ADMIN_ENDPOINTS
+    ):
         assert response.status_code == 403, response.data
         assert response.mimetype == "application/problem+json"
     else:
@@ -379,3 +385,10 @@ def test_a_signed_token_with_a_wrongly_typed_claim_is_a_401_on_every_route(
 
 
 AUTH_CLIENT = auth_app().test_client()
+
+
+def test_only_an_admin_lists_the_users() -> None:
+    client = auth_app().test_client()
+    for token, status in [("own", 403), ("admin", 200)]:
+        headers = {"Authorization": f"Bearer {TOKENS[token]}"}
+        assert client.get("/users?limit=2", headers=headers).status_code == status

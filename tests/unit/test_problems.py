@@ -61,7 +61,7 @@ def test_trailing_slash_is_not_a_redirect_to_html(client: FlaskClient) -> None:
             "POST",
             {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"},
         ),
-        ("/users", "GET", {"POST", "OPTIONS"}),
+        ("/users", "PUT", {"GET", "HEAD", "POST", "OPTIONS"}),
         ("/users/user123", "PUT", {"GET", "HEAD", "OPTIONS", "DELETE"}),
     ],
 )

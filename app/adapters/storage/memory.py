@@ -107,6 +107,10 @@ class InMemoryAccountRepository(Store):
     def user_revision(self, user_id: str) -> int:
         return self._user(user_id).revision
 
+    def list_users(self, after: str | None, limit: int) -> list[str]:
+        later = (user_id for user_id in sorted(self._users) if after is None or user_id > after)
+        return list(itertools.islice(later, limit))
+
     def add_user(self, user_id: str) -> None:
         with self._lock:
             if user_id in self._users:

@@ -34,7 +34,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "metrics.metrics",
     }
 )
-ADMIN_ENDPOINTS = frozenset({"fixture.export", "fixture.reset"})
+ADMIN_ENDPOINTS = frozenset({"fixture.export", "fixture.reset", "users.list_users"})
 _REALM = 'Bearer realm="accounts-service"'
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from app.schemas.connections import (
     ConnectionSchema,
     LinkedConnectionSchema,
     NewConnectionSchema,
+    ProvidersSchema,
     SyncJobSchema,
     UserConnectionsSchema,
     WebhookAnswerSchema,
@@ -85,6 +86,14 @@ def link(user_id: str) -> Response:
     location = url_for(".get_connection", user_id=user_id, connection_id=connection.id)
     body = _linked_schema.dump((connection, 0, job.id))
     return json_response(body, 201, {"Location": location})
+
+
+@blueprint.get("/providers")
+@contract(
+    "The providers a bank may be linked through.", [Answer(200, "Their names.", ProvidersSchema)]
+)
+def list_providers() -> Response:
+    return json_response({"providers": sorted(components().aggregation.providers)})
 
 
 @blueprint.get(CONNECTIONS_ROUTE)

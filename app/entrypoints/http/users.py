@@ -1,29 +1,50 @@
-"""HTTP routes for users themselves: create, look up, delete (with all their accounts)."""
+"""HTTP routes for users themselves: list (admins), create, look up, delete (with all their
+accounts)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request, url_for
+from marshmallow import ValidationError
 
 from app.domain.accounts import User
 from app.entrypoints.http.auth import require_access
 from app.entrypoints.http.context import repository
 from app.entrypoints.http.contract import Answer, Body, contract
-from app.entrypoints.http.http import json_object_body, json_response
+from app.entrypoints.http.http import invalid_query, json_object_body, json_response
 from app.entrypoints.http.idempotency import idempotent
 from app.schemas.errors import load
-from app.schemas.users import NewUserSchema, UserSchema
+from app.schemas.users import NewUserSchema, UserListQuerySchema, UserListSchema, UserSchema
 from app.services import users as service
 
 blueprint = Blueprint("users", __name__)
 
 _new_user_schema = NewUserSchema()
 _user_schema = UserSchema()
+_list_query_schema = UserListQuerySchema()
+_list_schema = UserListSchema()
 
 
 def _user_response(
     user: User, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return json_response(_user_schema.dump(user), status, headers)
+
+
+@blueprint.get("/users")
+@contract(
+    "The users' ids, a page at a time, in id order (the admin scope, when sign-in is on).",
+    [Answer(200, "A page of ids; `next` asks for the one after.", UserListSchema)],
+    query=UserListQuerySchema,
+)
+def list_users() -> Response:
+    try:
+        asked = _list_query_schema.load(request.args.to_dict())
+    except ValidationError as refused:
+        wrong = {name: " ".join(found) for name, found in refused.messages_dict.items()}
+        detail = "; ".join(f"{name}: {what}" for name, what in wrong.items())
+        raise invalid_query(f"Invalid query parameter(s): {detail}", wrong.items()) from None
+    page, after = service.list_users(repository(), asked.get("after"), asked["limit"])
+    return json_response(_list_schema.dump({"users": page, "next": after}))
 
 
 @blueprint.post("/users")

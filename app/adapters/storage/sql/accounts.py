@@ -91,6 +91,13 @@ class SqlAccounts(SqlBase):
             raise UserNotFound(user_id)
         return int(revision)
 
+    def list_users(self, after: str | None, limit: int) -> list[str]:
+        query = select(users.c.id).order_by(users.c.id).limit(limit)
+        if after is not None:
+            query = query.where(users.c.id > after)
+        with self._reading() as connection:
+            return list(connection.scalars(query))
+
     def add_user(self, user_id: str) -> None:
         try:
             with self._transaction() as connection:
