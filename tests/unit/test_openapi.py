@@ -171,3 +171,47 @@ def test_429_is_described_only_when_rate_limits_are_on() -> None:
     )
     responses = document(unlimited.test_client())["paths"]["/users/{userId}/accounts"]["get"]
     assert "429" not in responses["responses"]
+
+
+def test_operations_are_named_and_tagged_and_each_names_its_token() -> None:
+    from tests.unit.test_auth import auth_app
+
+    spec = document(auth_app().test_client())
+    operations = [op for item in spec["paths"].values() for op in item.values() if "tags" in op]
+    names = [operation["operationId"] for operation in operations]
+    assert len(names) == len(set(names))
+    listed = spec["paths"]["/users/{userId}/accounts"]["get"]
+    assert (listed["operationId"], listed["tags"]) == ("listAccounts", ["accounts"])
+    assert listed["security"] == [{"bearer": []}]
+    assert {tag["name"] for tag in spec["tags"]} == {tag for op in operations for tag in op["tags"]}
+
+
+def test_the_headers_a_client_reads_are_described(client: FlaskClient) -> None:
+    create = document(client)["paths"]["/users/{userId}/accounts"]["post"]["responses"]
+    assert {"ETag", "Location", "Idempotent-Replayed"} <= set(create["201"]["headers"])
+    assert "Retry-After" in create["409"]["headers"]
+    assert "Retry-After" in create["503"]["headers"]
+
+
+def test_what_a_client_sends_is_described_as_strictly_as_the_server_takes_it(
+    client: FlaskClient,
+) -> None:
+    spec = document(client)
+    checking = VALID_ACCOUNTS["checking"]
+    unknown = {**checking, "details": {**checking["details"], "routingNumber": None}}
+    # An answer may hold a null detail (a synced account's); nothing sent may.
+    assert validator(spec, "Account").is_valid({**unknown, "connectionId": "conn-1"})
+    assert not validator(spec, "AccountInput").is_valid(unknown)
+    # PUT takes the URL's id; a seed file's accounts each have their own.
+    without_id = {name: value for name, value in checking.items() if name != "id"}
+    assert validator(spec, "AccountInput").is_valid(without_id)
+    assert not validator(spec, "AccountReplacement").is_valid(checking)
+    assert validator(spec, "SeedInput").is_valid({"alice": [checking]})
+    assert not validator(spec, "SeedInput").is_valid({"alice": [without_id]})
+    # A merge patch is typed: one type's fields, each optional.
+    assert validator(spec, "AccountPatch").is_valid({"details": {"overdraftProtection": True}})
+    assert not validator(spec, "AccountPatch").is_valid({"details": {"nope": 1}})
+    # Currencies are ISO 4217's; money is a decimal within its digits.
+    assert not validator(spec, "AccountInput").is_valid({**checking, "currency": "AAA"})
+    balance = spec["components"]["schemas"]["CheckingAccountInput"]["properties"]["balance"]
+    assert (balance["format"], balance["maximum"]) == ("decimal", 10**15 - 1)

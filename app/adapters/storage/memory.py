@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
+from app.adapters.storage.memory_rates import InMemoryRates
 from app.domain.accounts import Account, AccountStatus, AccountType
 from app.domain.connections import UNFINISHED, Connection, SyncJob
 from app.domain.errors import (
@@ -26,6 +27,7 @@ from app.domain.errors import (
     UserNotFound,
     VersionConflict,
 )
+from app.services.rates import Rate
 from app.services.repositories import (
     KeyClaim,
     KeyState,
@@ -56,6 +58,7 @@ class InMemoryAccountRepository(Store):
         # Versions come from one counter, so no version is ever given out twice.
         self._versions = itertools.count(1)
         self._users: dict[str, _User] = {}
+        self._rates = InMemoryRates()
         # user id -> connection id -> connection, and user id -> job id -> job; a user's go with
         # the user.
         self._connections: dict[str, dict[str, Connection]] = {}
@@ -106,6 +109,12 @@ class InMemoryAccountRepository(Store):
 
     def user_revision(self, user_id: str) -> int:
         return self._user(user_id).revision
+
+    def store_rates(self, rates: Iterable[Rate]) -> int:
+        return self._rates.store_rates(rates)
+
+    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
+        return self._rates.latest_rates(currencies, day)
 
     def list_users(self, after: str | None, limit: int) -> list[str]:
         later = (user_id for user_id in sorted(self._users) if after is None or user_id > after)

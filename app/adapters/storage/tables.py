@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -130,6 +132,18 @@ accounts = Table(
     CheckConstraint(f"type IN ({ACCOUNT_TYPES_SQL})", name="accounts_type_check"),
     CheckConstraint(f"status IN ({ACCOUNT_STATUSES_SQL})", name="accounts_status_check"),
     Index("accounts_user_id_type_idx", "user_id", "type"),
+)
+
+
+# The ECB's reference rates: units of `currency` per euro on `day` (app/services/rates.py).
+exchange_rates = Table(
+    "exchange_rates",
+    metadata,
+    Column("currency", CHAR(3), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("per_euro", ExactNumeric(), nullable=False),
+    # A day's rate is the latest on or before it: the key's order finds it.
+    PrimaryKeyConstraint("currency", "day", name="exchange_rates_pkey"),
 )
 
 

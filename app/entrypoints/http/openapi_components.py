@@ -17,18 +17,19 @@ from app.schemas.problems import ProblemSchema
 COMPONENTS = "#/components/schemas/"
 
 
-def _seed(accounts: str) -> dict[str, Any]:
+def _seed(account: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "description": "User ids, each with the list of that user's accounts.",
         "propertyNames": {"pattern": f"^{ID_PATTERN}$"},
-        "additionalProperties": {"type": "array", "items": {"$ref": COMPONENTS + accounts}},
+        "additionalProperties": {"type": "array", "items": account},
     }
 
 
 _HAND_WRITTEN: dict[str, dict[str, Any]] = {
-    "Seed": _seed("Account"),
-    "SeedInput": _seed("AccountInput"),
+    "Seed": _seed({"$ref": COMPONENTS + "Account"}),
+    # A seed file's accounts are as a client sends them, each with its id.
+    "SeedInput": _seed({"$ref": COMPONENTS + "SeedAccount"}),
 }
 
 
@@ -69,9 +70,9 @@ def _variant(generated: dict[str, Any], drop: set[str], required: bool) -> dict[
 
 def _account_schemas(spec: APISpec, account_type: str, schema: type[Schema]) -> dict[str, str]:
     """The components of one account type: as answered (`CreditAccount`), as sent to create
-    (`…Input`, the id optional), to replace (`…Replacement`, no id: the URL's) and as a merge
-    patch (`…Patch`, every field optional, the type left out: a patch cannot change it). Their
-    names, by variant."""
+    (`…Input`, the id optional), to replace (`…Replacement`, no id: the URL's), in a seed file
+    (`…Seed`, with its id) and as a merge patch (`…Patch`, every field optional, the type left
+    out: a patch cannot change it). Their names, by variant."""
     name = component_name(schema)
     spec.components.schema(name, schema=schema)
     answered = spec.components.schemas[name]
@@ -114,6 +115,7 @@ def _account_schemas(spec: APISpec, account_type: str, schema: type[Schema]) -> 
             required=False,
         ),
     }
+    variants["Seed"] = {**variants["Input"], "required": ["id", *variants["Input"]["required"]]}
     for variant, described in variants.items():
         spec.components.schema(f"{name}{variant}", described)
     return {"": name} | {variant: f"{name}{variant}" for variant in variants}
@@ -129,9 +131,13 @@ def register_components(spec: APISpec) -> None:
     # rendering of it (an object with no properties) is replaced by the oneOf.
     spec.components.schema("Account", schema=AccountSchema)
     spec.components.schemas["Account"] = _one_of({kind: names[""] for kind, names in named.items()})
-    for variant in ("Input", "Replacement"):
+    for variant, joined in [
+        ("Input", "AccountInput"),
+        ("Replacement", "AccountReplacement"),
+        ("Seed", "SeedAccount"),
+    ]:
         spec.components.schema(
-            f"Account{variant}", _one_of({kind: names[variant] for kind, names in named.items()})
+            joined, _one_of({kind: names[variant] for kind, names in named.items()})
         )
     spec.components.schema(
         "AccountPatch",

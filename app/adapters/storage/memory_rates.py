@@ -1,0 +1,39 @@
+"""Exchange rates in this process's memory: by currency, each a list of days in order, so that a
+day's rate is one bisection away."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Collection, Iterable
+from datetime import date
+
+from app.services.rates import Rate, RateStore
+
+
+class InMemoryRates(RateStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._days: dict[str, list[date]] = {}
+        self._rates: dict[str, dict[date, Rate]] = {}
+
+    def store_rates(self, rates: Iterable[Rate]) -> int:
+        given = 0
+        with self._lock:
+            for rate in rates:
+                by_day = self._rates.setdefault(rate.currency, {})
+                if rate.day not in by_day:
+                    bisect.insort(self._days.setdefault(rate.currency, []), rate.day)
+                by_day[rate.day] = rate
+                given += 1
+        return given
+
+    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
+        found = {}
+        with self._lock:
+            for currency in currencies:
+                days = self._days.get(currency, [])
+                at = bisect.bisect_right(days, day)
+                if at:
+                    found[currency] = self._rates[currency][days[at - 1]]
+        return found

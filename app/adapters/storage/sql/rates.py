@@ -1,0 +1,55 @@
+"""Exchange rates in the SQL store (app/services/rates.py)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterable
+from datetime import date
+
+from sqlalchemy import func, select
+
+from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
+from app.adapters.storage.tables import exchange_rates
+from app.services.rates import Rate, RateStore
+
+#: Rows per statement when loading: the history is some 220,000.
+_BATCH = 5000
+
+
+class SqlRates(SqlBase, RateStore):
+    def store_rates(self, rates: Iterable[Rate]) -> int:
+        statement = DIALECT_INSERTS[self.dialect](exchange_rates)
+        statement = statement.on_conflict_do_update(
+            index_elements=["currency", "day"],
+            set_={"per_euro": statement.excluded.per_euro},
+        )
+        given = 0
+        with self._transaction() as connection:
+            pending = iter(rates)
+            while batch := list(itertools.islice(pending, _BATCH)):
+                connection.execute(
+                    statement,
+                    [{"currency": r.currency, "day": r.day, "per_euro": r.per_euro} for r in batch],
+                )
+                given += len(batch)
+        return given
+
+    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
+        if not currencies:
+            return {}
+        latest = (
+            select(exchange_rates.c.currency, func.max(exchange_rates.c.day).label("day"))
+            .where(exchange_rates.c.currency.in_(sorted(currencies)), exchange_rates.c.day <= day)
+            .group_by(exchange_rates.c.currency)
+            .subquery()
+        )
+        query = select(exchange_rates).join(
+            latest,
+            (exchange_rates.c.currency == latest.c.currency)
+            & (exchange_rates.c.day == latest.c.day),
+        )
+        with self._reading() as connection:
+            return {
+                row.currency: Rate(row.day, row.currency, row.per_euro)
+                for row in connection.execute(query)
+            }
