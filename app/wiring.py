@@ -33,6 +33,7 @@ from app.services.aggregation import Aggregation, SyncPolicy
 from app.services.cache import ResponseCache
 from app.services.providers import ProviderAdapter
 from app.services.queue import JobQueue
+from app.services.rates import RateStore
 from app.services.repositories import (
     AccountRepository,
     DeliveryLog,
@@ -66,6 +67,8 @@ class Components:
     deliveries: DeliveryLog
     #: POST requests' idempotency keys and their first answers.
     idempotency: IdempotencyKeys
+    #: Exchange rates, which amounts in other currencies are converted with.
+    rates: RateStore
     #: The most accounts one user may hold.
     max_accounts: int
     #: Runs the schedule (and, without a broker, the jobs) in this process once started.
@@ -147,6 +150,7 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         aggregation=aggregation,
         deliveries=primary,
         idempotency=primary,
+        rates=primary,
         max_accounts=int(settings["MAX_ACCOUNTS_PER_USER"]),
         scheduler=scheduler,
         replica_reads=replica_reads,

@@ -221,7 +221,13 @@ class AccountFilter:
         )
 
 
+#: The currency a new user's totals are converted into.
+DEFAULT_BASE_CURRENCY = "USD"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
     account_count: int
+    #: ISO 4217: what the user's net worth is shown in, converted (app/services/rates.py).
+    base_currency: str = DEFAULT_BASE_CURRENCY

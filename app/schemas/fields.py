@@ -148,12 +148,13 @@ def routing_number(**kwargs: Any) -> fields.String:
 
 
 def currency_code(**kwargs: Any) -> fields.String:
-    return fields.String(
-        required=True,
-        validate=validate_currency_code,
-        metadata={"enum": sorted(_iso_4217_codes()), "description": "An ISO 4217 currency code."},
-        **kwargs,
-    )
+    kwargs.setdefault("required", True)
+    metadata = {
+        "enum": sorted(_iso_4217_codes()),
+        "description": "An ISO 4217 currency code.",
+        **kwargs.pop("metadata", {}),
+    }
+    return fields.String(validate=validate_currency_code, metadata=metadata, **kwargs)
 
 
 class StrictBoolean(fields.Boolean):

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, pre_dump
 
 from app.domain.accounts import AccountType
-from app.schemas.fields import EXACT, ExactDecimal
+from app.schemas.fields import EXACT, ExactDecimal, currency_code
 
 
 class TypeTotalSchema(Schema):
@@ -64,10 +64,46 @@ class CurrencySummarySchema(Schema):
         }
 
 
+class ConvertedTotalSchema(Schema):
+    currency = fields.String(required=True)
+    assets = ExactDecimal(required=True, metadata={"description": EXACT})
+    liabilities = ExactDecimal(required=True, metadata={"description": EXACT})
+    net_worth = ExactDecimal(
+        required=True, data_key="netWorth", metadata={"description": "assets - liabilities."}
+    )
+    missing_rates = fields.List(
+        fields.String(),
+        required=True,
+        data_key="missingRates",
+        metadata={
+            "description": "Currencies with no exchange rate on `ratesOf` (none published, or "
+            "the last more than 7 days before): left out of these totals, never taken 1:1."
+        },
+    )
+    rates_of = fields.Date(
+        required=True,
+        data_key="ratesOf",
+        metadata={"description": "The day whose rates were used."},
+    )
+
+
+class SummaryQuerySchema(Schema):
+    """The summary's query parameters."""
+
+    currency = currency_code(
+        required=False,
+        metadata={"description": "Also add everything up in this currency (`converted`)."},
+    )
+
+
 class SummarySchema(Schema):
     user_id = fields.String(required=True, data_key="userId")
     currencies = fields.List(
         fields.Nested(CurrencySummarySchema),
         required=True,
         metadata={"description": "One per currency the user holds, never added together."},
+    )
+    converted = fields.Nested(
+        ConvertedTotalSchema,
+        metadata={"description": "With `?currency=`: all of them in that currency, today."},
     )

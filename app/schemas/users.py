@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas.fields import identifier
+from app.schemas.fields import currency_code, identifier
 
 
 class NewUserSchema(Schema):
@@ -16,6 +16,16 @@ class UserSchema(Schema):
     account_count = fields.Integer(
         required=True, validate=validate.Range(min=0), data_key="accountCount"
     )
+    base_currency = currency_code(
+        data_key="baseCurrency",
+        metadata={"description": "What their totals are converted into (ISO 4217)."},
+    )
+
+
+class UserPatchSchema(Schema):
+    """A merge patch of a user: what may change."""
+
+    base_currency = currency_code(required=False, data_key="baseCurrency")
 
 
 class UserListQuerySchema(Schema):

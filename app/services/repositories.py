@@ -73,6 +73,15 @@ class AccountRepository(ABC):
         return Listing(self.user_revision(user_id), None)
 
     @abstractmethod
+    def base_currency(self, user_id: str) -> str:
+        """The currency the user's totals are converted into. Raises UserNotFound."""
+
+    @abstractmethod
+    def set_base_currency(self, user_id: str, currency: str) -> None:
+        """Changes it, and the user's revision with it (converted totals are cached under
+        the revision too). Raises UserNotFound."""
+
+    @abstractmethod
     def list_users(self, after: str | None, limit: int) -> list[str]:
         """Up to `limit` user ids in id order, those after `after` (None: from the first)."""
 

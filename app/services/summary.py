@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from app.domain.accounts import ASSET_TYPES, Account, AccountStatus, AccountType
 from app.services.cache import CachedBody, CacheKey, ResponseCache
+from app.services.rates import RateStore, convert
 from app.services.repositories import AccountRepository
 
 #: The cache holds a summary beside the user's lists, under a filter no list can have.
@@ -78,6 +80,33 @@ def summarize(accounts: Iterable[Account]) -> list[CurrencySummary]:
         )
         for currency, tally in sorted(running.items())
     ]
+
+
+@dataclass(frozen=True)
+class ConvertedTotal:
+    """Net worth in one currency: every currency's totals converted with one day's rates."""
+
+    currency: str
+    assets: Decimal
+    liabilities: Decimal
+    #: Currencies with no rate that day, left out of the totals (never taken 1:1).
+    missing_rates: tuple[str, ...]
+    rates_of: date
+
+    @property
+    def net_worth(self) -> Decimal:
+        return self.assets - self.liabilities
+
+
+def converted_total(
+    currencies: Iterable[CurrencySummary], to: str, day: date, rates: RateStore
+) -> ConvertedTotal:
+    """The per-currency totals as one, in `to`, with the rates of `day`."""
+    summaries = list(currencies)
+    assets = convert({c.currency: c.assets for c in summaries if c.assets}, to, day, rates)
+    owed = convert({c.currency: c.liabilities for c in summaries if c.liabilities}, to, day, rates)
+    missing = tuple(sorted({*assets.missing, *owed.missing}))
+    return ConvertedTotal(to, assets.total, owed.total, missing, day)
 
 
 def cached_summary(

@@ -1,4 +1,5 @@
-"""Users themselves: create (under a chosen or a generated id), look up, delete."""
+"""Users themselves: create (under a chosen or a generated id), look up, change (their base
+currency), delete."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ def list_users(
 
 
 def get_user(repository: AccountRepository, user_id: str) -> User:
-    return User(user_id, len(repository.list_accounts(user_id)))
+    accounts = repository.list_accounts(user_id)
+    return User(user_id, len(accounts), repository.base_currency(user_id))
+
+
+def change_user(repository: AccountRepository, user_id: str, base_currency: str | None) -> User:
+    """Applies what a patch of the user gives (its base currency), and answers the user."""
+    if base_currency is not None:
+        repository.set_base_currency(user_id, base_currency)
+    return get_user(repository, user_id)
 
 
 def delete_user(repository: AccountRepository, user_id: str) -> None:

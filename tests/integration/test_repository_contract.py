@@ -281,6 +281,25 @@ def test_a_listing_is_a_revision_and_the_accounts_as_of_it(repository: Store) ->
         repository.listing("dave")
 
 
+def test_a_users_base_currency_is_kept_and_changing_it_moves_their_revision(
+    repository: Store,
+) -> None:
+    assert repository.base_currency("alice") == "USD"
+    revision, bob = repository.user_revision("alice"), repository.user_revision("bob")
+    repository.set_base_currency("alice", "EUR")
+    assert repository.base_currency("alice") == "EUR"
+    assert repository.user_revision("alice") != revision
+    assert repository.user_revision("bob") == bob
+    repository.add_account("alice", account("savings", "s1"))  # kept through other writes
+    assert repository.base_currency("alice") == "EUR"
+    for missing in (
+        lambda: repository.base_currency("dave"),
+        lambda: repository.set_base_currency("dave", "EUR"),
+    ):
+        with pytest.raises(UserNotFound):
+            missing()
+
+
 def test_users_are_listed_in_id_order_a_page_at_a_time(repository: Store) -> None:
     assert repository.list_users(None, 10) == ["alice", "bob", "carol"]
     assert repository.list_users(None, 2) == ["alice", "bob"]

@@ -12,7 +12,10 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from app.adapters.exact_json import dumps_bytes, loads_exact
+from app.adapters.queue.running import utcnow
 from app.domain.accounts import ID_RE
+from app.entrypoints.http.context import components_of
+from app.services.rates import Rate
 from tests.conftest import SEED_FILE
 from tests.samples import VALID_ACCOUNTS, valid_account
 
@@ -49,8 +52,12 @@ def test_create_a_user_with_an_id(client: FlaskClient) -> None:
     response = client.post("/users", json={"id": "new-user"})
     assert response.status_code == 201
     assert response.headers["Location"] == "/users/new-user"
-    assert body_of(response) == {"userId": "new-user", "accountCount": 0}
-    assert body_of(client.get("/users/new-user")) == {"userId": "new-user", "accountCount": 0}
+    assert body_of(response) == {"userId": "new-user", "accountCount": 0, "baseCurrency": "USD"}
+    assert body_of(client.get("/users/new-user")) == {
+        "userId": "new-user",
+        "accountCount": 0,
+        "baseCurrency": "USD",
+    }
     assert body_of(client.get("/users/new-user/accounts")) == {"userId": "new-user", "accounts": []}
 
 
@@ -84,7 +91,11 @@ def test_an_invalid_user_is_a_422(client: FlaskClient, json: Any, field: str) ->
 
 
 def test_get_a_user(client: FlaskClient) -> None:
-    assert body_of(client.get("/users/user123")) == {"userId": "user123", "accountCount": 3}
+    assert body_of(client.get("/users/user123")) == {
+        "userId": "user123",
+        "accountCount": 3,
+        "baseCurrency": "USD",
+    }
     problem(client.get("/users/nobody"), 404, "user-not-found")
 
 
@@ -527,3 +538,45 @@ def test_the_users_are_listed_a_page_at_a_time_following_next(client: FlaskClien
 
 def test_the_providers_are_those_configured(client: FlaskClient) -> None:
     assert client.get("/providers").get_json() == {"providers": []}
+
+
+def test_a_user_has_a_base_currency_a_patch_changes(client: FlaskClient) -> None:
+    assert client.get("/users/user123").get_json()["baseCurrency"] == "USD"
+    changed = client.patch("/users/user123", json={"baseCurrency": "EUR"})
+    assert changed.status_code == 200
+    assert changed.get_json() == {"userId": "user123", "accountCount": 3, "baseCurrency": "EUR"}
+    assert client.get("/users/user123").get_json()["baseCurrency"] == "EUR"
+    for body in ({"baseCurrency": "EURO"}, {"baseCurrency": None}, {"userId": "x"}):
+        refused = client.patch("/users/user123", json=body)
+        assert refused.status_code == 422, body
+    assert client.patch("/users/nobody", json={"baseCurrency": "EUR"}).status_code == 404
+    assert client.get("/users/user123").get_json()["baseCurrency"] == "EUR"
+
+
+def test_the_summary_adds_currencies_up_only_with_rates_and_names_the_missing(
+    client: FlaskClient,
+) -> None:
+    today = utcnow().date()
+    rates = components_of(client.application).rates
+    # 1 EUR buys 1.25 USD (and 0.8 GBP) today; the ARS has no rate, as at the ECB.
+    rates.store_rates([Rate(today, "USD", Decimal("1.25")), Rate(today, "GBP", Decimal("0.8"))])
+    for account in (
+        valid_account("savings", id="eu", currency="EUR", balance=100),
+        valid_account("savings", id="ar", currency="ARS", balance=5000),
+    ):
+        assert client.post("/users/user123/accounts", json=account).status_code == 201
+    summary = loads_exact(client.get("/users/user123/summary?currency=GBP").data)
+    usd = next(total for total in summary["currencies"] if total["currency"] == "USD")
+    # The USD totals through the euro, and the 100 EUR, into pounds; rounded once, at the end.
+    assets = (usd["assets"] / Decimal("1.25") + 100) * Decimal("0.8")
+    liabilities = usd["liabilities"] / Decimal("1.25") * Decimal("0.8")
+    assert summary["converted"] == {
+        "currency": "GBP",
+        "assets": assets.quantize(Decimal("0.01")),
+        "liabilities": liabilities.quantize(Decimal("0.01")),
+        "netWorth": assets.quantize(Decimal("0.01")) - liabilities.quantize(Decimal("0.01")),
+        "missingRates": ["ARS"],
+        "ratesOf": today.isoformat(),
+    }
+    assert "converted" not in loads_exact(client.get("/users/user123/summary").data)
+    assert client.get("/users/user123/summary?currency=usd").status_code == 400

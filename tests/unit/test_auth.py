@@ -64,6 +64,7 @@ BODIES: dict[str, Any] = {
     "accounts.replace_account": valid_account("credit", id="acc1"),
     "accounts.patch_account": {"balance": 1},
     "users.create_user": {"id": OWN},
+    "users.patch_user": {"baseCurrency": "EUR"},
     "fixture.reset": {},
 }
 
@@ -112,6 +113,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "users.list_users",
         "users.create_user",
         "users.get_user",
+        "users.patch_user",
         "users.delete_user",
         "connections.list_providers",
         "fixture.export",

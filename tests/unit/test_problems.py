@@ -62,7 +62,7 @@ def test_trailing_slash_is_not_a_redirect_to_html(client: FlaskClient) -> None:
             {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"},
         ),
         ("/users", "PUT", {"GET", "HEAD", "POST", "OPTIONS"}),
-        ("/users/user123", "PUT", {"GET", "HEAD", "OPTIONS", "DELETE"}),
+        ("/users/user123", "PUT", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}),
     ],
 )
 def test_method_not_allowed_keeps_its_allow_header(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from app.adapters.ecb import PACKAGED_HISTORY, read_rates
 from app.adapters.storage.memory import InMemoryAccountRepository
+from app.adapters.storage.memory_rates import InMemoryRates
 from app.adapters.storage.revisions import with_revision_board
 from app.config import ConfigurationError
 from app.services.repositories import Store
@@ -57,7 +59,9 @@ def build_stores(settings: Mapping[str, Any]) -> tuple[Store, ReplicaReads | Non
     """The store for writes, and what reads read replicas, when they are configured."""
     url = settings["DATABASE_URL"]
     if not url:
-        return InMemoryAccountRepository({}), None
+        # The ECB's history the package ships, read at the first conversion: no command needed.
+        packaged = InMemoryRates(lambda: read_rates(PACKAGED_HISTORY.read_bytes()))
+        return InMemoryAccountRepository({}, packaged), None
     primary = sql_repository(url, settings)
     on_postgresql = primary.dialect == "postgresql"
     replicas = replica_urls(settings["READ_REPLICA_URL"])

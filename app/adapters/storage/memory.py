@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from app.adapters.storage.memory_rates import InMemoryRates
-from app.domain.accounts import Account, AccountStatus, AccountType
+from app.domain.accounts import DEFAULT_BASE_CURRENCY, Account, AccountStatus, AccountType
 from app.domain.connections import UNFINISHED, Connection, SyncJob
 from app.domain.errors import (
     AccountExists,
@@ -41,6 +41,7 @@ from app.services.repositories import (
 class _User(NamedTuple):
     revision: int
     accounts: dict[str, Account]
+    base_currency: str = DEFAULT_BASE_CURRENCY
 
 
 @dataclass
@@ -53,12 +54,14 @@ class _Key:
 
 
 class InMemoryAccountRepository(Store):
-    def __init__(self, users: Mapping[str, Sequence[Account]]) -> None:
+    def __init__(
+        self, users: Mapping[str, Sequence[Account]], rates: InMemoryRates | None = None
+    ) -> None:
         self._lock = threading.Lock()
         # Versions come from one counter, so no version is ever given out twice.
         self._versions = itertools.count(1)
         self._users: dict[str, _User] = {}
-        self._rates = InMemoryRates()
+        self._rates = rates or InMemoryRates()
         # user id -> connection id -> connection, and user id -> job id -> job; a user's go with
         # the user.
         self._connections: dict[str, dict[str, Connection]] = {}
@@ -79,7 +82,9 @@ class InMemoryAccountRepository(Store):
         return self._user(user_id).accounts
 
     def _publish(self, user_id: str, accounts: dict[str, Account]) -> None:
-        self._users[user_id] = _User(new_revision(), accounts)
+        before = self._users.get(user_id)
+        base = before.base_currency if before else DEFAULT_BASE_CURRENCY
+        self._users[user_id] = _User(new_revision(), accounts, base)
 
     def _stored(self, user_id: str, account_id: str) -> Account:
         try:
@@ -115,6 +120,14 @@ class InMemoryAccountRepository(Store):
 
     def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
         return self._rates.latest_rates(currencies, day)
+
+    def base_currency(self, user_id: str) -> str:
+        return self._user(user_id).base_currency
+
+    def set_base_currency(self, user_id: str, currency: str) -> None:
+        with self._lock:
+            user = self._user(user_id)
+            self._users[user_id] = _User(new_revision(), user.accounts, currency)
 
     def list_users(self, after: str | None, limit: int) -> list[str]:
         later = (user_id for user_id in sorted(self._users) if after is None or user_id > after)

@@ -362,6 +362,9 @@ class RevisionBoardStore:
     def delete_user(self, user_id: str) -> None:
         self._marked(user_id, lambda: self._store.delete_user(user_id))
 
+    def set_base_currency(self, user_id: str, currency: str) -> None:
+        self._marked(user_id, lambda: self._store.set_base_currency(user_id, currency))
+
     def add_account(self, user_id: str, *args: Any, **kwargs: Any) -> Account:
         return self._marked(user_id, lambda: self._store.add_account(user_id, *args, **kwargs))
 

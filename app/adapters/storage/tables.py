@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from app.domain.accounts import AccountStatus, AccountType
+from app.domain.accounts import DEFAULT_BASE_CURRENCY, AccountStatus, AccountType
 from app.domain.connections import UNFINISHED, ConnectionStatus, JobStatus
 
 
@@ -95,6 +95,7 @@ users = Table(
     # Random, new with every write to the user's accounts (see AccountRepository.user_revision);
     # no default, so that no insert can forget it and bring an old value back.
     Column("revision", BigInteger, nullable=False),
+    Column("base_currency", CHAR(3), nullable=False, server_default=DEFAULT_BASE_CURRENCY),
 )
 
 accounts = Table(

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request, url_for
 
 from app.adapters.exact_json import dumps_bytes
 from app.adapters.metrics import ACCOUNTS_SERVED
+from app.adapters.queue.running import utcnow
 from app.domain.accounts import ALL_SUBTYPES, FILTER_VALUES, Account, AccountFilter
 from app.domain.errors import UnknownFilterValues
 from app.entrypoints.http.cached_reads import FrontDoor
@@ -22,24 +23,26 @@ from app.entrypoints.http.http import (
     invalid_query,
     json_object_body,
     json_response,
+    query,
     refused_in_front,
 )
 from app.entrypoints.http.idempotency import idempotent
 from app.entrypoints.http.problems import Problem
 from app.schemas.accounts import AccountFilterSchema, AccountSchema, UserAccountsSchema
-from app.schemas.summary import SummarySchema
+from app.schemas.summary import SummaryQuerySchema, SummarySchema
 from app.services import accounts as service
 from app.services import summary as summary_service
 from app.services.accounts import Precondition
 from app.services.cache import CachedBody, ResponseCache
 from app.services.repositories import AccountRepository
-from app.services.summary import CurrencySummary
+from app.services.summary import CurrencySummary, converted_total, summarize
 
 blueprint = Blueprint("accounts", __name__)
 
 _account_schema = AccountSchema()
 _user_accounts_schema = UserAccountsSchema()
 _summary_schema = SummarySchema()
+_summary_query_schema = SummaryQuerySchema()
 LIST_ROUTE = "/users/<id:user_id>/accounts"
 SUMMARY_ROUTE = "/users/<id:user_id>/summary"
 ACCOUNT_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>"
@@ -153,15 +156,27 @@ def summary_entry(repository: AccountRepository, cache: ResponseCache, user_id: 
 @contract(
     "Net worth, per currency: assets, liabilities, and each type's count and total.",
     [Answer(200, "The summary.", SummarySchema)],
-    description="Never adds across currencies. Closed accounts, and those with "
+    description="Never adds across currencies, but with `?currency=`, where `converted` adds "
+    "them up in that currency with today's ECB rates, naming any currency without one "
+    "(`missingRates`) rather than counting it 1:1. Closed accounts, and those with "
     "`includeInNetWorth: false`, are left out and counted apart. Cached, and made stale by "
     "every write, exactly as the list is.",
+    query=SummaryQuerySchema,
     conditional_read=True,
 )
 def summary(user_id: str) -> Response:
     refused_in_front(request.environ, user_id)
-    entry = summary_entry(repository(), components().cache, user_id)
-    return body_response(entry.body, entry.etag)
+    asked = query(_summary_query_schema)
+    if "currency" not in asked:
+        entry = summary_entry(repository(), components().cache, user_id)
+        return body_response(entry.body, entry.etag)
+    # Rates change by the day and as they are loaded: this one is not cached.
+    found = summarize(repository().list_accounts(user_id))
+    total = converted_total(found, asked["currency"], utcnow().date(), components().rates)
+    body = dumps_bytes(
+        _summary_schema.dump({"user_id": user_id, "currencies": found, "converted": total})
+    )
+    return body_response(body, entity_tag(body))
 
 
 def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBody:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Response, request
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.adapters.exact_json import dumps_bytes, loads_exact
@@ -26,6 +27,17 @@ def invalid_query(detail: str, errors: Iterable[tuple[str, str]], **extensions: 
         errors=[{"parameter": name, "detail": problem} for name, problem in errors],
         **extensions,
     )
+
+
+def query(schema: Schema) -> dict[str, Any]:
+    """The request's query parameters, loaded by `schema`; a 400 naming each bad one."""
+    try:
+        loaded: dict[str, Any] = schema.load(request.args.to_dict())
+    except ValidationError as refused:
+        wrong = {name: " ".join(found) for name, found in refused.messages_dict.items()}
+        detail = "; ".join(f"{name}: {what}" for name, what in wrong.items())
+        raise invalid_query(f"Invalid query parameter(s): {detail}", wrong.items()) from None
+    return loaded
 
 
 def json_body() -> Any:

@@ -1,19 +1,24 @@
-"""HTTP routes for users themselves: list (admins), create, look up, delete (with all their
-accounts)."""
+"""HTTP routes for users themselves: list (admins), create, look up, change (their base
+currency), delete (with all their accounts)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request, url_for
-from marshmallow import ValidationError
 
 from app.domain.accounts import User
 from app.entrypoints.http.auth import require_access
 from app.entrypoints.http.context import repository
 from app.entrypoints.http.contract import Answer, Body, contract
-from app.entrypoints.http.http import invalid_query, json_object_body, json_response
+from app.entrypoints.http.http import json_object_body, json_response, query
 from app.entrypoints.http.idempotency import idempotent
 from app.schemas.errors import load
-from app.schemas.users import NewUserSchema, UserListQuerySchema, UserListSchema, UserSchema
+from app.schemas.users import (
+    NewUserSchema,
+    UserListQuerySchema,
+    UserListSchema,
+    UserPatchSchema,
+    UserSchema,
+)
 from app.services import users as service
 
 blueprint = Blueprint("users", __name__)
@@ -22,6 +27,7 @@ _new_user_schema = NewUserSchema()
 _user_schema = UserSchema()
 _list_query_schema = UserListQuerySchema()
 _list_schema = UserListSchema()
+_patch_schema = UserPatchSchema()
 
 
 def _user_response(
@@ -37,12 +43,7 @@ def _user_response(
     query=UserListQuerySchema,
 )
 def list_users() -> Response:
-    try:
-        asked = _list_query_schema.load(request.args.to_dict())
-    except ValidationError as refused:
-        wrong = {name: " ".join(found) for name, found in refused.messages_dict.items()}
-        detail = "; ".join(f"{name}: {what}" for name, what in wrong.items())
-        raise invalid_query(f"Invalid query parameter(s): {detail}", wrong.items()) from None
+    asked = query(_list_query_schema)
     page, after = service.list_users(repository(), asked.get("after"), asked["limit"])
     return json_response(_list_schema.dump({"users": page, "next": after}))
 
@@ -72,6 +73,17 @@ def create_user() -> Response:
 )
 def get_user(user_id: str) -> Response:
     return _user_response(service.get_user(repository(), user_id))
+
+
+@blueprint.patch("/users/<id:user_id>")
+@contract(
+    "Change the user: their base currency, which their totals are converted into.",
+    [Answer(200, "The user, changed.", UserSchema)],
+    body=Body(UserPatchSchema, ("application/merge-patch+json", "application/json")),
+)
+def patch_user(user_id: str) -> Response:
+    asked = load(_patch_schema, json_object_body())
+    return _user_response(service.change_user(repository(), user_id, asked.get("base_currency")))
 
 
 @blueprint.delete("/users/<id:user_id>")

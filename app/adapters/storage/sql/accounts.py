@@ -13,6 +13,7 @@ from sqlalchemy import (
     exc,
     insert,
     select,
+    update,
 )
 
 from app.adapters.storage.sql.base import NothingChanged, SqlBase
@@ -97,6 +98,21 @@ class SqlAccounts(SqlBase):
             query = query.where(users.c.id > after)
         with self._reading() as connection:
             return list(connection.scalars(query))
+
+    def base_currency(self, user_id: str) -> str:
+        query = select(users.c.base_currency).where(users.c.id == user_id)
+        with self._reading() as connection:
+            found = connection.scalar(query)
+        if found is None:
+            raise UserNotFound(user_id)
+        return str(found)
+
+    def set_base_currency(self, user_id: str, currency: str) -> None:
+        with self._transaction() as connection:
+            self._touch(connection, user_id)  # a new revision, or UserNotFound
+            connection.execute(
+                update(users).where(users.c.id == user_id).values(base_currency=currency)
+            )
 
     def add_user(self, user_id: str) -> None:
         try:
