@@ -23,6 +23,12 @@ class AccountNotFound(DomainError):
         self.account_id = account_id
 
 
+class BalanceNotFound(DomainError):
+    def __init__(self, account_id: str, day: str) -> None:
+        super().__init__(f"Account '{account_id}' has no balance recorded on {day}.")
+        self.account_id = account_id
+
+
 class UserExists(DomainError):
     def __init__(self, user_id: str) -> None:
         super().__init__(f"A user with id '{user_id}' already exists.")

@@ -38,6 +38,7 @@ from app.schemas.fields import (
     ExactDecimal,
     StrictBoolean,
     UtcDateTime,
+    WholeNumber,
     amount,
     currency_code,
     identifier,
@@ -87,9 +88,8 @@ class LoanDetailsSchema(DetailsSchema):
 
     principal = amount()
     interest_rate = percentage(data_key="interestRate")
-    remaining_term_months = fields.Integer(
+    remaining_term_months = WholeNumber(
         required=True,
-        strict=True,
         validate=validate.Range(min=0, max=1200),
         data_key="remainingTermMonths",
     )

@@ -83,9 +83,19 @@ def validate_text(value: str) -> None:
         raise ValidationError("Must be text: no NUL character and no lone surrogate.")
 
 
+#: validate_text's rule, as the JSON Schema pattern clients read (written with escapes: a lone
+#: surrogate cannot be written out in JSON itself).
+TEXT_PATTERN = r"^[^\x00\uD800-\uDFFF]*$"
+
+
 def text(max_length: int, **kwargs: Any) -> fields.String:
     """A name people read: 1 to `max_length` characters of Unicode text."""
-    return fields.String(validate=[validate.Length(min=1, max=max_length), validate_text], **kwargs)
+    metadata = {"pattern": TEXT_PATTERN, **kwargs.pop("metadata", {})}
+    return fields.String(
+        validate=[validate.Length(min=1, max=max_length), validate_text],
+        metadata=metadata,
+        **kwargs,
+    )
 
 
 EXACT = (
@@ -164,6 +174,22 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class WholeNumber(fields.Integer):
+    """A JSON number without a fraction: 849 or 849.0 (JSON Schema's integers both), never
+    849.5, "849" or true."""
+
+    def _validated(self, value: Any) -> int:
+        whole = None
+        if isinstance(value, int | decimal.Decimal | float) and not isinstance(value, bool):
+            try:
+                whole = int(value)
+            except (ValueError, OverflowError):  # NaN, infinity
+                whole = None
+        if whole is None or whole != value:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(whole)
 
 
 def strict_boolean(**kwargs: Any) -> StrictBoolean:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from app.domain.accounts import Account, AccountType
 from app.domain.connections import Connection, SyncJob
+from app.services.history import BalanceHistory
 from app.services.rates import RateStore
 
 
@@ -37,7 +38,7 @@ class SyncOutcome:
     closed: int
 
 
-class AccountRepository(ABC):
+class AccountRepository(BalanceHistory, ABC):
     """Users and their accounts. Every write is all-or-nothing, and safe from concurrent callers.
 
     Accounts handed in come back with a fresh `version`; a write that names an

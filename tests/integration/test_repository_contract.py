@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -808,3 +809,60 @@ def test_a_user_holds_at_most_the_limit_whoever_adds_at_once(repository: Store) 
     assert repository.apply_sync("carol", "conn1", [from_sync("e1", 1)], limit=6) == SyncOutcome(
         1, 0, 0
     )
+
+
+TODAY = datetime.now(UTC).date()
+
+
+def history(repository: Store, account_id: str, user_id: str = "alice") -> list[tuple[Any, Any]]:
+    return repository.balance_history(user_id, account_id, TODAY + timedelta(days=1))
+
+
+def test_every_change_of_a_balance_is_its_balance_that_day(repository: Store) -> None:
+    # Seeded accounts start their history today.
+    assert history(repository, "a1") == [(TODAY, ALICE[1].balance)]
+    new = replace(account("savings", "s1"), balance=Decimal("10.50"))
+    repository.add_account("alice", new)
+    assert history(repository, "s1") == [(TODAY, Decimal("10.50"))]
+    repository.modify_account("alice", "s1", lambda found: replace(found, nickname="Rainy"))
+    repository.modify_account("alice", "s1", lambda found: replace(found, balance=Decimal(11)))
+    assert history(repository, "s1") == [(TODAY, Decimal(11))]  # the latest of a day wins
+    # A write that gives the day its balance was true records it on that day.
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    repository.modify_account(
+        "alice", "s1", lambda found: replace(found, balance=Decimal(9), balance_as_of=week_ago)
+    )
+    assert history(repository, "s1") == [(week_ago.date(), Decimal(9)), (TODAY, Decimal(11))]
+    # Entered by hand for a past day, then taken back.
+    repository.set_balance("alice", "s1", TODAY - timedelta(days=30), Decimal(5))
+    assert history(repository, "s1")[0] == (TODAY - timedelta(days=30), Decimal(5))
+    assert repository.delete_balance("alice", "s1", TODAY - timedelta(days=30)) is True
+    assert repository.delete_balance("alice", "s1", TODAY - timedelta(days=30)) is False
+    assert repository.balance_history("alice", "s1", TODAY - timedelta(days=8)) == []
+    # The history goes with its account: the same id later starts afresh.
+    repository.delete_account("alice", "s1")
+    with pytest.raises(AccountNotFound):
+        history(repository, "s1")
+    repository.add_account("alice", replace(new, balance=Decimal(1)))
+    assert history(repository, "s1") == [(TODAY, Decimal(1))]
+    with pytest.raises(UserNotFound):
+        history(repository, "s1", "dave")
+    with pytest.raises(AccountNotFound):
+        repository.set_balance("bob", "s1", TODAY, Decimal(1))
+
+
+def test_a_sync_records_balances_on_their_day_and_once(repository: Store) -> None:
+    repository.add_connection("alice", linked_connection("conn1"))
+    as_of = datetime.now(UTC) - timedelta(days=2)
+    synced = replace(from_sync("e1", 10), balance_as_of=as_of)
+    repository.apply_sync("alice", "conn1", [synced])
+    assert history(repository, "sync-e1") == [(as_of.date(), Decimal(10))]
+    repository.apply_sync("alice", "conn1", [replace(synced, id="again")])  # delivered twice
+    assert history(repository, "sync-e1") == [(as_of.date(), Decimal(10))]
+    later = replace(synced, balance=Decimal(12), balance_as_of=datetime.now(UTC))
+    repository.apply_sync("alice", "conn1", [later])
+    assert history(repository, "sync-e1") == [(as_of.date(), Decimal(10)), (TODAY, Decimal(12))]
+    repository.delete_connection("alice", "conn1")
+    repository.add_connection("alice", linked_connection("conn1"))
+    repository.apply_sync("alice", "conn1", [later])
+    assert history(repository, "sync-e1") == [(TODAY, Decimal(12))]  # nothing of before

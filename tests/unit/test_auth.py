@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,14 @@ TOKENS: dict[str, str | None] = {
     "alg-none": alg_none_token(),
 }
 
+YESTERDAY = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 BODIES: dict[str, Any] = {
     "accounts.create_account": valid_account("loan", id="new-one"),
     "accounts.replace_account": valid_account("credit", id="acc1"),
     "accounts.patch_account": {"balance": 1},
     "users.create_user": {"id": OWN},
     "users.patch_user": {"baseCurrency": "EUR"},
+    "balances.record_valuation": {"date": YESTERDAY, "balance": 1},
     "fixture.reset": {},
 }
 
@@ -78,6 +81,7 @@ def every_route(app: Flask) -> list[tuple[str, str, str]]:
         url = re.sub(r"<id:user_id>", OWN, rule.rule)
         for name, value in [("account_id", "acc1"), ("connection_id", "conn1"), ("job_id", "job1")]:
             url = url.replace(f"<id:{name}>", value)
+        url = url.replace("<day:day>", YESTERDAY)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found
@@ -110,6 +114,9 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "accounts.replace_account",
         "accounts.patch_account",
         "accounts.delete_account",
+        "balances.balance_history",
+        "balances.record_valuation",
+        "balances.delete_valuation",
         "users.list_users",
         "users.create_user",
         "users.get_user",

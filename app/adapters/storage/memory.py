@@ -12,8 +12,10 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import NamedTuple
 
+from app.adapters.storage.memory_history import InMemoryHistory
 from app.adapters.storage.memory_rates import InMemoryRates
 from app.domain.accounts import DEFAULT_BASE_CURRENCY, Account, AccountStatus, AccountType
 from app.domain.connections import UNFINISHED, Connection, SyncJob
@@ -27,6 +29,7 @@ from app.domain.errors import (
     UserNotFound,
     VersionConflict,
 )
+from app.services.history import Point
 from app.services.rates import Rate
 from app.services.repositories import (
     KeyClaim,
@@ -62,6 +65,7 @@ class InMemoryAccountRepository(Store):
         self._versions = itertools.count(1)
         self._users: dict[str, _User] = {}
         self._rates = rates or InMemoryRates()
+        self._history = InMemoryHistory()
         # user id -> connection id -> connection, and user id -> job id -> job; a user's go with
         # the user.
         self._connections: dict[str, dict[str, Connection]] = {}
@@ -84,6 +88,7 @@ class InMemoryAccountRepository(Store):
     def _publish(self, user_id: str, accounts: dict[str, Account]) -> None:
         before = self._users.get(user_id)
         base = before.base_currency if before else DEFAULT_BASE_CURRENCY
+        self._history.changed(user_id, before.accounts if before else {}, accounts)
         self._users[user_id] = _User(new_revision(), accounts, base)
 
     def _stored(self, user_id: str, account_id: str) -> Account:
@@ -115,6 +120,21 @@ class InMemoryAccountRepository(Store):
     def user_revision(self, user_id: str) -> int:
         return self._user(user_id).revision
 
+    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
+        with self._lock:
+            self._stored(user_id, account_id)
+            return self._history.points(user_id, account_id, until)
+
+    def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
+        with self._lock:
+            self._stored(user_id, account_id)
+            self._history.set(user_id, account_id, day, balance)
+
+    def delete_balance(self, user_id: str, account_id: str, day: date) -> bool:
+        with self._lock:
+            self._stored(user_id, account_id)
+            return self._history.delete(user_id, account_id, day)
+
     def store_rates(self, rates: Iterable[Rate]) -> int:
         return self._rates.store_rates(rates)
 
@@ -143,6 +163,7 @@ class InMemoryAccountRepository(Store):
         with self._lock:
             if self._users.pop(user_id, None) is None:
                 raise UserNotFound(user_id)
+            self._history.forget(user_id)
             self._connections.pop(user_id, None)
             self._jobs.pop(user_id, None)
 
@@ -412,6 +433,9 @@ class InMemoryAccountRepository(Store):
         }
         with self._lock:
             self._users = fresh
+            self._history.forget()
+            for user_id, user in fresh.items():
+                self._history.changed(user_id, {}, user.accounts)
             self._connections = {}
             self._jobs = {}
 

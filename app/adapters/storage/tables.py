@@ -136,6 +136,22 @@ accounts = Table(
 )
 
 
+# Each account's balance by day (app/services/history.py); it goes with its account.
+balance_history = Table(
+    "balance_history",
+    metadata,
+    Column(
+        "account_pk",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("accounts.pk", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("day", Date, nullable=False),
+    Column("balance", ExactNumeric(), nullable=False),
+    PrimaryKeyConstraint("account_pk", "day", name="balance_history_pkey"),
+)
+
+
 # The ECB's reference rates: units of `currency` per euro on `day` (app/services/rates.py).
 exchange_rates = Table(
     "exchange_rates",

@@ -4,14 +4,24 @@ errors."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
 
 from app.config import settings
 from app.domain.accounts import ID_PATTERN
-from app.entrypoints.http import accounts, connections, docs, fixture, health, page, users
+from app.entrypoints.http import (
+    accounts,
+    balances,
+    connections,
+    docs,
+    fixture,
+    health,
+    page,
+    users,
+)
 from app.entrypoints.http.auth import PUBLIC_ENDPOINTS, register_auth
 from app.entrypoints.http.cached_reads import CachedReads
 from app.entrypoints.http.context import COMPONENTS_KEY
@@ -45,11 +55,27 @@ class IdConverter(BaseConverter):
     regex = ID_PATTERN
 
 
+class DayConverter(BaseConverter):
+    """A day as ISO 8601 writes it (`2026-12-06`); any other path is not found."""
+
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+    def to_python(self, value: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:  # 2026-02-30
+            raise ValidationError from None
+
+    def to_url(self, value: date) -> str:
+        return value.isoformat()
+
+
 def register_api(app: Flask, components: Components) -> None:
     app.extensions[COMPONENTS_KEY] = components
     # In the process that serves (gunicorn loads the app, then forks): see start_background.
     app.before_request(components.start_background)
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["day"] = DayConverter
     # Werkzeug would answer `/users//accounts` with an HTML redirect to `/users/accounts`,
     # which is another route (user "accounts"); an empty id is simply not found.
     app.url_map.merge_slashes = False
@@ -60,6 +86,7 @@ def register_api(app: Flask, components: Components) -> None:
     register_auth(app)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
+    app.register_blueprint(balances.blueprint)
     app.register_blueprint(connections.blueprint)
     if app.config["FIXTURE_MODE"]:
         app.register_blueprint(fixture.blueprint)

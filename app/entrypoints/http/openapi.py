@@ -71,7 +71,10 @@ _PATH_PARAMETERS = {
     "connection_id": "The connection's id (unique per user).",
     "job_id": "The sync job's id (unique per user).",
     "provider": "The provider sending the notice, e.g. `sandbox`.",
+    "day": "A day (ISO 8601, `2026-12-06`).",
 }
+#: Path parameters that are not ids.
+_PATH_SCHEMAS = {"day": {"type": "string", "format": "date"}}
 _ETAG = {"description": "Strong validator of this representation.", "schema": {"type": "string"}}
 _IF_NONE_MATCH = {
     "name": "If-None-Match",
@@ -103,6 +106,7 @@ _IF_MATCH = {
 
 _TAGS = {
     "accounts": "A user's accounts, their list and net worth.",
+    "balances": "An account's balance over time, and past balances entered by hand.",
     "users": "Users.",
     "connections": "Institutions linked through a provider, and their sync jobs.",
     "fixture": "Fixture mode: the whole state at once (other projects' tests).",
@@ -146,7 +150,7 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
             "in": "path",
             "required": True,
             "description": _PATH_PARAMETERS[name],
-            "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
+            "schema": _PATH_SCHEMAS.get(name, {"type": "string", "pattern": f"^{ID_PATTERN}$"}),
         }
         for name in names
     ]

@@ -17,6 +17,7 @@ from app.adapters.logs import request_id
 from app.domain.errors import (
     AccountExists,
     AccountNotFound,
+    BalanceNotFound,
     ConnectionDisconnected,
     ConnectionNotFound,
     DomainError,
@@ -70,6 +71,7 @@ class Problem(Exception):
 _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     UserNotFound: (404, "user-not-found", "User not found"),
     AccountNotFound: (404, "account-not-found", "Account not found"),
+    BalanceNotFound: (404, "balance-not-found", "Balance not found"),
     UserExists: (409, "user-exists", "User exists"),
     AccountExists: (409, "account-exists", "Account exists"),
     VersionConflict: (412, "precondition-failed", "Precondition failed"),

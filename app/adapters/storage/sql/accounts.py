@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from app.adapters.storage.sql.base import NothingChanged, SqlBase
+from app.adapters.storage.sql.history import record_change
 from app.adapters.storage.sql.rows import (
     ACCOUNT_COLUMNS,
     REVISION,
@@ -137,6 +138,7 @@ class SqlAccounts(SqlBase):
                 if limit is not None and self._count(connection, user_id) >= limit:
                     raise TooManyAccounts(user_id, limit)
                 connection.execute(insert(accounts).values(account_row(user_id, stored)))
+                record_change(connection, user_id, None, stored)
         except exc.IntegrityError:
             raise AccountExists(user_id, account.id) from None
         return stored
@@ -158,8 +160,10 @@ class SqlAccounts(SqlBase):
                 raise AccountNotFound(user_id, account_id)
             if expected_version is not None and row.version != expected_version:
                 raise VersionConflict(user_id, account_id)
-            changed = change(account_from(row))
+            before = account_from(row)
+            changed = change(before)
             version = connection.scalar(rewrite(user_id, changed, where))
+            record_change(connection, user_id, before, changed)
         return replace(changed, version=version)
 
     def apply_sync(
@@ -201,9 +205,11 @@ class SqlAccounts(SqlBase):
                 connection.execute(
                     insert(accounts).values(account_row(user_id, replace(account, version=1)))
                 )
+                record_change(connection, user_id, None, account)
                 added += 1
             elif known.resynced(account) != known:
                 changes.append(known.resynced(account))
+                record_change(connection, user_id, known, changes[-1])
                 updated += 1
         for gone in linked.values():
             if gone.status is not AccountStatus.CLOSED:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
+from app.adapters.storage.sql.history import record_written
 from app.adapters.storage.sql.rows import ACCOUNT_COLUMNS, CONTENT_COLUMNS, account_from, new_rows
 from app.adapters.storage.tables import (
     accounts,
@@ -64,12 +65,13 @@ class SqlAdministration(SqlBase):
         changed = 0
         with self._transaction() as connection:
             # Counted through RETURNING: drivers report no row count for a many-row statement.
-            for statement, rows, key in [
-                (new_users, user_rows, users.c.id),
-                (new_accounts, account_rows, accounts.c.pk),
-            ]:
-                if rows:
-                    changed += len(connection.execute(statement.returning(key), rows).all())
+            if user_rows:
+                changed += len(connection.execute(new_users.returning(users.c.id), user_rows).all())
+            if account_rows:
+                keys = accounts.c.user_id, accounts.c.id, accounts.c.pk
+                written = connection.execute(new_accounts.returning(*keys), account_rows).all()
+                changed += len(written)
+                record_written(connection, users_accounts, {(r[0], r[1]): r[2] for r in written})
             if changed:
                 # Which users' accounts changed is not known here; new revisions for all of them
                 # cost a few cached responses, and seeding is rare.
@@ -101,6 +103,9 @@ class SqlAdministration(SqlBase):
             for table, rows in [(users, user_rows), (accounts, account_rows)]:
                 if rows:
                     connection.execute(insert(table), rows)
+            keys = select(accounts.c.user_id, accounts.c.id, accounts.c.pk)
+            written = {(row[0], row[1]): row[2] for row in connection.execute(keys)}
+            record_written(connection, users_accounts, written)
 
     def prune(self, now: datetime, jobs_finished_before: datetime, limit: int) -> int:
         newer = sync_jobs.alias("newer")

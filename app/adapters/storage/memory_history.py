@@ -1,0 +1,49 @@
+"""Balance history in this process's memory (app/services/history.py): by user, account and day,
+kept by the in-memory store under its own lock, as its accounts change."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from app.domain.accounts import Account
+from app.services.history import Point, balance_record
+
+
+class InMemoryHistory:
+    """Not thread-safe by itself: the store calls it under its lock."""
+
+    def __init__(self) -> None:
+        self._days: dict[str, dict[str, dict[date, Decimal]]] = {}
+
+    def changed(
+        self, user_id: str, before: Mapping[str, Account], after: Mapping[str, Account]
+    ) -> None:
+        """Records what the write from `before` to `after` (a user's accounts) leaves, and
+        forgets the accounts that went."""
+        today = datetime.now(UTC).date()
+        kept = self._days.setdefault(user_id, {})
+        for gone in before.keys() - after.keys():
+            kept.pop(gone, None)
+        for account_id, account in after.items():
+            record = balance_record(before.get(account_id), account, today)
+            if record is not None:
+                kept.setdefault(account_id, {})[record[0]] = record[1]
+
+    def forget(self, user_id: str | None = None) -> None:
+        """Forgets the user's history, or everyone's."""
+        if user_id is None:
+            self._days.clear()
+        else:
+            self._days.pop(user_id, None)
+
+    def points(self, user_id: str, account_id: str, until: date) -> list[Point]:
+        days = self._days.get(user_id, {}).get(account_id, {})
+        return sorted((day, balance) for day, balance in days.items() if day <= until)
+
+    def set(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
+        self._days.setdefault(user_id, {}).setdefault(account_id, {})[day] = balance
+
+    def delete(self, user_id: str, account_id: str, day: date) -> bool:
+        return self._days.get(user_id, {}).get(account_id, {}).pop(day, None) is not None

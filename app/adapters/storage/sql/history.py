@@ -1,0 +1,106 @@
+"""Balance history in the SQL store (app/services/history.py): written in the transaction of the
+write that changes a balance, and gone with its account (the foreign key cascades)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, delete, literal, select
+
+from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
+from app.adapters.storage.tables import accounts, balance_history
+from app.domain.accounts import Account
+from app.domain.errors import AccountNotFound
+from app.services.history import BalanceHistory, Point, balance_record
+
+
+def record_change(
+    connection: Connection, user_id: str, before: Account | None, after: Account
+) -> None:
+    """Records what writing `after` over `before` leaves in the account's history."""
+    found = balance_record(before, after, datetime.now(UTC).date())
+    if found is not None:
+        record(connection, user_id, after.id, *found)
+
+
+def record(
+    connection: Connection, user_id: str, account_id: str, day: date, balance: Decimal
+) -> None:
+    """The account's balance on `day`, replacing that day's."""
+    statement = DIALECT_INSERTS[connection.dialect.name](balance_history).from_select(
+        ["account_pk", "day", "balance"],
+        select(
+            accounts.c.pk,
+            literal(day, balance_history.c.day.type),
+            literal(balance, balance_history.c.balance.type),
+        ).where(accounts.c.user_id == user_id, accounts.c.id == account_id),
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["account_pk", "day"], set_={"balance": statement.excluded.balance}
+        )
+    )
+
+
+def record_written(
+    connection: Connection,
+    users_accounts: Mapping[str, Sequence[Account]],
+    written: Mapping[tuple[str, str], int],
+) -> None:
+    """Records the balances of the accounts a seed or a replacement wrote: `written` maps
+    (user id, account id) to the row's key, for those it wrote."""
+    today = datetime.now(UTC).date()
+    rows = []
+    for user_id, user_accounts in users_accounts.items():
+        for account in user_accounts:
+            found = balance_record(None, account, today)
+            if (user_id, account.id) in written and found is not None:
+                day, balance = found
+                rows.append(
+                    {"account_pk": written[user_id, account.id], "day": day, "balance": balance}
+                )
+    if rows:
+        statement = DIALECT_INSERTS[connection.dialect.name](balance_history)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["account_pk", "day"], set_={"balance": statement.excluded.balance}
+            ),
+            rows,
+        )
+
+
+class SqlHistory(SqlBase, BalanceHistory):
+    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
+        with self._reading() as connection:
+            pk = self._account_pk(connection, user_id, account_id)
+            rows = connection.execute(
+                select(balance_history.c.day, balance_history.c.balance)
+                .where(balance_history.c.account_pk == pk, balance_history.c.day <= until)
+                .order_by(balance_history.c.day)
+            )
+            return [(row.day, row.balance) for row in rows]
+
+    def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
+        with self._transaction() as connection:
+            self._account_pk(connection, user_id, account_id)
+            record(connection, user_id, account_id, day, balance)
+
+    def delete_balance(self, user_id: str, account_id: str, day: date) -> bool:
+        with self._transaction() as connection:
+            pk = self._account_pk(connection, user_id, account_id)
+            gone = connection.execute(
+                delete(balance_history).where(
+                    balance_history.c.account_pk == pk, balance_history.c.day == day
+                )
+            )
+            return gone.rowcount > 0
+
+    def _account_pk(self, connection: Connection, user_id: str, account_id: str) -> int:
+        pk = connection.scalar(
+            select(accounts.c.pk).where(accounts.c.user_id == user_id, accounts.c.id == account_id)
+        )
+        if pk is None:
+            raise self._missing_one(connection, user_id, AccountNotFound(user_id, account_id))
+        return int(pk)

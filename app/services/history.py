@@ -1,0 +1,146 @@
+"""Balance history: what a write leaves in an account's history, and the series read from it.
+
+An account's history holds its balance by day (UTC): the latest of a day wins. A write that
+changes the balance records it on the day of the balanceAsOf it gives (never after today), else
+today; a write that leaves the balance alone records nothing, so a sync delivered twice adds
+nothing. The series has a point at `end` and at every interval before it down to `start`, each
+the last balance recorded on or before its day; none before the first.
+"""
+
+from __future__ import annotations
+
+import calendar
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from app.domain.accounts import Account
+from app.domain.errors import BalanceNotFound, InvalidData, ProviderOwned
+from app.domain.history import Interval
+
+if TYPE_CHECKING:
+    from app.services.repositories import AccountRepository
+
+#: The most points one series may have (ten years of days).
+MAX_POINTS = 3660
+
+Point = tuple[date, Decimal]
+
+
+class BalanceHistory(ABC):
+    """What the services need of a store's balance history (every store keeps one)."""
+
+    @abstractmethod
+    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
+        """The account's recorded balances on or before `until`, by day, oldest first. Raises
+        UserNotFound or AccountNotFound."""
+
+    @abstractmethod
+    def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
+        """Records `balance` as the account's on `day`, replacing that day's. Raises
+        UserNotFound or AccountNotFound."""
+
+    @abstractmethod
+    def delete_balance(self, user_id: str, account_id: str, day: date) -> bool:
+        """Removes the balance recorded on `day`; False when there was none. Raises
+        UserNotFound or AccountNotFound."""
+
+
+def balance_series(
+    store: AccountRepository,
+    user_id: str,
+    account_id: str,
+    start: date,
+    end: date,
+    interval: Interval,
+) -> tuple[Account, list[Point]]:
+    """The account, and its balance at `end` and every `interval` before it down to `start`.
+    Raises InvalidData for a range backwards or of more than MAX_POINTS points."""
+    if start > end:
+        raise InvalidData([("from", "Must be on or before `to`.")])
+    if point_count(start, end, interval) > MAX_POINTS:
+        raise InvalidData(
+            [("interval", f"More than {MAX_POINTS} points: ask a shorter range or interval.")]
+        )
+    account = store.get_account(user_id, account_id)
+    return account, series(store.balance_history(user_id, account_id, end), start, end, interval)
+
+
+def record_valuation(
+    store: AccountRepository,
+    user_id: str,
+    account_id: str,
+    day: date,
+    balance: Decimal,
+    today: date,
+) -> None:
+    """A past balance of an account entered by hand (a valuation). Today's is the account's own
+    balance (a write changes it), so that the history's today is always the list's."""
+    _entered_by_hand(store.get_account(user_id, account_id))
+    if day >= today:
+        raise InvalidData(
+            [("date", "Must be a past day: today's balance is the account's own (PATCH it).")]
+        )
+    store.set_balance(user_id, account_id, day, balance)
+
+
+def delete_valuation(store: AccountRepository, user_id: str, account_id: str, day: date) -> None:
+    _entered_by_hand(store.get_account(user_id, account_id))
+    if not store.delete_balance(user_id, account_id, day):
+        raise BalanceNotFound(account_id, day.isoformat())
+
+
+def _entered_by_hand(account: Account) -> None:
+    if account.connection_id is not None:
+        raise ProviderOwned(account.id, ["balance history"])
+
+
+def balance_record(before: Account | None, after: Account, today: date) -> Point | None:
+    """What writing `after` over `before` (None: a new account) leaves in its history."""
+    if before is not None and before.balance == after.balance:
+        return None
+    given = after.balance_as_of
+    if given is None or (before is not None and given == before.balance_as_of):
+        return today, after.balance
+    return min(given.date(), today), after.balance
+
+
+def series(recorded: Sequence[Point], start: date, end: date, interval: Interval) -> list[Point]:
+    """The points of `recorded` (oldest first) at `end` and every `interval` before, down to
+    `start`; a day before the first record has none."""
+    days = []
+    day, back = end, 0
+    while day >= start:
+        days.append(day)
+        back += 1
+        day = _before(end, interval, back)
+    points, at = [], 0
+    balance: Decimal | None = None
+    for day in reversed(days):
+        while at < len(recorded) and recorded[at][0] <= day:
+            balance = recorded[at][1]
+            at += 1
+        if balance is not None:
+            points.append((day, balance))
+    return points
+
+
+def point_count(start: date, end: date, interval: Interval) -> int:
+    """How many points `series` has from `start` to `end` (at most)."""
+    span = (end - start).days
+    if interval is Interval.MONTH:
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    return span // (7 if interval is Interval.WEEK else 1) + 1
+
+
+def _before(end: date, interval: Interval, steps: int) -> date:
+    if interval is Interval.DAY:
+        return end - timedelta(days=steps)
+    if interval is Interval.WEEK:
+        return end - timedelta(weeks=steps)
+    months = end.year * 12 + end.month - 1 - steps
+    year, month = divmod(months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(end.day, last))
