@@ -1,5 +1,6 @@
 """The provider sandbox in a process of its own, beside the service: what the demo links banks
-through when no provider is configured (the gunicorn settings start it), and the tests' sandbox."""
+through when no provider is configured (the WSGI entry starts it, gunicorn's on_exit stops it),
+and the tests' sandbox."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from app.config import ConfigurationError
 
 _VARIABLE = "ACCOUNTS_PROVIDER_SANDBOX_URL"
 
@@ -51,7 +54,10 @@ def beside_the_demo(settings: Mapping[str, Any]) -> None:
     and names it as the provider, so that the first thing a newcomer sees can link a bank."""
     if _VARIABLE in os.environ or settings["DATABASE_URL"] or settings["PROVIDER_SANDBOX_URL"]:
         return
-    _started.append(start_sandbox())
+    try:
+        _started.append(start_sandbox())
+    except RuntimeError as error:
+        raise ConfigurationError(f"{error}; set ACCOUNTS_PROVIDER_SANDBOX_URL= for none") from None
     os.environ[_VARIABLE] = _started[-1].url
 
 
