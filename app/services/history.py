@@ -115,7 +115,10 @@ def series(recorded: Sequence[Point], start: date, end: date, interval: Interval
     while day >= start:
         days.append(day)
         back += 1
-        day = _before(end, interval, back)
+        try:
+            day = _before(end, interval, back)
+        except (ValueError, OverflowError):  # before the first day there is
+            break
     points, at = [], 0
     balance: Decimal | None = None
     for day in reversed(days):

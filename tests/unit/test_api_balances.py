@@ -87,3 +87,12 @@ def test_a_synced_accounts_history_is_its_syncs_and_goes_with_it(
     assert loads_exact(refused.data)["type"].endswith("/provider-owned")
     assert client.delete("/users/user123/accounts/acc3").status_code == 204
     assert client.get(BALANCES).status_code == 404
+
+
+def test_the_first_and_last_days_there_are_answer_like_any_other(client: FlaskClient) -> None:
+    for query in [
+        "?from=0001-01-01&to=0001-03-01&interval=month",
+        "?from=0001-01-01&to=0001-01-20&interval=week",
+        "?from=9999-12-01&to=9999-12-31",
+    ]:
+        assert client.get(f"{BALANCES}{query}").status_code == 200, query
