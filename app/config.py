@@ -141,6 +141,11 @@ class DefaultConfig:
     SYNC_LEASE_SECONDS = 15.0
     #: How long a job may wait in the queue before its message is taken to be lost.
     SYNC_QUEUED_TIMEOUT_SECONDS = 3600.0
+    #: Where the schedule fetches the ECB's reference rates from (its daily `eurofxref.csv`, e.g.
+    #: https://www.ecb.europa.eu/stats/eurofxref/eurofxref.csv), every RATES_REFRESH_SECONDS;
+    #: None fetches nothing (then `accounts-service rates load` loads them).
+    RATES_URL: str | None = None
+    RATES_REFRESH_SECONDS = 3600.0
     #: How long finished sync jobs are kept (each connection's latest always is); the schedule
     #: prunes older ones, with expired idempotency keys and webhook deliveries.
     SYNC_JOBS_KEPT_DAYS = 14.0

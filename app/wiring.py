@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.fernet import Fernet
 
 from app.adapters.cache import build_cache
+from app.adapters.ecb import fetch_rates
 from app.adapters.providers.sandbox import SandboxProvider
 from app.adapters.queue.running import Scheduler, attempt
 from app.adapters.queue.threads import InProcessQueue
@@ -69,6 +70,8 @@ class Components:
     idempotency: IdempotencyKeys
     #: Exchange rates, which amounts in other currencies are converted with.
     rates: RateStore
+    #: Fetches the rates from RATES_URL into the store, for the schedule; None without one.
+    refresh_rates: Callable[[], int] | None
     #: The most accounts one user may hold.
     max_accounts: int
     #: Runs the schedule (and, without a broker, the jobs) in this process once started.
@@ -132,11 +135,12 @@ def build_components(settings: Mapping[str, Any]) -> Components:
     aggregation = build_aggregation(
         settings, timed, primary, on_database=bool(settings["DATABASE_URL"])
     )
+    refresh_rates = rates_refresh(settings, primary)
     # With a broker, `accounts-service worker` runs the schedule.
     scheduler = (
         None
         if settings["BROKER_URL"]
-        else Scheduler(aggregation, float(settings["SYNC_SCHEDULE_TICK_SECONDS"]), primary)
+        else schedule_of(settings, aggregation, primary, refresh_rates)
     )
     # Duck-typed on purpose: it answers every method the interface has, by delegation.
     reads: AccountRepository | None = replica_reads  # type: ignore[assignment]
@@ -151,10 +155,32 @@ def build_components(settings: Mapping[str, Any]) -> Components:
         deliveries=primary,
         idempotency=primary,
         rates=primary,
+        refresh_rates=refresh_rates,
         max_accounts=int(settings["MAX_ACCOUNTS_PER_USER"]),
         scheduler=scheduler,
         replica_reads=replica_reads,
     )
+
+
+def rates_refresh(settings: Mapping[str, Any], store: RateStore) -> Callable[[], int] | None:
+    """What the schedule calls to load the rates at RATES_URL, if one is set."""
+    url = settings["RATES_URL"]
+    if not url:
+        return None
+    timeout = float(settings["PROVIDER_READ_TIMEOUT_SECONDS"])
+    return lambda: store.store_rates(fetch_rates(str(url), timeout))
+
+
+def schedule_of(
+    settings: Mapping[str, Any],
+    aggregation: Aggregation,
+    store: StoreAdministration,
+    refresh_rates: Callable[[], int] | None,
+) -> Scheduler:
+    """The schedule, as the service runs it without a broker and the worker with one."""
+    tick = float(settings["SYNC_SCHEDULE_TICK_SECONDS"])
+    every = float(settings["RATES_REFRESH_SECONDS"])
+    return Scheduler(aggregation, tick, store, refresh_rates, every)
 
 
 def build_providers(settings: Mapping[str, Any]) -> dict[str, ProviderAdapter]:

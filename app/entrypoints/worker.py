@@ -18,9 +18,9 @@ from prometheus_client import start_http_server
 
 from app.adapters.logs import configure_logging
 from app.adapters.queue.broker import declare_actor, make_broker
-from app.adapters.queue.running import Scheduler, attempt
+from app.adapters.queue.running import attempt
 from app.config import ConfigurationError
-from app.wiring import build_components
+from app.wiring import build_components, schedule_of
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def run(settings: Mapping[str, Any], threads: int, metrics_address: tuple[str, i
         lambda user_id, job_id: attempt(aggregation, user_id, job_id),
     )
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=200)
-    tick = float(settings["SYNC_SCHEDULE_TICK_SECONDS"])
-    scheduler = Scheduler(aggregation, tick, components.store)
+    scheduler = schedule_of(settings, aggregation, components.store, components.refresh_rates)
     if metrics_address is not None:
         start_http_server(metrics_address[1], addr=metrics_address[0])
     stopping = threading.Event()

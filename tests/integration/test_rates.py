@@ -3,18 +3,24 @@ with them exactly, checked against the ECB's published rates for known days."""
 
 from __future__ import annotations
 
+import http.server
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app import create_app
 from app.adapters.ecb import PACKAGED_HISTORY, RatesFileError, read_rates
 from app.adapters.storage.memory_rates import InMemoryRates
+from app.entrypoints.http.context import components_of
 from app.services.rates import Rate, RateStore, convert
+from tests.conftest import SEED_FILE
 from tests.databases import STORE_KINDS, migrated, store_of
 
 FRIDAY, SATURDAY = date(2026, 10, 30), date(2026, 10, 31)
@@ -113,3 +119,51 @@ def test_rates_load_fills_the_database_once_however_often_it_runs(tmp_path: Path
     refused = subprocess.run([*command, str(bad)], capture_output=True, text=True)
     assert refused.returncode == 1
     assert refused.stderr == f"Error: {bad}, line 2: 'yesterday' is not a date\n"
+
+
+class _Serving(http.server.BaseHTTPRequestHandler):
+    """Answers GET with the server's `content`, or its `status` when that is not 200."""
+
+    def do_GET(self) -> None:
+        served: Any = self.server
+        self.send_response(served.status)
+        self.end_headers()
+        self.wfile.write(served.content)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def rates_server() -> Iterator[Any]:
+    server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Serving)
+    server.content, server.status = b"", 200
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_port}/eurofxref.csv"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_schedule_refreshes_the_rates_from_the_ecbs_daily_file(
+    rates_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    today = datetime.now(UTC).date()
+    rates_server.content = f"Date, USD, JPY,\n{today:%d %B %Y}, 1.2500, 180.00,\n".encode()
+    app = create_app({"SEED_DATA": str(SEED_FILE), "RATES_URL": rates_server.url})
+    parts = components_of(app)
+    assert parts.scheduler is not None
+    assert parts.refresh_rates is not None
+    parts.scheduler.run_once()
+    summary = app.test_client().get("/users/user123/summary?currency=EUR").get_json()
+    # user123: 3,400 USD of assets, 9,200.45 of liabilities, at today's 1.25 per euro.
+    assert summary["converted"]["missingRates"] == []
+    converted = summary["converted"]
+    assert (converted["assets"], converted["liabilities"]) == (Decimal(2720), Decimal("7360.36"))
+
+    # The URL failing: said in the log (and tried again a minute later); what was loaded stays.
+    rates_server.status, rates_server.content = 503, b""
+    parts.scheduler.refresh_rates(parts.refresh_rates)
+    assert "rates: not refreshed" in caplog.text
+    [usd] = parts.rates.latest_rates({"USD"}, today).values()
+    assert usd.per_euro == Decimal("1.2500")

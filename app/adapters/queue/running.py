@@ -66,13 +66,24 @@ def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
 
 class Scheduler:
     """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth; every
-    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store`."""
+    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store`; and when given
+    `refresh_rates`, calls it every `rates_every` seconds (a minute after one that failed)."""
 
-    def __init__(self, aggregation: Aggregation, tick: float, store: StoreAdministration) -> None:
+    def __init__(
+        self,
+        aggregation: Aggregation,
+        tick: float,
+        store: StoreAdministration,
+        refresh_rates: Callable[[], int] | None = None,
+        rates_every: float = 3600.0,
+    ) -> None:
         self._aggregation = aggregation
         self._tick = tick
         self._store = store
         self._pruned_at: float | None = None
+        self._refresh_rates = refresh_rates
+        self._rates_every = rates_every
+        self._rates_due = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sync-scheduler", daemon=True)
 
@@ -106,6 +117,18 @@ class Scheduler:
         if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
             self.prune()
+        if self._refresh_rates is not None and time.monotonic() >= self._rates_due:
+            self.refresh_rates(self._refresh_rates)
+
+    def refresh_rates(self, refresh: Callable[[], int]) -> None:
+        try:
+            loaded = refresh()
+        except (ValueError, StorageUnavailable) as error:  # RatesFileError is a ValueError
+            log.warning("rates: not refreshed (%s); trying again in a minute", error)
+            self._rates_due = time.monotonic() + 60
+            return
+        log.info("rates: %d loaded", loaded)
+        self._rates_due = time.monotonic() + self._rates_every
 
     def prune(self) -> None:
         try:
