@@ -27,7 +27,15 @@ class RatesFileError(ValueError):
 
 
 def read_rates(content: bytes, name: str = "rates") -> Iterator[Rate]:
-    """Every rate in an ECB file's bytes (a zip holding one CSV, or the CSV itself)."""
+    """Every rate in an ECB file's bytes (a zip holding one CSV, or the CSV itself). Raises
+    RatesFileError, naming the file and the line, for anything else."""
+    try:
+        yield from _rates(content, name)
+    except (csv.Error, UnicodeDecodeError, zipfile.BadZipFile) as error:
+        raise RatesFileError(f"{name}: {error}") from None
+
+
+def _rates(content: bytes, name: str) -> Iterator[Rate]:
     if content[:2] == b"PK":
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             inside = [entry for entry in archive.namelist() if entry.endswith(".csv")]

@@ -105,6 +105,9 @@ def test_the_daily_file_and_the_history_read_alike(tmp_path: Path) -> None:
         list(read_rates(b"day,USD\n2026-10-30,1.1\n", "x.csv"))
     with pytest.raises(RatesFileError, match=r"^x\.csv, line 2, USD: 'one' is not a number$"):
         list(read_rates(b"Date,USD\n2026-10-30,one\n", "x.csv"))
+    for broken in (b"PK\x03\x04 no zip", b"Date,USD\n\xff\xfe,1\n", b"Date,USD\n2026-10-30,\x00\n"):
+        with pytest.raises(RatesFileError, match=r"^x\.csv[:,] "):
+            list(read_rates(broken, "x.csv"))
 
 
 def test_rates_load_fills_the_database_once_however_often_it_runs(tmp_path: Path) -> None:
