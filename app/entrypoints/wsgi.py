@@ -3,8 +3,8 @@
 
 import sys
 
-from app import create_app
 from app.config import ConfigurationError, settings
+from app.entrypoints.http import create_app
 from app.entrypoints.sandbox_beside import beside_the_demo
 
 try:

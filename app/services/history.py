@@ -10,42 +10,17 @@ the last balance recorded on or before its day; none before the first.
 from __future__ import annotations
 
 import calendar
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from app.domain.accounts import Account
 from app.domain.errors import BalanceNotFound, InvalidData, ProviderOwned
-from app.domain.history import Interval
-
-if TYPE_CHECKING:
-    from app.services.repositories import AccountRepository
+from app.domain.history import Interval, Point
+from app.services.repositories import AccountRepository
 
 #: The most points one series may have (ten years of days).
 MAX_POINTS = 3660
-
-Point = tuple[date, Decimal]
-
-
-class BalanceHistory(ABC):
-    """What the services need of a store's balance history (every store keeps one)."""
-
-    @abstractmethod
-    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
-        """The account's recorded balances on or before `until`, by day, oldest first. Raises
-        UserNotFound or AccountNotFound."""
-
-    @abstractmethod
-    def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
-        """Records `balance` as the account's on `day`, replacing that day's. Raises
-        UserNotFound or AccountNotFound."""
-
-    @abstractmethod
-    def delete_balance(self, user_id: str, account_id: str, day: date) -> bool:
-        """Removes the balance recorded on `day`; False when there was none. Raises
-        UserNotFound or AccountNotFound."""
 
 
 def balance_series(

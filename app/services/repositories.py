@@ -8,13 +8,14 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
 from app.domain.accounts import Account, AccountType
 from app.domain.connections import Connection, SyncJob
-from app.services.history import BalanceHistory
+from app.domain.history import Point
 from app.services.rates import RateStore
 
 
@@ -36,6 +37,25 @@ class SyncOutcome:
     added: int
     updated: int
     closed: int
+
+
+class BalanceHistory(ABC):
+    """Each account's balance by day (app/services/history.py): every store keeps it."""
+
+    @abstractmethod
+    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
+        """The account's recorded balances on or before `until`, by day, oldest first. Raises
+        UserNotFound or AccountNotFound."""
+
+    @abstractmethod
+    def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
+        """Records `balance` as the account's on `day`, replacing that day's. Raises
+        UserNotFound or AccountNotFound."""
+
+    @abstractmethod
+    def delete_balance(self, user_id: str, account_id: str, day: date) -> bool:
+        """Removes the balance recorded on `day`; False when there was none. Raises
+        UserNotFound or AccountNotFound."""
 
 
 class AccountRepository(BalanceHistory, ABC):

@@ -29,7 +29,7 @@ from app.domain.errors import (
     UserNotFound,
     VersionConflict,
 )
-from app.services.history import Point
+from app.domain.history import Point
 from app.services.rates import Rate
 from app.services.repositories import (
     KeyClaim,

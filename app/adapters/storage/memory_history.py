@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from app.domain.accounts import Account
-from app.services.history import Point, balance_record
+from app.domain.history import Point
+from app.services.history import balance_record
 
 
 class InMemoryHistory:

@@ -13,7 +13,9 @@ from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
 from app.adapters.storage.tables import accounts, balance_history
 from app.domain.accounts import Account
 from app.domain.errors import AccountNotFound
-from app.services.history import BalanceHistory, Point, balance_record
+from app.domain.history import Point
+from app.services.history import balance_record
+from app.services.repositories import BalanceHistory
 
 
 def record_change(
