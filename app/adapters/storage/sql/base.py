@@ -8,7 +8,7 @@ So several gunicorn worker processes, or several machines, can share one databas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -47,6 +47,16 @@ DIALECT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]]
     "postgresql": postgresql.insert,
     "sqlite": sqlite.insert,
 }
+
+
+def replacing(
+    statement: postgresql.Insert | sqlite.Insert, key: Sequence[str], columns: Sequence[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """`statement` (one of DIALECT_INSERTS'), which, where a row of the same `key` is there
+    already, replaces that row's `columns` instead."""
+    return statement.on_conflict_do_update(
+        index_elements=key, set_={name: statement.excluded[name] for name in columns}
+    )
 
 
 Kept = TypeVar("Kept", Connection, SyncJob)

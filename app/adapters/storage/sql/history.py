@@ -9,13 +9,16 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, delete, literal, select
 
-from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
+from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
 from app.adapters.storage.tables import accounts, balance_history
 from app.domain.accounts import Account
 from app.domain.errors import AccountNotFound
 from app.domain.history import Point
 from app.services.history import balance_record
 from app.services.repositories import BalanceHistory
+
+#: One balance per account and day: the latest written replaces the one before.
+_DAY = ["account_pk", "day"]
 
 
 def record_change(
@@ -39,11 +42,7 @@ def record(
             literal(balance, balance_history.c.balance.type),
         ).where(accounts.c.user_id == user_id, accounts.c.id == account_id),
     )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["account_pk", "day"], set_={"balance": statement.excluded.balance}
-        )
-    )
+    connection.execute(replacing(statement, _DAY, ["balance"]))
 
 
 def record_written(
@@ -65,12 +64,7 @@ def record_written(
                 )
     if rows:
         statement = DIALECT_INSERTS[connection.dialect.name](balance_history)
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["account_pk", "day"], set_={"balance": statement.excluded.balance}
-            ),
-            rows,
-        )
+        connection.execute(replacing(statement, _DAY, ["balance"]), rows)
 
 
 class SqlHistory(SqlBase, BalanceHistory):

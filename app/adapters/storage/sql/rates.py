@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
+from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
 from app.adapters.storage.tables import exchange_rates
 from app.services.rates import Rate, RateStore
 
@@ -18,11 +18,8 @@ _BATCH = 5000
 
 class SqlRates(SqlBase, RateStore):
     def store_rates(self, rates: Iterable[Rate]) -> int:
-        statement = DIALECT_INSERTS[self.dialect](exchange_rates)
-        statement = statement.on_conflict_do_update(
-            index_elements=["currency", "day"],
-            set_={"per_euro": statement.excluded.per_euro},
-        )
+        inserting = DIALECT_INSERTS[self.dialect](exchange_rates)
+        statement = replacing(inserting, ["currency", "day"], ["per_euro"])
         given = 0
         with self._transaction() as connection:
             pending = iter(rates)
