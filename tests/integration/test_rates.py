@@ -166,7 +166,7 @@ def test_the_schedule_refreshes_the_rates_from_the_ecbs_daily_file(
 
     # The URL failing: said in the log (and tried again a minute later); what was loaded stays.
     rates_server.status, rates_server.content = 503, b""
-    parts.scheduler.refresh_rates(parts.refresh_rates)
+    parts.scheduler.refresh_rates()
     assert "rates: not refreshed" in caplog.text
     [usd] = parts.rates.latest_rates({"USD"}, today).values()
     assert usd.per_euro == Decimal("1.2500")

@@ -118,11 +118,14 @@ class Scheduler:
             self._pruned_at = time.monotonic()
             self.prune()
         if self._refresh_rates is not None and time.monotonic() >= self._rates_due:
-            self.refresh_rates(self._refresh_rates)
+            self.refresh_rates()
 
-    def refresh_rates(self, refresh: Callable[[], int]) -> None:
+    def refresh_rates(self) -> None:
+        """Loads the rates now (when given `refresh_rates`), and says when to next."""
+        if self._refresh_rates is None:
+            return
         try:
-            loaded = refresh()
+            loaded = self._refresh_rates()
         except (ValueError, StorageUnavailable) as error:  # RatesFileError is a ValueError
             log.warning("rates: not refreshed (%s); trying again in a minute", error)
             self._rates_due = time.monotonic() + 60
