@@ -8,11 +8,11 @@ decided here, the same for every caller.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields
 from typing import Any
 
-from app.domain.accounts import USER_OWNED, Account, AccountFilter
+from app.domain.accounts import USER_OWNED, Account, AccountFilter, AccountType
 from app.domain.errors import InvalidData, ProviderOwned, TypeChangeNeedsPut, VersionConflict
 from app.schemas.accounts import AccountSchema
 from app.schemas.errors import load
@@ -60,16 +60,21 @@ def cached_list(
     least as new as it says, so an entry can be newer than its key but never older (see
     app/adapters/cache.py).
     """
-    types = shown.types or None
+    revision, accounts = revision_and_accounts(repository, user_id, shown.types or None)
+    return cache.fetch(
+        CacheKey(user_id, shown.key(), revision), lambda: render(_shown(accounts(), shown))
+    )
+
+
+def revision_and_accounts(
+    repository: AccountRepository, user_id: str, types: Collection[AccountType] | None = None
+) -> tuple[int, Callable[[], list[Account]]]:
+    """The user's revision, and how to have their accounts of `types` as of it: those the store
+    read with it, or, when it read none, read when asked (after it: at least as new)."""
     revision, read_with_it = repository.listing(user_id, types)
-
-    def rendered() -> CachedBody:
-        found = (
-            read_with_it if read_with_it is not None else repository.list_accounts(user_id, types)
-        )
-        return render(_shown(found, shown))
-
-    return cache.fetch(CacheKey(user_id, shown.key(), revision), rendered)
+    if read_with_it is not None:
+        return revision, lambda: read_with_it
+    return revision, lambda: repository.list_accounts(user_id, types)
 
 
 def get_account(repository: AccountRepository, user_id: str, account_id: str) -> Account:

@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from app.domain.accounts import ASSET_TYPES, Account, AccountStatus, AccountType
+from app.services.accounts import revision_and_accounts
 from app.services.cache import CachedBody, CacheKey, ResponseCache
 from app.services.rates import RateStore, convert
 from app.services.repositories import AccountRepository
@@ -117,10 +118,7 @@ def cached_summary(
 ) -> CachedBody:
     """The rendered summary, cached and made stale exactly as the user's lists are (a write
     moves the revision it is keyed by)."""
-    revision, read_with_it = repository.listing(user_id)
-
-    def rendered() -> CachedBody:
-        found = read_with_it if read_with_it is not None else repository.list_accounts(user_id)
-        return render(summarize(found))
-
-    return cache.fetch(CacheKey(user_id, SUMMARY_KEY, revision), rendered)
+    revision, accounts = revision_and_accounts(repository, user_id)
+    return cache.fetch(
+        CacheKey(user_id, SUMMARY_KEY, revision), lambda: render(summarize(accounts()))
+    )
