@@ -99,8 +99,8 @@ class AccountRepository(BalanceHistory, ABC):
 
     @abstractmethod
     def set_base_currency(self, user_id: str, currency: str) -> None:
-        """Changes it, and the user's revision with it (converted totals are cached under
-        the revision too). Raises UserNotFound."""
+        """Changes it, and the user's revision with it, as every write to the user does.
+        Raises UserNotFound."""
 
     @abstractmethod
     def list_users(self, after: str | None, limit: int) -> list[str]:
