@@ -11,8 +11,8 @@ from app.domain.history import Interval
 from app.schemas.fields import EXACT, ExactDecimal
 
 
-class BalanceQuerySchema(Schema):
-    """The series' query parameters."""
+class SeriesQuerySchema(Schema):
+    """A series' query parameters: its days."""
 
     start = fields.Date(
         data_key="from",
@@ -40,10 +40,15 @@ class BalancePointSchema(Schema):
     )
 
 
-class BalanceHistorySchema(Schema):
-    account_id = fields.String(required=True, data_key="accountId")
+class SeriesSchema(Schema):
+    """What every series answers beside its points."""
+
     currency = fields.String(required=True)
     interval = fields.Enum(Interval, by_value=True, required=True)
+
+
+class BalanceHistorySchema(SeriesSchema):
+    account_id = fields.String(required=True, data_key="accountId")
     points = fields.List(
         fields.Nested(BalancePointSchema),
         required=True,

@@ -1,4 +1,4 @@
-"""The JSON shape of a user's net worth summary."""
+"""The JSON shapes of a user's net worth: today's summary, and the series over time."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, pre_dump
 
 from app.domain.accounts import AccountType
 from app.schemas.fields import EXACT, ExactDecimal, currency_code
+from app.schemas.history import SeriesQuerySchema, SeriesSchema
 
 
 class TypeTotalSchema(Schema):
@@ -64,8 +65,9 @@ class CurrencySummarySchema(Schema):
         }
 
 
-class ConvertedTotalSchema(Schema):
-    currency = fields.String(required=True)
+class ConvertedTotalsSchema(Schema):
+    """Every currency's totals as one (app/services/summary.py's ConvertedTotal)."""
+
     assets = ExactDecimal(required=True, metadata={"description": EXACT})
     liabilities = ExactDecimal(required=True, metadata={"description": EXACT})
     net_worth = ExactDecimal(
@@ -76,14 +78,47 @@ class ConvertedTotalSchema(Schema):
         required=True,
         data_key="missingRates",
         metadata={
-            "description": "Currencies with no exchange rate on `ratesOf` (none published, or "
+            "description": "Currencies with no exchange rate that day (none published, or "
             "the last more than 7 days before): left out of these totals, never taken 1:1."
         },
     )
+
+
+class ConvertedTotalSchema(ConvertedTotalsSchema):
+    currency = fields.String(required=True)
     rates_of = fields.Date(
         required=True,
         data_key="ratesOf",
         metadata={"description": "The day whose rates were used."},
+    )
+
+
+class NetWorthPointSchema(ConvertedTotalsSchema):
+    rates_of = fields.Date(
+        required=True,
+        data_key="date",
+        metadata={"description": "The day: its balances, converted with its rates."},
+    )
+
+
+class NetWorthQuerySchema(SeriesQuerySchema):
+    currency = currency_code(
+        required=False,
+        metadata={
+            "description": "The currency to add up in (the user's base currency when left out)."
+        },
+    )
+
+
+class NetWorthSeriesSchema(SeriesSchema):
+    user_id = fields.String(required=True, data_key="userId")
+    points = fields.List(
+        fields.Nested(NetWorthPointSchema),
+        required=True,
+        metadata={
+            "description": "Oldest first, from the first day any counted account has a "
+            "balance; the last is the summary's converted total when `to` is today."
+        },
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -27,20 +28,21 @@ def balance_series(
     store: AccountRepository,
     user_id: str,
     account_id: str,
-    start: date,
-    end: date,
-    interval: Interval,
+    span: Span,
+    today: date,
 ) -> tuple[Account, list[Point]]:
-    """The account, and its balance at `end` and every `interval` before it down to `start`.
-    Raises InvalidData for a range backwards or of more than MAX_POINTS points."""
-    if start > end:
-        raise InvalidData([("from", "Must be on or before `to`.")])
-    if point_count(start, end, interval) > MAX_POINTS:
-        raise InvalidData(
-            [("interval", f"More than {MAX_POINTS} points: ask a shorter range or interval.")]
-        )
+    """The account, and its balance on each day of `span`."""
     account = store.get_account(user_id, account_id)
-    return account, series(store.balance_history(user_id, account_id, end), start, end, interval)
+    recorded = store.balance_history(user_id, span.start, span.end, account_id)
+    return account, balances_on(
+        with_today(recorded.get(account_id, []), account, today), span.days()
+    )
+
+
+def with_today(recorded: Sequence[Point], account: Account, today: date) -> list[Point]:
+    """The account's history, its own balance being today's (a valuation entered for a day after
+    its last write must not stand in for the balance the list shows)."""
+    return [*(point for point in recorded if point[0] < today), (today, account.balance)]
 
 
 def record_valuation(
@@ -82,35 +84,55 @@ def balance_record(before: Account | None, after: Account, today: date) -> Point
     return min(given.date(), today), after.balance
 
 
-def series(recorded: Sequence[Point], start: date, end: date, interval: Interval) -> list[Point]:
-    """The points of `recorded` (oldest first) at `end` and every `interval` before, down to
-    `start`; a day before the first record has none."""
-    days = []
-    day, back = end, 0
-    while day >= start:
-        days.append(day)
-        back += 1
-        try:
-            day = _before(end, interval, back)
-        except (ValueError, OverflowError):  # before the first day there is
-            break
+@dataclass(frozen=True)
+class Span:
+    """The days a series has a point on: `end`, and every `interval` before it down to `start`."""
+
+    start: date
+    end: date
+    interval: Interval
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise InvalidData([("from", "Must be on or before `to`.")])
+        if self.point_count() > MAX_POINTS:
+            raise InvalidData(
+                [("interval", f"More than {MAX_POINTS} points: ask a shorter range or interval.")]
+            )
+
+    def point_count(self) -> int:
+        """How many days the span has (at most)."""
+        start, end = self.start, self.end
+        if self.interval is Interval.MONTH:
+            return (end.year - start.year) * 12 + end.month - start.month + 1
+        return (end - start).days // (7 if self.interval is Interval.WEEK else 1) + 1
+
+    def days(self) -> list[date]:
+        """Oldest first."""
+        days = []
+        day, back = self.end, 0
+        while day >= self.start:
+            days.append(day)
+            back += 1
+            try:
+                day = _before(self.end, self.interval, back)
+            except (ValueError, OverflowError):  # before the first day there is
+                break
+        return days[::-1]
+
+
+def balances_on(recorded: Sequence[Point], days: Sequence[date]) -> list[Point]:
+    """The balance of `recorded` (oldest first) on each of `days` (in order): the last recorded
+    on or before it; a day before the first record has none."""
     points, at = [], 0
     balance: Decimal | None = None
-    for day in reversed(days):
+    for day in days:
         while at < len(recorded) and recorded[at][0] <= day:
             balance = recorded[at][1]
             at += 1
         if balance is not None:
             points.append((day, balance))
     return points
-
-
-def point_count(start: date, end: date, interval: Interval) -> int:
-    """How many points `series` has from `start` to `end` (at most)."""
-    span = (end - start).days
-    if interval is Interval.MONTH:
-        return (end.year - start.year) * 12 + end.month - start.month + 1
-    return span // (7 if interval is Interval.WEEK else 1) + 1
 
 
 def _before(end: date, interval: Interval, steps: int) -> date:

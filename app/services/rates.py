@@ -8,6 +8,7 @@ minor units. A currency without a rate is never taken 1:1: it is named as missin
 
 from __future__ import annotations
 
+import bisect
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,8 +38,37 @@ class RateStore(ABC):
         """Adds the rates, replacing any of the same currency and day; how many were given."""
 
     @abstractmethod
-    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
-        """For each of `currencies` that has one, its latest rate on or before `day`."""
+    def rates_between(self, currencies: Collection[str], start: date, end: date) -> list[Rate]:
+        """The rates of `currencies` published from `start` to `end`, both included."""
+
+
+class DayRates:
+    """The rates of a range of days, read at once: each day's is the latest on or before it,
+    if at most MAX_AGE old."""
+
+    def __init__(self, rates: Iterable[Rate]) -> None:
+        self._days: dict[str, list[date]] = {}
+        self._per_euro: dict[str, list[Decimal]] = {}
+        for rate in sorted(rates, key=lambda rate: rate.day):
+            self._days.setdefault(rate.currency, []).append(rate.day)
+            self._per_euro.setdefault(rate.currency, []).append(rate.per_euro)
+
+    @classmethod
+    def read(
+        cls, store: RateStore, currencies: Collection[str], start: date, end: date
+    ) -> DayRates:
+        """What converting `currencies` on any day from `start` to `end` needs, in one read."""
+        wanted = set(currencies) - {EURO}
+        return cls(store.rates_between(wanted, start - MAX_AGE, end) if wanted else [])
+
+    def of(self, day: date) -> dict[str, Decimal]:
+        """Units per euro of each currency on `day` (the euro's own included)."""
+        found = {EURO: Decimal(1)}
+        for currency, days in self._days.items():
+            at = bisect.bisect_right(days, day)
+            if at and day - days[at - 1] <= MAX_AGE:
+                found[currency] = self._per_euro[currency][at - 1]
+        return found
 
 
 @dataclass(frozen=True)
@@ -50,24 +80,17 @@ class Converted:
     missing: tuple[str, ...]
 
 
-def convert(amounts: Mapping[str, Decimal], to: str, day: date, rates: RateStore) -> Converted:
-    """The amounts (by currency) as one sum in `to`, with the rates of `day`."""
+def convert(amounts: Mapping[str, Decimal], to: str, per_euro: Mapping[str, Decimal]) -> Converted:
+    """The amounts (by currency) as one sum in `to`, with one day's rates (DayRates.of)."""
     others = {currency: amount for currency, amount in amounts.items() if currency != to}
-    wanted = {currency for currency in [*others, to] if currency != EURO}
-    found = {
-        currency: rate.per_euro
-        for currency, rate in rates.latest_rates(wanted, day).items()
-        if day - rate.day <= MAX_AGE
-    }
-    found[EURO] = Decimal(1)
-    convertible = {currency: amount for currency, amount in others.items() if currency in found}
-    missing = tuple(sorted(set(others) - set(convertible) if to in found else others))
+    convertible = {currency: amount for currency, amount in others.items() if currency in per_euro}
+    missing = tuple(sorted(set(others) - set(convertible) if to in per_euro else others))
     total = amounts.get(to, Decimal(0))
-    if to in found:
+    if to in per_euro:
         in_euros = sum(
-            (amount / found[currency] for currency, amount in convertible.items()), Decimal(0)
+            (amount / per_euro[currency] for currency, amount in convertible.items()), Decimal(0)
         )
-        total += in_euros * found[to]
+        total += in_euros * per_euro[to]
     return Converted(to, rounded(total, to), missing)
 
 

@@ -43,9 +43,12 @@ class BalanceHistory(ABC):
     """Each account's balance by day (app/services/history.py): every store keeps it."""
 
     @abstractmethod
-    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
-        """The account's recorded balances on or before `until`, by day, oldest first. Raises
-        UserNotFound or AccountNotFound."""
+    def balance_history(
+        self, user_id: str, start: date, end: date, account_id: str | None = None
+    ) -> dict[str, list[Point]]:
+        """By account of the user's (only `account_id` when given): the balance last recorded
+        on or before `start`, then each recorded after it up to `end`, oldest first. Accounts
+        with none are left out, as are unknown users and accounts."""
 
     @abstractmethod
     def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:

@@ -8,7 +8,7 @@ paid beyond its balance owes less than nothing). Closed accounts, and those the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -16,11 +16,12 @@ from decimal import Decimal
 from app.domain.accounts import ASSET_TYPES, Account, AccountStatus, AccountType
 from app.services.accounts import revision_and_accounts
 from app.services.cache import CachedBody, CacheKey, ResponseCache
-from app.services.rates import RateStore, convert
+from app.services.rates import DayRates, RateStore, convert
 from app.services.repositories import AccountRepository
 
 #: The cache holds a summary beside the user's lists, under a filter no list can have.
 SUMMARY_KEY = "summary"
+ASSETS, LIABILITIES = "assets", "liabilities"
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,27 @@ class _Running:
     left_out: int = 0
 
 
+def counted_in(account: Account) -> str | None:
+    """Where the account counts: ASSETS, LIABILITIES, or None (closed, or left out)."""
+    if account.status is AccountStatus.CLOSED or not account.include_in_net_worth:
+        return None
+    return ASSETS if account.type in ASSET_TYPES else LIABILITIES
+
+
 def summarize(accounts: Iterable[Account]) -> list[CurrencySummary]:
     """Per currency, in alphabetical order."""
     running: dict[str, _Running] = {}
     for account in accounts:
         tally = running.setdefault(account.currency, _Running())
-        if account.status is AccountStatus.CLOSED:
-            tally.closed += 1
-        elif not account.include_in_net_worth:
-            tally.left_out += 1
-        else:
+        if counted_in(account) is not None:
             before = tally.by_type[account.type]
             tally.by_type[account.type] = TypeTotal(
                 before.count + 1, before.total + account.balance
             )
+        elif account.status is AccountStatus.CLOSED:
+            tally.closed += 1
+        else:
+            tally.left_out += 1
     return [
         CurrencySummary(
             currency=currency,
@@ -100,14 +108,30 @@ class ConvertedTotal:
 
 
 def converted_total(
-    currencies: Iterable[CurrencySummary], to: str, day: date, rates: RateStore
+    assets: Mapping[str, Decimal],
+    liabilities: Mapping[str, Decimal],
+    to: str,
+    day: date,
+    rates: DayRates,
 ) -> ConvertedTotal:
-    """The per-currency totals as one, in `to`, with the rates of `day`."""
-    summaries = list(currencies)
-    assets = convert({c.currency: c.assets for c in summaries if c.assets}, to, day, rates)
-    owed = convert({c.currency: c.liabilities for c in summaries if c.liabilities}, to, day, rates)
-    missing = tuple(sorted({*assets.missing, *owed.missing}))
-    return ConvertedTotal(to, assets.total, owed.total, missing, day)
+    """Totals by currency as one, in `to`, with the rates of `day`."""
+    per_euro = rates.of(day)
+    converted = [
+        convert({currency: amount for currency, amount in totals.items() if amount}, to, per_euro)
+        for totals in (assets, liabilities)
+    ]
+    missing = tuple(sorted({currency for part in converted for currency in part.missing}))
+    return ConvertedTotal(to, converted[0].total, converted[1].total, missing, day)
+
+
+def converted_summary(
+    currencies: Sequence[CurrencySummary], to: str, day: date, store: RateStore
+) -> ConvertedTotal:
+    """The summary's per-currency totals as one, in `to`, with the rates of `day`."""
+    rates = DayRates.read(store, [to, *(found.currency for found in currencies)], day, day)
+    assets = {found.currency: found.assets for found in currencies}
+    liabilities = {found.currency: found.liabilities for found in currencies}
+    return converted_total(assets, liabilities, to, day, rates)
 
 
 def cached_summary(

@@ -25,8 +25,8 @@ from tests.unit.test_auth import SECRET
 # someone else, is expected of schema-valid requests too: an If-Match that is not the account's
 # current ETag (412), a merge patch whose fields are another account type's than the stored
 # account's (422, so schema-valid patches are not checked for acceptance), and credentials or an
-# institution the provider refuses (422 `link-refused`), a balance series whose `from` is after its
-# `to` (400), and a valuation of a day that is not past (422).
+# institution the provider refuses (422 `link-refused`), a balance or net-worth series whose `from`
+# is after its `to` (400), and a valuation of a day that is not past (422).
 CONFIG = """
 [checks]
 enabled = false
@@ -46,6 +46,12 @@ checks.positive_data_acceptance.enabled = false
 
 [[operations]]
 include-name = "GET /users/{userId}/accounts/{accountId}/balances"
+checks.positive_data_acceptance.expected-statuses = [
+    "2XX", "3XX", "400", "401", "403", "404", "409", "429", "5XX"
+]
+
+[[operations]]
+include-name = "GET /users/{userId}/net-worth"
 checks.positive_data_acceptance.expected-statuses = [
     "2XX", "3XX", "400", "401", "403", "404", "409", "429", "5XX"
 ]

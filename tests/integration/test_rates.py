@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from app import create_app
 from app.adapters.ecb import PACKAGED_HISTORY, RatesFileError, read_rates
 from app.adapters.storage.memory_rates import InMemoryRates
 from app.entrypoints.http.context import components_of
-from app.services.rates import Rate, RateStore, convert
+from app.services.rates import MAX_AGE, DayRates, Rate, RateStore, convert
 from tests.conftest import SEED_FILE
 from tests.databases import STORE_KINDS, migrated, store_of
 
@@ -40,14 +40,25 @@ def test_a_days_rate_is_the_latest_on_or_before_it(store: RateStore) -> None:
         Rate(FRIDAY, "JPY", Decimal("175.68")),
     ]
     assert store.store_rates(given) == 3
-    assert store.latest_rates({"USD", "JPY", "ARS"}, SATURDAY) == {"USD": given[1], "JPY": given[2]}
-    assert store.latest_rates({"USD"}, date(2026, 10, 29)) == {"USD": given[0]}
-    assert store.latest_rates({"USD"}, date(2026, 10, 28)) == {}
-    assert store.latest_rates(set(), SATURDAY) == {}
+    assert sorted(store.rates_between({"USD", "JPY", "ARS"}, FRIDAY, SATURDAY), key=str) == sorted(
+        given[1:], key=str
+    )
+    assert store.rates_between({"USD"}, date(2026, 10, 1), date(2026, 10, 29)) == [given[0]]
+    assert store.rates_between(set(), FRIDAY, SATURDAY) == []
+    read = DayRates.read(store, {"USD", "JPY", "EUR", "ARS"}, date(2026, 10, 28), SATURDAY)
+    assert read.of(SATURDAY) == {"EUR": 1, "USD": Decimal("1.1172"), "JPY": Decimal("175.68")}
+    assert read.of(date(2026, 10, 29)) == {"EUR": 1, "USD": Decimal("1.113")}
+    assert read.of(date(2026, 10, 28)) == {"EUR": 1}
+    # Read for a later day, a week-old rate still counts; one older is missing.
+    assert DayRates.read(store, {"USD"}, FRIDAY + MAX_AGE, FRIDAY + MAX_AGE).of(
+        FRIDAY + MAX_AGE
+    ) == {"EUR": 1, "USD": Decimal("1.1172")}
+    later = FRIDAY + MAX_AGE + timedelta(days=1)
+    assert DayRates.read(store, {"USD"}, later, later).of(later) == {"EUR": 1}
     # Loaded again, or corrected: one rate per currency and day, the last given.
     corrected = Rate(FRIDAY, "USD", Decimal("1.11720"))
     assert store.store_rates([corrected]) == 1
-    [kept] = store.latest_rates({"USD"}, FRIDAY).values()
+    [kept] = store.rates_between({"USD"}, FRIDAY, FRIDAY)
     assert (kept.per_euro, str(kept.per_euro)) == (Decimal("1.1172"), "1.11720")
 
 
@@ -91,7 +102,7 @@ def test_amounts_are_converted_exactly_with_the_ecbs_rates(
     total: Decimal,
     missing: tuple[str, ...],
 ) -> None:
-    converted = convert(amounts, to, day, ecb)
+    converted = convert(amounts, to, DayRates.read(ecb, {*amounts, to}, day, day).of(day))
     assert (converted.currency, converted.total, converted.missing) == (to, total, missing)
     assert str(converted.total) == str(total)
 
@@ -168,5 +179,5 @@ def test_the_schedule_refreshes_the_rates_from_the_ecbs_daily_file(
     rates_server.status, rates_server.content = 503, b""
     parts.scheduler.refresh_rates()
     assert "rates: not refreshed" in caplog.text
-    [usd] = parts.rates.latest_rates({"USD"}, today).values()
+    [usd] = parts.rates.rates_between({"USD"}, today, today)
     assert usd.per_euro == Decimal("1.2500")

@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,6 +26,7 @@ from app.domain.errors import (
     UserNotFound,
     VersionConflict,
 )
+from app.domain.history import Point
 from app.schemas.accounts import AccountSchema
 from app.services.repositories import KeyClaim, KeyState, RecordedAnswer, Store, SyncOutcome
 from app.services.unit import after_commit, unit_of_work
@@ -814,8 +814,10 @@ def test_a_user_holds_at_most_the_limit_whoever_adds_at_once(repository: Store) 
 TODAY = datetime.now(UTC).date()
 
 
-def history(repository: Store, account_id: str, user_id: str = "alice") -> list[tuple[Any, Any]]:
-    return repository.balance_history(user_id, account_id, TODAY + timedelta(days=1))
+def history(repository: Store, account_id: str, user_id: str = "alice") -> list[Point]:
+    """Everything recorded of the account."""
+    far = TODAY - timedelta(days=3650)
+    return repository.balance_history(user_id, far, TODAY, account_id).get(account_id, [])
 
 
 def test_every_change_of_a_balance_is_its_balance_that_day(repository: Store) -> None:
@@ -838,15 +840,12 @@ def test_every_change_of_a_balance_is_its_balance_that_day(repository: Store) ->
     assert history(repository, "s1")[0] == (TODAY - timedelta(days=30), Decimal(5))
     assert repository.delete_balance("alice", "s1", TODAY - timedelta(days=30)) is True
     assert repository.delete_balance("alice", "s1", TODAY - timedelta(days=30)) is False
-    assert repository.balance_history("alice", "s1", TODAY - timedelta(days=8)) == []
     # The history goes with its account: the same id later starts afresh.
     repository.delete_account("alice", "s1")
-    with pytest.raises(AccountNotFound):
-        history(repository, "s1")
+    assert history(repository, "s1") == []
     repository.add_account("alice", replace(new, balance=Decimal(1)))
     assert history(repository, "s1") == [(TODAY, Decimal(1))]
-    with pytest.raises(UserNotFound):
-        history(repository, "s1", "dave")
+    assert history(repository, "s1", "dave") == []
     with pytest.raises(AccountNotFound):
         repository.set_balance("bob", "s1", TODAY, Decimal(1))
 
@@ -866,3 +865,26 @@ def test_a_sync_records_balances_on_their_day_and_once(repository: Store) -> Non
     repository.add_connection("alice", linked_connection("conn1"))
     repository.apply_sync("alice", "conn1", [later])
     assert history(repository, "sync-e1") == [(TODAY, Decimal(12))]  # nothing of before
+
+
+def test_a_range_of_history_begins_with_the_balance_standing_at_its_start(
+    repository: Store,
+) -> None:
+    repository.add_account("alice", replace(account("savings", "s1"), balance=Decimal(1)))
+    repository.add_account("alice", replace(account("loan", "l1"), balance=Decimal(7)))
+    for days_ago, balance in [(40, 10), (30, 20), (20, 30), (10, 40)]:
+        repository.set_balance("alice", "s1", TODAY - timedelta(days=days_ago), Decimal(balance))
+    repository.set_balance("alice", "l1", TODAY - timedelta(days=25), Decimal(70))
+    start, end = TODAY - timedelta(days=25), TODAY - timedelta(days=10)
+    found = repository.balance_history("alice", start, end)
+    assert found["s1"] == [
+        (TODAY - timedelta(days=30), Decimal(20)),  # what stood on `start`
+        (TODAY - timedelta(days=20), Decimal(30)),
+        (TODAY - timedelta(days=10), Decimal(40)),
+    ]
+    assert found["l1"] == [(start, Decimal(70))]  # recorded on `start` itself
+    assert "a1" not in found  # seeded today, after the range
+    assert repository.balance_history("alice", start, end, "l1") == {"l1": found["l1"]}
+    assert repository.balance_history("bob", start, end, "s1") == {}
+    # Nothing before the first record: a range that ends before it has none.
+    assert repository.balance_history("alice", start, TODAY - timedelta(days=41), "s1") == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from app.adapters.storage.memory import InMemoryAccountRepository
 from app.adapters.storage.sql import SqlAccountRepository
 from app.domain.accounts import Account, AccountType
 from app.schemas.accounts import AccountSchema
+from app.services.rates import Rate
 from app.services.repositories import Store
 from app.services.summary import summarize
 from tests.conftest import serve_from
@@ -155,3 +157,32 @@ def test_the_summary_is_cached_and_made_stale_by_a_write_like_the_list(
     assert (left_out["netWorth"], left_out["excludedAccounts"]) == (Decimal(0), 1)
     missing = client.get("/users/nobody/summary")
     assert (missing.status_code, missing.mimetype) == (404, "application/problem+json")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(account_sets, st.sampled_from(["EUR", "USD", "JPY", "GBP"]))
+def test_net_worth_today_is_the_summarys_converted_total(
+    store: Store, client: FlaskClient, generated: list[Account], currency: str
+) -> None:
+    today = datetime.now(UTC).date()
+    # The pound has no rate: where it is asked for, everything else is missing.
+    store.store_rates(
+        [Rate(today, "USD", Decimal("1.0843")), Rate(today, "JPY", Decimal("162.37"))]
+    )
+    store.replace_all({"u1": generated})
+    summary = loads_exact(client.get(f"/users/u1/summary?currency={currency}").data)["converted"]
+    series = client.get(f"/users/u1/net-worth?from={today}&currency={currency}")
+    assert series.status_code == 200
+    points = loads_exact(series.data)["points"]
+    keys = ("assets", "liabilities", "netWorth", "missingRates")
+    if not points:  # no account counts: nothing to draw, and nothing summed
+        assert (summary["assets"], summary["liabilities"]) == (0, 0)
+        return
+    [point] = points
+    assert point["date"] == today.isoformat()
+    assert {key: point[key] for key in keys} == {key: summary[key] for key in keys}
+    assert str(point["netWorth"]) == str(summary["netWorth"])  # to the cent, as written

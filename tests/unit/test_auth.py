@@ -117,6 +117,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "balances.balance_history",
         "balances.record_valuation",
         "balances.delete_valuation",
+        "net_worth.net_worth",
         "users.list_users",
         "users.create_user",
         "users.get_user",

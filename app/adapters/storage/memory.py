@@ -120,10 +120,11 @@ class InMemoryAccountRepository(Store):
     def user_revision(self, user_id: str) -> int:
         return self._user(user_id).revision
 
-    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
+    def balance_history(
+        self, user_id: str, start: date, end: date, account_id: str | None = None
+    ) -> dict[str, list[Point]]:
         with self._lock:
-            self._stored(user_id, account_id)
-            return self._history.points(user_id, account_id, until)
+            return self._history.points(user_id, start, end, account_id)
 
     def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
         with self._lock:
@@ -138,8 +139,8 @@ class InMemoryAccountRepository(Store):
     def store_rates(self, rates: Iterable[Rate]) -> int:
         return self._rates.store_rates(rates)
 
-    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
-        return self._rates.latest_rates(currencies, day)
+    def rates_between(self, currencies: Collection[str], start: date, end: date) -> list[Rate]:
+        return self._rates.rates_between(currencies, start, end)
 
     def base_currency(self, user_id: str) -> str:
         return self._user(user_id).base_currency

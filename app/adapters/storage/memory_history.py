@@ -39,9 +39,18 @@ class InMemoryHistory:
         else:
             self._days.pop(user_id, None)
 
-    def points(self, user_id: str, account_id: str, until: date) -> list[Point]:
-        days = self._days.get(user_id, {}).get(account_id, {})
-        return sorted((day, balance) for day, balance in days.items() if day <= until)
+    def points(
+        self, user_id: str, start: date, end: date, account_id: str | None
+    ) -> dict[str, list[Point]]:
+        accounts = self._days.get(user_id, {})
+        chosen = accounts if account_id is None else {account_id: accounts.get(account_id, {})}
+        found = {}
+        for chosen_id, days in chosen.items():
+            recorded = sorted((day, balance) for day, balance in days.items() if day <= end)
+            before = sum(1 for day, _ in recorded if day <= start)
+            if recorded:
+                found[chosen_id] = recorded[max(before - 1, 0) :]
+        return found
 
     def set(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
         self._days.setdefault(user_id, {}).setdefault(account_id, {})[day] = balance

@@ -1,5 +1,5 @@
 """Exchange rates in this process's memory: by currency, each a list of days in order, so that a
-day's rate is one bisection away. Filled, when given `initial`, from it at the first read (the
+range of days is two bisections away. Filled, when given `initial`, from it at the first read (the
 in-memory default start reads the packaged ECB history only if a conversion is asked for)."""
 
 from __future__ import annotations
@@ -39,13 +39,12 @@ class InMemoryRates(RateStore):
             given += 1
         return given
 
-    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
-        found = {}
+    def rates_between(self, currencies: Collection[str], start: date, end: date) -> list[Rate]:
+        found: list[Rate] = []
         with self._lock:
             self._fill()
             for currency in currencies:
                 days = self._days.get(currency, [])
-                at = bisect.bisect_right(days, day)
-                if at:
-                    found[currency] = self._rates[currency][days[at - 1]]
+                published = days[bisect.bisect_left(days, start) : bisect.bisect_right(days, end)]
+                found.extend(self._rates[currency][day] for day in published)
         return found

@@ -19,6 +19,7 @@ from app.entrypoints.http import (
     docs,
     fixture,
     health,
+    net_worth,
     page,
     users,
 )
@@ -87,6 +88,7 @@ def register_api(app: Flask, components: Components) -> None:
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(balances.blueprint)
+    app.register_blueprint(net_worth.blueprint)
     app.register_blueprint(connections.blueprint)
     if app.config["FIXTURE_MODE"]:
         app.register_blueprint(fixture.blueprint)

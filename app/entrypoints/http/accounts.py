@@ -35,7 +35,7 @@ from app.services import summary as summary_service
 from app.services.accounts import Precondition
 from app.services.cache import CachedBody, ResponseCache
 from app.services.repositories import AccountRepository
-from app.services.summary import CurrencySummary, converted_total, summarize
+from app.services.summary import CurrencySummary, converted_summary, summarize
 
 blueprint = Blueprint("accounts", __name__)
 
@@ -172,7 +172,7 @@ def summary(user_id: str) -> Response:
         return body_response(entry.body, entry.etag)
     # Rates change by the day and as they are loaded: this one is not cached.
     found = summarize(repository().list_accounts(user_id))
-    total = converted_total(found, asked["currency"], utcnow().date(), components().rates)
+    total = converted_summary(found, asked["currency"], utcnow().date(), components().rates)
     body = dumps_bytes(
         _summary_schema.dump({"user_id": user_id, "currencies": found, "converted": total})
     )

@@ -3,7 +3,9 @@ on an account added by hand (app/services/history.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, url_for
 
@@ -21,8 +23,9 @@ from app.entrypoints.http.http import (
 )
 from app.entrypoints.http.idempotency import idempotent
 from app.schemas.errors import load
-from app.schemas.history import BalanceHistorySchema, BalanceQuerySchema, ValuationSchema
+from app.schemas.history import BalanceHistorySchema, SeriesQuerySchema, ValuationSchema
 from app.services import history as service
+from app.services.history import Span
 
 blueprint = Blueprint("balances", __name__)
 
@@ -30,7 +33,7 @@ BALANCES_ROUTE = "/users/<id:user_id>/accounts/<id:account_id>/balances"
 #: The range a series covers when `from` is left out.
 DEFAULT_SPAN = timedelta(days=30)
 
-_query_schema = BalanceQuerySchema()
+_query_schema = SeriesQuerySchema()
 _history_schema = BalanceHistorySchema()
 _valuation_schema = ValuationSchema()
 
@@ -43,19 +46,15 @@ _valuation_schema = ValuationSchema()
     "change of the balance (a sync, at the provider's balanceAsOf; a write; a valuation) is "
     "recorded on its day, the latest of a day winning. A range backwards, or of more than "
     f"{service.MAX_POINTS} points, is a 400.",
-    query=BalanceQuerySchema,
+    query=SeriesQuerySchema,
     conditional_read=True,
 )
 def balance_history(user_id: str, account_id: str) -> Response:
     asked = query(_query_schema)
-    end: date = asked.get("end") or utcnow().date()
-    start: date = asked.get("start") or end - DEFAULT_SPAN
-    try:
-        account, points = service.balance_series(
-            repository(), user_id, account_id, start, end, asked["interval"]
-        )
-    except InvalidData as refused:  # of the query: a 400, as every bad query parameter is
-        raise invalid_query(str(refused), refused.errors) from None
+    today = utcnow().date()
+    account, points = service.balance_series(
+        repository(), user_id, account_id, asked_span(asked, today), today
+    )
     shown = {
         "account_id": account.id,
         "currency": account.currency,
@@ -64,6 +63,15 @@ def balance_history(user_id: str, account_id: str) -> Response:
     }
     body = dumps_bytes(_history_schema.dump(shown))
     return body_response(body, entity_tag(body))
+
+
+def asked_span(asked: Mapping[str, Any], today: date) -> Span:
+    """The days a series' query (SeriesQuerySchema) asks for; a 400 for a bad range."""
+    end: date = asked.get("end") or today
+    try:
+        return Span(asked.get("start") or end - DEFAULT_SPAN, end, asked["interval"])
+    except InvalidData as refused:  # of the query: a 400, as every bad query parameter is
+        raise invalid_query(str(refused), refused.errors) from None
 
 
 @blueprint.post(BALANCES_ROUTE)

@@ -107,6 +107,7 @@ _IF_MATCH = {
 _TAGS = {
     "accounts": "A user's accounts, their list and net worth.",
     "balances": "An account's balance over time, and past balances entered by hand.",
+    "net_worth": "A user's net worth over time, in one currency.",
     "users": "Users.",
     "connections": "Institutions linked through a provider, and their sync jobs.",
     "fixture": "Fixture mode: the whole state at once (other projects' tests).",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, delete, literal, select
+from sqlalchemy import Connection, delete, func, literal, select
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
 from app.adapters.storage.tables import accounts, balance_history
@@ -68,15 +68,38 @@ def record_written(
 
 
 class SqlHistory(SqlBase, BalanceHistory):
-    def balance_history(self, user_id: str, account_id: str, until: date) -> list[Point]:
-        with self._reading() as connection:
-            pk = self._account_pk(connection, user_id, account_id)
-            rows = connection.execute(
-                select(balance_history.c.day, balance_history.c.balance)
-                .where(balance_history.c.account_pk == pk, balance_history.c.day <= until)
-                .order_by(balance_history.c.day)
+    def balance_history(
+        self, user_id: str, start: date, end: date, account_id: str | None = None
+    ) -> dict[str, list[Point]]:
+        chosen = [accounts.c.user_id == user_id]
+        if account_id is not None:
+            chosen.append(accounts.c.id == account_id)
+        last_before = (
+            select(func.max(balance_history.c.day))
+            .where(balance_history.c.account_pk == accounts.c.pk, balance_history.c.day <= start)
+            .scalar_subquery()
+        )
+        # Each account's range begins at its last balance on or before `start`: one index range.
+        begins = select(
+            accounts.c.pk, accounts.c.id, func.coalesce(last_before, start).label("day")
+        ).where(*chosen)
+        ranges = begins.subquery()
+        query = (
+            select(ranges.c.id, balance_history.c.day, balance_history.c.balance)
+            .join_from(
+                ranges,
+                balance_history,
+                (balance_history.c.account_pk == ranges.c.pk)
+                & (balance_history.c.day >= ranges.c.day)
+                & (balance_history.c.day <= end),
             )
-            return [(row.day, row.balance) for row in rows]
+            .order_by(ranges.c.id, balance_history.c.day)
+        )
+        found: dict[str, list[Point]] = {}
+        with self._reading() as connection:
+            for row in connection.execute(query):
+                found.setdefault(row.id, []).append((row.day, row.balance))
+        return found
 
     def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
         with self._transaction() as connection:

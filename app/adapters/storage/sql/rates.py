@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Collection, Iterable
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
 from app.adapters.storage.tables import exchange_rates
@@ -31,22 +31,12 @@ class SqlRates(SqlBase, RateStore):
                 given += len(batch)
         return given
 
-    def latest_rates(self, currencies: Collection[str], day: date) -> dict[str, Rate]:
+    def rates_between(self, currencies: Collection[str], start: date, end: date) -> list[Rate]:
         if not currencies:
-            return {}
-        latest = (
-            select(exchange_rates.c.currency, func.max(exchange_rates.c.day).label("day"))
-            .where(exchange_rates.c.currency.in_(sorted(currencies)), exchange_rates.c.day <= day)
-            .group_by(exchange_rates.c.currency)
-            .subquery()
-        )
-        query = select(exchange_rates).join(
-            latest,
-            (exchange_rates.c.currency == latest.c.currency)
-            & (exchange_rates.c.day == latest.c.day),
+            return []
+        query = select(exchange_rates).where(
+            exchange_rates.c.currency.in_(sorted(currencies)),
+            exchange_rates.c.day.between(start, end),
         )
         with self._reading() as connection:
-            return {
-                row.currency: Rate(row.day, row.currency, row.per_euro)
-                for row in connection.execute(query)
-            }
+            return [Rate(row.day, row.currency, row.per_euro) for row in connection.execute(query)]
