@@ -12,6 +12,10 @@ process. Admin routes change what it says:
 - `GET /sandbox/admin/items`: every item linked so far, with its institution.
 - `PUT /sandbox/admin/items/<item_id>/accounts` with a list of accounts: what that item's
   institution says from now on (accounts added, changed or gone).
+- `PUT /sandbox/admin/items/<item_id>/as-of` `{"date": "YYYY-MM-DD"}`: that item's accounts are
+  reported as they stood on that past day (`last_updated_datetime` at noon UTC that day, each
+  balance PAST_GROWTH a year lower than today's, in proportion), so that syncs, oldest day
+  first, build a history; `{"date": null}` reports today's again.
 - `POST /sandbox/admin/items/<item_id>/webhook` `{"webhook_type": …, "webhook_code": …}`: sends
   that webhook, signed (app/adapters/webhooks.py) with the secret the sandbox was started with, to
   the URL the item was linked with (`options.webhook`), and answers what the receiver answered.
@@ -29,6 +33,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,8 @@ DEFAULT_DATA = Path(__file__).with_name("provider_sandbox.json")
 FAULTS = ("slow", "server_error", "rate_limited", "login_required")
 #: Plaid's sandbox login: any other password is refused.
 GOOD_PASSWORD = "pass_good"  # noqa: S105  # nosec B105 (a test credential, public by design)
+#: How much lower a balance is reported a year before today (a steady trend to draw).
+PAST_GROWTH = Decimal("0.10")
 
 
 @dataclass
@@ -61,6 +69,8 @@ class SandboxState:
     #: item id -> (institution id, that item's accounts)
     items: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
     webhooks: dict[str, str | None] = field(default_factory=dict)
+    #: item id -> the past day its accounts are reported as of
+    as_of: dict[str, date] = field(default_factory=dict)
     fault: Fault | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -208,9 +218,10 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
                     400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "access token unknown"
                 )
             institution_id, item_accounts = state.items[item_id]
+            day = state.as_of.get(item_id)
             return _json(
                 {
-                    "accounts": item_accounts,
+                    "accounts": [_as_of(account, day) for account in item_accounts],
                     "item": {"item_id": item_id, "institution_id": institution_id},
                     "request_id": secrets.token_hex(8),
                 }
@@ -240,6 +251,24 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
             if item_id not in state.items:
                 return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
             state.items[item_id] = (state.items[item_id][0], accounts)
+        return Response(status=204)
+
+    @app.put("/sandbox/admin/items/<item_id>/as-of")
+    def set_as_of(item_id: str) -> Response:
+        asked = body().get("date")
+        try:
+            day = None if asked is None else date.fromisoformat(str(asked))
+        except ValueError:
+            return invalid("date must be YYYY-MM-DD, or null")
+        if day is not None and day >= datetime.now(UTC).date():
+            return invalid("date must be a past day, or null for today")
+        with state.lock:
+            if item_id not in state.items:
+                return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
+            if day is None:
+                state.as_of.pop(item_id, None)
+            else:
+                state.as_of[item_id] = day
         return Response(status=204)
 
     @app.get("/sandbox/admin/items")
@@ -275,6 +304,19 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
         return _json({"receiver_status": status})
 
     return app
+
+
+def _as_of(account: dict[str, Any], day: date | None) -> dict[str, Any]:
+    """The account as reported on `day` (None: as it is)."""
+    if day is None:
+        return account
+    share = 1 - PAST_GROWTH * (datetime.now(UTC).date() - day).days / 365
+    balances = dict(account["balances"])
+    for key in ("available", "current"):
+        if balances.get(key) is not None:
+            balances[key] = (Decimal(balances[key]) * share).quantize(Decimal("0.01"))
+    balances["last_updated_datetime"] = f"{day.isoformat()}T12:00:00+00:00"
+    return {**account, "balances": balances}
 
 
 def load_data(path: Path) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -84,6 +84,28 @@ def test_what_the_institution_says_can_change(sandbox_url: str, provider: Sandbo
     ]
     admin(sandbox_url, "PUT", f"/sandbox/admin/items/{item.item_id}/accounts", [])
     assert provider.accounts(item.access_token) == []
+
+
+def test_an_item_can_be_reported_as_of_a_past_day(
+    sandbox_url: str, provider: SandboxProvider
+) -> None:
+    item = link(sandbox_url, provider, "ins_tattersall")
+    a_year_ago = datetime.now(UTC).date() - timedelta(days=365)
+    as_of = f"/sandbox/admin/items/{item.item_id}/as-of"
+    admin(sandbox_url, "PUT", as_of, {"date": a_year_ago.isoformat()})
+    [ira] = provider.accounts(item.access_token)
+    assert ira.balances.as_of == datetime.combine(a_year_ago, time(12), UTC)
+    assert ira.balances.current == Decimal("288.68")  # 320.76 less 10 %
+    admin(sandbox_url, "PUT", as_of, {"date": None})
+    [ira] = provider.accounts(item.access_token)
+    assert ira.balances.current == Decimal("320.76")
+    for body, status in [
+        ({"date": datetime.now(UTC).date().isoformat()}, 400),  # today is today's
+        ({"date": "last year"}, 400),
+    ]:
+        assert httpx.put(f"{sandbox_url}{as_of}", json=body).status_code == status
+    missing = httpx.put(f"{sandbox_url}/sandbox/admin/items/nope/as-of", json={"date": None})
+    assert missing.status_code == 404
 
 
 @pytest.mark.parametrize(
