@@ -14,7 +14,8 @@ process. Admin routes change what it says:
   institution says from now on (accounts added, changed or gone).
 - `PUT /sandbox/admin/items/<item_id>/as-of` `{"date": "YYYY-MM-DD"}`: that item's accounts are
   reported as they stood on that past day (`last_updated_datetime` at noon UTC that day, each
-  balance PAST_GROWTH a year lower than today's, in proportion), so that syncs, oldest day
+  balance PAST_GROWTH a year lower than the one the data gives, as of its own
+  `last_updated_datetime` or else today, in proportion), so that syncs, oldest day
   first, build a history; `{"date": null}` reports today's again.
 - `POST /sandbox/admin/items/<item_id>/webhook` `{"webhook_type": …, "webhook_code": …}`: sends
   that webhook, signed (app/adapters/webhooks.py) with the secret the sandbox was started with, to
@@ -310,8 +311,10 @@ def _as_of(account: dict[str, Any], day: date | None) -> dict[str, Any]:
     """The account as reported on `day` (None: as it is)."""
     if day is None:
         return account
-    share = 1 - PAST_GROWTH * (datetime.now(UTC).date() - day).days / 365
     balances = dict(account["balances"])
+    reported = balances.get("last_updated_datetime")
+    now = datetime.fromisoformat(reported).date() if reported else datetime.now(UTC).date()
+    share = 1 - PAST_GROWTH * (now - day).days / 365
     for key in ("available", "current"):
         if balances.get(key) is not None:
             balances[key] = (Decimal(balances[key]) * share).quantize(Decimal("0.01"))

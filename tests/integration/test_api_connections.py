@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -401,24 +401,23 @@ def test_syncs_of_past_days_build_the_history(client: FlaskClient, sandbox_url: 
     connection, item_id = link(client, sandbox_url)
     location = f"/users/user123/connections/{connection['id']}"
     assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
-    today = datetime.now(UTC).date()
-    for days_ago in (60, 30, None):  # oldest first, then today's again
-        day = None if days_ago is None else (today - timedelta(days=days_ago)).isoformat()
+    for day in ("2026-09-01", "2026-10-01", None):  # oldest first, then today's again
         told = httpx.put(f"{sandbox_url}/sandbox/admin/items/{item_id}/as-of", json={"date": day})
         assert told.status_code == 204
         job = finished_job(client, client.post(f"{location}/refresh").headers["Location"])
         assert job["status"] == "succeeded"
     checking = synced_accounts(client, connection["id"])[0]
-    start = (today - timedelta(days=90)).isoformat()
-    series = client.get(f"/users/user123/accounts/{checking['id']}/balances?from={start}")
+    series = client.get(f"/users/user123/accounts/{checking['id']}/balances?from=2026-08-01")
     points = {point["date"]: point["balance"] for point in series.get_json()["points"]}
-    # 1,250.17 today (the data's 2026-11-25); 10 % a year lower in proportion before.
+    # 1,250.17 as of the data's 2026-11-25; 10 % a year lower, in proportion, before it.
     expected = {
-        (today - timedelta(days=60)).isoformat(): Decimal("1229.62"),
-        (today - timedelta(days=30)).isoformat(): Decimal("1239.89"),
-        today.isoformat(): Decimal("1250.17"),
+        "2026-09-01": Decimal("1221.06"),  # 85 days before
+        "2026-09-30": Decimal("1221.06"),
+        "2026-10-01": Decimal("1231.33"),  # 55 days before
+        "2026-11-25": Decimal("1250.17"),
+        datetime.now(UTC).date().isoformat(): Decimal("1250.17"),
     }
     assert {day: points[day] for day in expected} == expected
-    assert min(points) == (today - timedelta(days=60)).isoformat()  # none before the first sync
-    net_worth = client.get(f"/users/user123/net-worth?from={start}").get_json()["points"]
-    assert net_worth[0]["date"] == (today - timedelta(days=60)).isoformat()
+    assert min(points) == "2026-09-01"  # none before the first sync
+    net_worth = client.get("/users/user123/net-worth?from=2026-08-01").get_json()["points"]
+    assert net_worth[0]["date"] == "2026-09-01"
