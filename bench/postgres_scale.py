@@ -89,6 +89,22 @@ def ensure_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def database_options(parser: argparse.ArgumentParser, name: str) -> None:
+    """The options of a benchmark's own database: where, which, and whether to load it again."""
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--database", default=name)
+    parser.add_argument("--reload", action="store_true", help="load the data even if present")
+
+
+def migrated_database(args: argparse.Namespace) -> str:
+    """The URL of the database `database_options` named, made once and brought up to date."""
+    url = ensure_database(args.admin_url, args.database)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
 def serve(url: str, port: int, token: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -137,19 +153,14 @@ def serve(url: str, port: int, token: str) -> subprocess.Popen[bytes]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--database", default="accounts_bench")
+    database_options(parser, "accounts_bench")
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--accounts-per-user", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=int, default=30)
-    parser.add_argument("--reload", action="store_true", help="load the data even if present")
     args = parser.parse_args()
 
-    url = ensure_database(args.admin_url, args.database)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    url = migrated_database(args)
     with psycopg.connect(url) as connection:
         present = connection.execute("SELECT count(*) FROM accounts").fetchone()
     if args.reload or not present or present[0] != args.users * args.accounts_per_user:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from app.adapters.storage.sql.partitions import described
 from app.adapters.storage.tables import metadata
 
 connection = context.config.attributes["connection"]
@@ -10,6 +11,7 @@ context.configure(
     target_metadata=metadata,
     # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     render_as_batch=connection.dialect.name == "sqlite",
+    include_name=described,
 )
 with context.begin_transaction():
     context.run_migrations()

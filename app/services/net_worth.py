@@ -9,7 +9,6 @@ total. A currency without a rate on a day is named in that day's `missing_rates`
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
@@ -43,17 +42,23 @@ def net_worth_series(
     ]
     recorded = store.balance_history(user_id, span.start, span.end)
     days = span.days()
-    totals: dict[date, dict[str, defaultdict[str, Decimal]]] = {}
+    # By side and currency, the sum on each day of the accounts that had a balance by then.
+    sums: dict[tuple[str, str], list[Decimal | None]] = {}
     for account, side in counted:
-        history = with_today(recorded.get(account.id, []), account, today)
-        for day, balance in balances_on(history, days):
-            sides = totals.setdefault(
-                day, {ASSETS: defaultdict(Decimal), LIABILITIES: defaultdict(Decimal)}
-            )
-            sides[side][account.currency] += balance
-    currencies = {to, *(account.currency for account, _ in counted)}
-    day_rates = DayRates.read(rates, currencies, span.start, span.end)
-    return to, [
-        converted_total(sides[ASSETS], sides[LIABILITIES], to, day, day_rates)
-        for day, sides in sorted(totals.items())
-    ]
+        column = sums.setdefault((side, account.currency), [None] * len(days))
+        points = balances_on(with_today(recorded.get(account.id, []), account, today), days)
+        for at, (_, balance) in enumerate(points, start=len(days) - len(points)):
+            before = column[at]
+            column[at] = balance if before is None else before + balance
+    day_rates = DayRates.read(
+        rates, {to, *(currency for _, currency in sums)}, span.start, span.end
+    )
+    series = []
+    for at, day in enumerate(days):
+        totals: dict[str, dict[str, Decimal]] = {ASSETS: {}, LIABILITIES: {}}
+        for (side, currency), column in sums.items():
+            if (total := column[at]) is not None:
+                totals[side][currency] = total
+        if totals[ASSETS] or totals[LIABILITIES]:
+            series.append(converted_total(totals[ASSETS], totals[LIABILITIES], to, day, day_rates))
+    return to, series

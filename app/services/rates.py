@@ -9,6 +9,7 @@ minor units. A currency without a rate is never taken 1:1: it is named as missin
 from __future__ import annotations
 
 import bisect
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -96,4 +97,9 @@ def convert(amounts: Mapping[str, Decimal], to: str, per_euro: Mapping[str, Deci
 
 def rounded(amount: Decimal, currency: str) -> Decimal:
     """`amount` in `currency`'s minor units (cents; none for the yen; mils for the dinar)."""
-    return amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)), ROUND_HALF_EVEN)
+    return amount.quantize(_minor_unit(currency), ROUND_HALF_EVEN)
+
+
+@functools.cache
+def _minor_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))

@@ -327,6 +327,11 @@ class StoreAdministration(ABC):
         `jobs_finished_before` (never a connection's latest). Returns how many it removed: none
         while another process prunes the same database."""
 
+    def make_history_months(self, since: date, through: date) -> list[str]:
+        """Where balance history is kept by month (PostgreSQL), makes room for the months from
+        `since`'s through `through`'s; the names of what it made. Elsewhere nothing to do."""
+        return []
+
 
 class Store(
     AccountRepository,

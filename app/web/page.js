@@ -2,6 +2,9 @@
 // No framework and no build step: the DOM is built with textContent only, so names that users
 // and banks choose are never parsed as HTML.
 
+import { Problem, api, el, money, userPath } from "./common.js";
+import { hideHistory, showHistory } from "./history.js";
+
 const GROUPS = [
   ["checking", "Checking"],
   ["savings", "Savings"],
@@ -26,80 +29,16 @@ const JOB_PROGRESS = {
 const POLL_MILLISECONDS = 500;
 const POLL_GIVE_UP_MILLISECONDS = 120000;
 
-class Problem extends Error {
-  constructor(status, title, detail, retryAfter = null) {
-    super(detail);
-    this.status = status;
-    this.title = title;
-    this.detail = detail;
-    this.retryAfter = retryAfter;
-  }
-}
-
 const form = document.getElementById("who");
 // What a refresh last said, by connection id: kept across re-renders of the list.
 const progress = new Map();
 // Which load is the latest: an earlier one answering late (another user's, say) is dropped.
 let latestLoad = 0;
 
-// Amounts keep the digits the service sent: a reviver with the source text (JSON.parse's
-// `context`) instead of a float, and Intl.NumberFormat formats such decimal strings exactly.
-function parseExact(text) {
-  return JSON.parse(text, (key, value, context) =>
-    typeof value === "number" && context ? context.source : value,
-  );
-}
-
-function money(amount, currency) {
-  return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(amount);
-}
-
 function when(timestamp) {
   return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(
     new Date(timestamp),
   );
-}
-
-function el(tag, attributes = {}, ...children) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value !== null && value !== undefined && value !== false) element.setAttribute(name, value);
-  }
-  element.append(...children.filter((child) => child !== null && child !== undefined));
-  return element;
-}
-
-async function api(path, method = "GET", sent = undefined) {
-  const headers = { Accept: "application/json" };
-  const token = sessionStorage.getItem("token");
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (sent !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body: sent === undefined ? undefined : JSON.stringify(sent) });
-  } catch {
-    throw new Problem(0, "Can't reach accounts-service", "The service did not answer.");
-  }
-  const text = await response.text();
-  let body = null;
-  try {
-    body = text ? parseExact(text) : null;
-  } catch {
-    // Not JSON: something in between (a proxy) answered; the status still says what happened.
-  }
-  if (!response.ok) {
-    throw new Problem(
-      response.status,
-      body?.title ?? `The service answered ${response.status}`,
-      body?.detail ?? "",
-      response.headers.get("Retry-After"),
-    );
-  }
-  return body;
-}
-
-function userPath(user, rest = "") {
-  return `users/${encodeURIComponent(user)}${rest}`;
 }
 
 function hintFor(problem, user) {
@@ -132,6 +71,7 @@ function showProblem(problem, user) {
   for (const id of ["net-worth", "connections", "accounts"]) {
     document.getElementById(id).hidden = true;
   }
+  hideHistory();
 }
 
 function renderNetWorth(summary) {
@@ -189,7 +129,18 @@ function accountRow(account) {
       ),
       el("small", { class: "as-of" }, account.balanceAsOf ? `as of ${when(account.balanceAsOf)}` : "entered by hand"),
     ),
+    historyButton(account),
   );
+}
+
+// Opens the account's balance history in the chart above the list.
+function historyButton(account) {
+  const button = el("button", { type: "button", class: "history" }, "History");
+  button.addEventListener("click", () => {
+    showHistory(currentUser(), { id: account.id, name: account.nickname || account.accountName });
+    document.getElementById("history").scrollIntoView();
+  });
+  return button;
 }
 
 function renderAccounts(accounts) {
@@ -340,6 +291,7 @@ async function load() {
     if (mine !== latestLoad) return;
     document.getElementById("problem").hidden = true;
     renderNetWorth(summary);
+    showHistory(user);
     renderConnections(linked.connections, user, offered.providers.includes("sandbox"));
     renderAccounts(list.accounts);
   } catch (problem) {

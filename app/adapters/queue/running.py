@@ -66,8 +66,9 @@ def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
 
 class Scheduler:
     """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth; every
-    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store`; and when given
-    `refresh_rates`, calls it every `rates_every` seconds (a minute after one that failed)."""
+    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store` and makes balance
+    history's months ahead; and when given `refresh_rates`, calls it every `rates_every` seconds
+    (a minute after one that failed)."""
 
     def __init__(
         self,
@@ -134,10 +135,14 @@ class Scheduler:
         self._rates_due = time.monotonic() + self._rates_every
 
     def prune(self) -> None:
+        now = utcnow()
         try:
-            removed = retention.prune(self._store, utcnow(), self._aggregation.policy.jobs_kept)
+            removed = retention.prune(self._store, now, self._aggregation.policy.jobs_kept)
+            made = retention.make_history_room(self._store, now.date())
         except StorageUnavailable:
             log.warning("retention: the store is unavailable; pruning at the next pass")
             return
         if removed:
             log.info("retention: removed %d finished jobs, expired keys and deliveries", removed)
+        if made:
+            log.info("retention: made balance history's months %s", ", ".join(made))

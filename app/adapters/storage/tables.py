@@ -61,7 +61,8 @@ class ExactNumeric(TypeDecorator[Decimal]):
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
+        # psycopg gives a Decimal already; SQLite, the text it was stored as.
+        return value if value is None or isinstance(value, Decimal) else Decimal(value)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -148,7 +149,12 @@ balance_history = Table(
     ),
     Column("day", Date, nullable=False),
     Column("balance", ExactNumeric(), nullable=False),
-    PrimaryKeyConstraint("account_pk", "day", name="balance_history_pkey"),
+    # On PostgreSQL by month (app/adapters/storage/sql/partitions.py), the balance in the key's
+    # index: a range is read from the index alone.
+    PrimaryKeyConstraint(
+        "account_pk", "day", name="balance_history_pkey", postgresql_include=["balance"]
+    ),
+    postgresql_partition_by="RANGE (day)",
 )
 
 

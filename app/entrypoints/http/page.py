@@ -1,6 +1,6 @@
 """The page at /: a user's accounts, net worth and linked banks, for a person to look at.
 
-The page is three files of its own (`app/web/`) that read the public API from the browser, with a
+The page is files of its own (`app/web/`) that read the public API from the browser, with a
 bearer token pasted into it or none where sign-in is off; there is no build step and nothing is
 loaded from elsewhere, so its Content-Security-Policy allows only this service.
 """
@@ -28,8 +28,9 @@ _PAGE_CSP = (
 
 @blueprint.get("/")
 @contract(
-    "A page showing one user's accounts by type, net worth per currency and linked banks "
-    "(with a refresh button), read through this API.",
+    "A page showing one user's accounts by type, net worth per currency and over time (a "
+    "chart, also of each account's balance), and linked banks (with a refresh button), read "
+    "through this API.",
     [Answer(200, "HTML.", {"type": "string"}, "text/html")],
 )
 def page() -> Response:

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 
 from app.adapters.storage.sql.base import NothingChanged, SqlBase
-from app.adapters.storage.sql.history import record_change
+from app.adapters.storage.sql.history import record_changes
 from app.adapters.storage.sql.rows import (
     ACCOUNT_COLUMNS,
     REVISION,
@@ -138,7 +138,7 @@ class SqlAccounts(SqlBase):
                 if limit is not None and self._count(connection, user_id) >= limit:
                     raise TooManyAccounts(user_id, limit)
                 connection.execute(insert(accounts).values(account_row(user_id, stored)))
-                record_change(connection, user_id, None, stored)
+                record_changes(connection, user_id, [(None, stored)])
         except exc.IntegrityError:
             raise AccountExists(user_id, account.id) from None
         return stored
@@ -163,7 +163,7 @@ class SqlAccounts(SqlBase):
             before = account_from(row)
             changed = change(before)
             version = connection.scalar(rewrite(user_id, changed, where))
-            record_change(connection, user_id, before, changed)
+            record_changes(connection, user_id, [(before, changed)])
         return replace(changed, version=version)
 
     def apply_sync(
@@ -199,18 +199,20 @@ class SqlAccounts(SqlBase):
         linked = {row.external_id: account_from(row) for row in connection.execute(query)}
         added = updated = closed = 0
         changes = []
+        recorded: list[tuple[Account | None, Account]] = []
         for account in wanted:
             known = linked.pop(account.external_id, None)
             if known is None:
                 connection.execute(
                     insert(accounts).values(account_row(user_id, replace(account, version=1)))
                 )
-                record_change(connection, user_id, None, account)
+                recorded.append((None, account))
                 added += 1
             elif known.resynced(account) != known:
                 changes.append(known.resynced(account))
-                record_change(connection, user_id, known, changes[-1])
+                recorded.append((known, changes[-1]))
                 updated += 1
+        record_changes(connection, user_id, recorded)
         for gone in linked.values():
             if gone.status is not AccountStatus.CLOSED:
                 changes.append(replace(gone, status=AccountStatus.CLOSED))

@@ -1,10 +1,10 @@
-"""The whole SQL store at once: is it empty, seed, export, replace everything, prune, and where
-its WAL stands."""
+"""The whole SQL store at once: is it empty, seed, export, replace everything, prune, make balance
+history's months, and where its WAL stands."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     bindparam,
@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase
 from app.adapters.storage.sql.history import record_written
+from app.adapters.storage.sql.partitions import make_months
 from app.adapters.storage.sql.rows import ACCOUNT_COLUMNS, CONTENT_COLUMNS, account_from, new_rows
 from app.adapters.storage.tables import (
     accounts,
@@ -136,6 +137,12 @@ class SqlAdministration(SqlBase):
                 if not taken:
                     return 0
             return sum(connection.execute(statement).rowcount for statement in statements)
+
+    def make_history_months(self, since: date, through: date) -> list[str]:
+        if self.dialect != "postgresql":
+            return []
+        with self._transaction() as connection:
+            return make_months(connection, since, through)
 
     def written_position(self) -> int:
         """Where this PostgreSQL primary's WAL stands: what a write committed so far reaches."""

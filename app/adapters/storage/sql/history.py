@@ -3,11 +3,12 @@ write that changes a balance, and gone with its account (the foreign key cascade
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, delete, func, literal, select
+from sqlalchemy import Connection, Executable, bindparam, delete, func, select
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
 from app.adapters.storage.tables import accounts, balance_history
@@ -21,28 +22,43 @@ from app.services.repositories import BalanceHistory
 _DAY = ["account_pk", "day"]
 
 
-def record_change(
-    connection: Connection, user_id: str, before: Account | None, after: Account
+def record_changes(
+    connection: Connection, user_id: str, changes: Sequence[tuple[Account | None, Account]]
 ) -> None:
-    """Records what writing `after` over `before` leaves in the account's history."""
-    found = balance_record(before, after, datetime.now(UTC).date())
-    if found is not None:
-        record(connection, user_id, after.id, *found)
+    """Records what writing each `after` over its `before` (None: a new account) leaves in the
+    accounts' histories: one statement for them all (a sync changes many)."""
+    today = datetime.now(UTC).date()
+    rows = [
+        {"user_id": user_id, "account_id": after.id, "day": found[0], "balance": found[1]}
+        for before, after in changes
+        if (found := balance_record(before, after, today)) is not None
+    ]
+    if rows:
+        connection.execute(_recording(connection.dialect.name), rows)
 
 
 def record(
     connection: Connection, user_id: str, account_id: str, day: date, balance: Decimal
 ) -> None:
     """The account's balance on `day`, replacing that day's."""
-    statement = DIALECT_INSERTS[connection.dialect.name](balance_history).from_select(
+    row = {"user_id": user_id, "account_id": account_id, "day": day, "balance": balance}
+    connection.execute(_recording(connection.dialect.name), [row])
+
+
+@functools.cache
+def _recording(dialect: str) -> Executable:
+    """An account's balance on a day, replacing that day's: the account found by its ids."""
+    statement = DIALECT_INSERTS[dialect](balance_history).from_select(
         ["account_pk", "day", "balance"],
         select(
             accounts.c.pk,
-            literal(day, balance_history.c.day.type),
-            literal(balance, balance_history.c.balance.type),
-        ).where(accounts.c.user_id == user_id, accounts.c.id == account_id),
+            bindparam("day", type_=balance_history.c.day.type),
+            bindparam("balance", type_=balance_history.c.balance.type),
+        ).where(
+            accounts.c.user_id == bindparam("user_id"), accounts.c.id == bindparam("account_id")
+        ),
     )
-    connection.execute(replacing(statement, _DAY, ["balance"]))
+    return replacing(statement, _DAY, ["balance"])
 
 
 def record_written(
@@ -95,10 +111,11 @@ class SqlHistory(SqlBase, BalanceHistory):
             )
             .order_by(ranges.c.id, balance_history.c.day)
         )
-        found: dict[str, list[Point]] = {}
         with self._reading() as connection:
-            for row in connection.execute(query):
-                found.setdefault(row.id, []).append((row.day, row.balance))
+            rows = connection.execute(query).all()
+        found: dict[str, list[Point]] = {}
+        for account_id, day, balance in rows:
+            found.setdefault(account_id, []).append((day, balance))
         return found
 
     def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
