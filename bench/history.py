@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import random
 import statistics
 import time
@@ -152,6 +153,8 @@ def measure_series(url: str, users: int, days: int, requests_: int) -> None:
 
     store = SqlAccountRepository(make_engine(url))
     span = Span(TODAY - timedelta(days=days - 1), TODAY, Interval.DAY)
+    gc.collect()
+    gc.freeze()  # as the server does once loaded (app/entrypoints/gunicorn_settings.py)
     reads, totals = [], []
     for _ in range(requests_):
         user = f"u{PICK.randrange(users)}"

@@ -110,9 +110,27 @@ class NetWorthQuerySchema(SeriesQuerySchema):
     )
 
 
+class _Points(fields.List[Any]):
+    """NetWorthPointSchema's list, written without marshmallow's work per field: 0.4 ms instead
+    of 5 ms for two years of days (bench/history.py). tests/unit/test_schemas.py holds the two
+    writings equal."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return [
+            {
+                "assets": point.assets,
+                "liabilities": point.liabilities,
+                "netWorth": point.net_worth,
+                "missingRates": list(point.missing_rates),
+                "date": point.rates_of.isoformat(),
+            }
+            for point in value
+        ]
+
+
 class NetWorthSeriesSchema(SeriesSchema):
     user_id = fields.String(required=True, data_key="userId")
-    points = fields.List(
+    points = _Points(
         fields.Nested(NetWorthPointSchema),
         required=True,
         metadata={

@@ -42,7 +42,10 @@ def balance_series(
 def with_today(recorded: Sequence[Point], account: Account, today: date) -> list[Point]:
     """The account's history, its own balance being today's (a valuation entered for a day after
     its last write must not stand in for the balance the list shows)."""
-    return [*(point for point in recorded if point[0] < today), (today, account.balance)]
+    kept = len(recorded)
+    while kept and recorded[kept - 1][0] >= today:  # oldest first: only the last can be
+        kept -= 1
+    return [*recorded[:kept], (today, account.balance)]
 
 
 def record_valuation(

@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from babel.numbers import get_currency_precision
 
 EURO = "EUR"
+ZERO = Decimal(0)
 #: Older than this, a rate is taken to be missing (the ECB publishes every business day).
 MAX_AGE = timedelta(days=7)
 
@@ -82,17 +83,21 @@ class Converted:
 
 
 def convert(amounts: Mapping[str, Decimal], to: str, per_euro: Mapping[str, Decimal]) -> Converted:
-    """The amounts (by currency) as one sum in `to`, with one day's rates (DayRates.of)."""
-    others = {currency: amount for currency, amount in amounts.items() if currency != to}
-    convertible = {currency: amount for currency, amount in others.items() if currency in per_euro}
-    missing = tuple(sorted(set(others) - set(convertible) if to in per_euro else others))
-    total = amounts.get(to, Decimal(0))
-    if to in per_euro:
-        in_euros = sum(
-            (amount / per_euro[currency] for currency, amount in convertible.items()), Decimal(0)
-        )
+    """The amounts (by currency) as one sum in `to`, with one day's rates (DayRates.of); an
+    amount of nothing needs no rate."""
+    total = amounts.get(to, ZERO)
+    in_euros, missing = ZERO, []
+    for currency, amount in amounts.items():
+        if currency == to or not amount:
+            continue
+        rate = per_euro.get(currency)
+        if rate is None or to not in per_euro:
+            missing.append(currency)
+        else:
+            in_euros += amount / rate
+    if in_euros:
         total += in_euros * per_euro[to]
-    return Converted(to, rounded(total, to), missing)
+    return Converted(to, rounded(total, to), tuple(sorted(missing)))
 
 
 def rounded(amount: Decimal, currency: str) -> Decimal:

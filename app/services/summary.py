@@ -116,12 +116,9 @@ def converted_total(
 ) -> ConvertedTotal:
     """Totals by currency as one, in `to`, with the rates of `day`."""
     per_euro = rates.of(day)
-    converted = [
-        convert({currency: amount for currency, amount in totals.items() if amount}, to, per_euro)
-        for totals in (assets, liabilities)
-    ]
-    missing = tuple(sorted({currency for part in converted for currency in part.missing}))
-    return ConvertedTotal(to, converted[0].total, converted[1].total, missing, day)
+    owned, owed = convert(assets, to, per_euro), convert(liabilities, to, per_euro)
+    missing = tuple(sorted({*owned.missing, *owed.missing}))
+    return ConvertedTotal(to, owned.total, owed.total, missing, day)
 
 
 def converted_summary(

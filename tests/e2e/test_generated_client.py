@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -174,3 +175,23 @@ def test_the_generated_client_links_a_bank_and_follows_its_first_sync(
     )
     healthy = get_connection.sync("user123", connection.id, client=http)
     assert (healthy.status, healthy.account_count) == (models.ConnectionStatus.HEALTHY, 4)
+
+
+def test_the_generated_client_reads_history_and_net_worth(http: Any, client_package: str) -> None:
+    models = module(client_package, "models")
+    record: Any = module(client_package, "api.balances.record_valuation")
+    history: Any = module(client_package, "api.balances.balance_history")
+    net_worth: Any = module(client_package, "api.net_worth.net_worth")
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    valuation = models.Valuation(date=yesterday, balance=3300)
+    entered = record.sync_detailed(
+        "user123", "acc3", client=http, body=valuation, idempotency_key="acc3-yesterday"
+    )
+    assert entered.status_code == 201
+    series = history.sync("user123", "acc3", client=http, from_=yesterday)
+    assert (series.points[0].date, series.points[0].balance) == (yesterday, 3300)
+    worth = net_worth.sync("user123", client=http, from_=yesterday, currency=models.Currency.USD)
+    assert (worth.currency, worth.interval) == ("USD", models.NetWorthSeriesInterval.DAY)
+    assert [point.date for point in worth.points] == [yesterday, yesterday + timedelta(days=1)]
+    assert worth.points[-1].missing_rates == []

@@ -7,12 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from app.adapters.exact_json import dumps_bytes, loads_exact
 from app.domain.accounts import SUBTYPES, Account, AccountStatus, AccountType
+from app.domain.history import Interval
 from app.schemas.accounts import ACCOUNT_SCHEMAS, AccountSchema
 from app.schemas.errors import flatten_messages
+from app.schemas.summary import NetWorthPointSchema, NetWorthSeriesSchema
+from app.services.summary import ConvertedTotal
 from tests.samples import VALID_ACCOUNTS, valid_account
 
 schema = AccountSchema()
@@ -293,3 +298,23 @@ def test_only_a_synced_account_may_leave_a_detail_unknown() -> None:
     del missing["details"]["apr"]
     with pytest.raises(ValidationError, match="Missing data"):
         schema.load(missing)
+
+
+@given(
+    st.lists(
+        st.builds(
+            ConvertedTotal,
+            currency=st.sampled_from(["USD", "JPY"]),
+            assets=st.decimals(allow_nan=False, allow_infinity=False, places=2),
+            liabilities=st.decimals(allow_nan=False, allow_infinity=False, places=2),
+            missing_rates=st.lists(st.sampled_from(["EUR", "GBP"]), unique=True).map(tuple),
+            rates_of=st.dates(),
+        ),
+        max_size=5,
+    )
+)
+def test_net_worth_points_are_written_as_their_schema_says(points: list[ConvertedTotal]) -> None:
+    series = {"user_id": "u1", "currency": "USD", "interval": Interval.DAY, "points": points}
+    written = dumps_bytes(NetWorthSeriesSchema().dump(series))
+    assert loads_exact(written)["points"] == NetWorthPointSchema(many=True).dump(points)
+    assert dumps_bytes(NetWorthPointSchema(many=True).dump(points)) in written  # byte for byte

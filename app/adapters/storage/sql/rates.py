@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Collection, Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
 from app.adapters.storage.tables import exchange_rates
@@ -34,9 +34,17 @@ class SqlRates(SqlBase, RateStore):
     def rates_between(self, currencies: Collection[str], start: date, end: date) -> list[Rate]:
         if not currencies:
             return []
-        query = select(exchange_rates).where(
-            exchange_rates.c.currency.in_(sorted(currencies)),
-            exchange_rates.c.day.between(start, end),
-        )
+        asked = {"currencies": sorted(currencies), "start": start, "end": end}
         with self._reading() as connection:
-            return [Rate(row.day, row.currency, row.per_euro) for row in connection.execute(query)]
+            rows = connection.execute(_BETWEEN, asked).all()
+        return [Rate(*row) for row in rows]
+
+
+#: Built once, with bound parameters: building a statement costs more than this one's run.
+_BETWEEN = select(exchange_rates.c.day, exchange_rates.c.currency, exchange_rates.c.per_euro).where(
+    exchange_rates.c.currency.in_(bindparam("currencies", expanding=True)),
+    exchange_rates.c.day.between(
+        bindparam("start", type_=exchange_rates.c.day.type),
+        bindparam("end", type_=exchange_rates.c.day.type),
+    ),
+)
