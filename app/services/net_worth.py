@@ -50,15 +50,23 @@ def net_worth_series(
         for at, (_, balance) in enumerate(points, start=len(days) - len(points)):
             before = column[at]
             column[at] = balance if before is None else before + balance
-    day_rates = DayRates.read(
-        rates, {to, *(currency for _, currency in sums)}, span.start, span.end
-    )
+    # Points begin at the first day any account has a balance (from there on, every day has
+    # one): no rates are needed before it.
+    first = min((_first(column) for column in sums.values()), default=len(days))
+    if first == len(days):
+        return to, []
+    currencies = {to, *(currency for _, currency in sums)}
+    day_rates = DayRates.read(rates, currencies, days[first], span.end)
     series = []
-    for at, day in enumerate(days):
+    for at, day in enumerate(days[first:], start=first):
         totals: dict[str, dict[str, Decimal]] = {ASSETS: {}, LIABILITIES: {}}
         for (side, currency), column in sums.items():
             if (total := column[at]) is not None:
                 totals[side][currency] = total
-        if totals[ASSETS] or totals[LIABILITIES]:
-            series.append(converted_total(totals[ASSETS], totals[LIABILITIES], to, day, day_rates))
+        series.append(converted_total(totals[ASSETS], totals[LIABILITIES], to, day, day_rates))
     return to, series
+
+
+def _first(column: list[Decimal | None]) -> int:
+    """Where the first sum of `column` is (its length when it has none)."""
+    return next((at for at, total in enumerate(column) if total is not None), len(column))
