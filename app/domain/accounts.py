@@ -72,16 +72,61 @@ class CreditDetails:
     account_type: ClassVar[AccountType] = AccountType.CREDIT
     credit_limit: Decimal | None
     available_credit: Decimal | None
+    #: The purchase APR.
     apr: Decimal | None
+    #: When the next payment is due.
     due_date: date | None
+    # What is owed and when (Plaid's /liabilities/get): LIABILITY_DETAILS, unknown on any account.
+    cash_advance_apr: Decimal | None = None
+    balance_transfer_apr: Decimal | None = None
+    last_statement_balance: Decimal | None = None
+    last_statement_date: date | None = None
+    minimum_payment: Decimal | None = None
+    last_payment_amount: Decimal | None = None
+    last_payment_date: date | None = None
+    is_overdue: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LoanDetails:
     account_type: ClassVar[AccountType] = AccountType.LOAN
+    #: What is left to pay.
     principal: Decimal | None
     interest_rate: Decimal | None
     remaining_term_months: int | None
+    # What is owed and when (Plaid's /liabilities/get): LIABILITY_DETAILS, unknown on any account.
+    origination_date: date | None = None
+    origination_principal: Decimal | None = None
+    next_payment_due_date: date | None = None
+    next_payment_amount: Decimal | None = None
+    expected_payoff_date: date | None = None
+    #: A mortgage's only.
+    escrow_balance: Decimal | None = None
+    last_payment_amount: Decimal | None = None
+    last_payment_date: date | None = None
+    is_overdue: bool | None = None
+
+
+#: Details that any account may leave unknown (None), not only a synced one: what a statement
+#: says is often not at hand when an account is added by hand.
+LIABILITY_DETAILS = frozenset(
+    {
+        "cash_advance_apr",
+        "balance_transfer_apr",
+        "last_statement_balance",
+        "last_statement_date",
+        "minimum_payment",
+        "last_payment_amount",
+        "last_payment_date",
+        "is_overdue",
+        "origination_date",
+        "origination_principal",
+        "next_payment_due_date",
+        "next_payment_amount",
+        "expected_payoff_date",
+        "escrow_balance",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

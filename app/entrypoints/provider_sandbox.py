@@ -1,9 +1,11 @@
 """`accounts-service provider-sandbox`: a provider to sync from, over HTTP, with faults on demand.
 
 It answers in Plaid's shapes (`/sandbox/public_token/create`, `/item/public_token/exchange`,
-`/institutions/get_by_id`, `/accounts/get`, and Plaid's error objects), from a data file of
-institutions and their accounts (app/entrypoints/provider_sandbox.json by default), in its own
-process. Admin routes change what it says:
+`/institutions/get_by_id`, `/accounts/get`, `/liabilities/get`, and Plaid's error objects), from a
+data file of institutions, their accounts and what their cards and loans owe
+(app/entrypoints/provider_sandbox.json by default; a liability's date given as a whole number is
+that many days from today, so that what is due stays due), in its own process. Admin routes
+change what it says:
 
 - `POST /sandbox/admin/fault` `{"kind": "slow" | "server_error" | "rate_limited" |
   "login_required", "times": N, "seconds": S}`: the next N calls to /accounts/get (or all of them
@@ -12,6 +14,8 @@ process. Admin routes change what it says:
 - `GET /sandbox/admin/items`: every item linked so far, with its institution.
 - `PUT /sandbox/admin/items/<item_id>/accounts` with a list of accounts: what that item's
   institution says from now on (accounts added, changed or gone).
+- `PUT /sandbox/admin/items/<item_id>/liabilities` with Plaid's `liabilities` object: what that
+  item's cards and loans owe from now on.
 - `PUT /sandbox/admin/items/<item_id>/as-of` `{"date": "YYYY-MM-DD"}`: that item's accounts are
   reported as they stood on that past day (`last_updated_datetime` at noon UTC that day, each
   balance PAST_GROWTH a year lower than the one the data gives, as of its own
@@ -27,6 +31,7 @@ Linking takes Plaid's sandbox credentials: `/sandbox/public_token/create` with
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 import time
@@ -34,7 +39,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,8 @@ FAULTS = ("slow", "server_error", "rate_limited", "login_required")
 GOOD_PASSWORD = "pass_good"  # noqa: S105  # nosec B105 (a test credential, public by design)
 #: How much lower a balance is reported a year before today (a steady trend to draw).
 PAST_GROWTH = Decimal("0.10")
+#: The kinds of account Plaid's /liabilities/get describes.
+LIABILITY_KINDS = ("credit", "mortgage", "student")
 
 
 @dataclass
@@ -72,6 +79,8 @@ class SandboxState:
     webhooks: dict[str, str | None] = field(default_factory=dict)
     #: item id -> the past day its accounts are reported as of
     as_of: dict[str, date] = field(default_factory=dict)
+    #: item id -> Plaid's `liabilities` object for it
+    liabilities: dict[str, dict[str, Any]] = field(default_factory=dict)
     fault: Fault | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -173,8 +182,10 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
             institution_id, webhook = linked
             item_id = f"item-{secrets.token_hex(8)}"
             access_token = f"access-sandbox-{secrets.token_hex(16)}"
-            accounts = [dict(account) for account in state.institutions[institution_id]["accounts"]]
+            institution = state.institutions[institution_id]
+            accounts = [dict(account) for account in institution["accounts"]]
             state.items[item_id] = (institution_id, accounts)
+            state.liabilities[item_id] = copy.deepcopy(institution.get("liabilities", {}))
             state.webhooks[item_id] = webhook
             state.access_tokens[access_token] = item_id
         return _json(
@@ -207,8 +218,9 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
         ),
     }
 
-    @app.post("/accounts/get")
-    def accounts() -> Response:
+    def about_item(with_liabilities: bool) -> Response:
+        """The item whose access token the request sends: its accounts as reported now, and
+        with them what its cards and loans owe; or a fault asked for, or an unknown token."""
         fault = state.take_fault()
         if fault is not None and (answer := faults[fault.kind](fault)) is not None:
             return answer
@@ -220,13 +232,24 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
                 )
             institution_id, item_accounts = state.items[item_id]
             day = state.as_of.get(item_id)
-            return _json(
-                {
-                    "accounts": [_as_of(account, day) for account in item_accounts],
-                    "item": {"item_id": item_id, "institution_id": institution_id},
-                    "request_id": secrets.token_hex(8),
+            said: dict[str, Any] = {
+                "accounts": [_as_of(account, day) for account in item_accounts],
+                "item": {"item_id": item_id, "institution_id": institution_id},
+            }
+            if with_liabilities:
+                owed = state.liabilities.get(item_id, {})
+                said["liabilities"] = {
+                    kind: [_dated(one) for one in owed.get(kind, [])] for kind in LIABILITY_KINDS
                 }
-            )
+        return _json({**said, "request_id": secrets.token_hex(8)})
+
+    @app.post("/accounts/get")
+    def accounts() -> Response:
+        return about_item(with_liabilities=False)
+
+    @app.post("/liabilities/get")
+    def liabilities() -> Response:
+        return about_item(with_liabilities=True)
 
     @app.post("/sandbox/admin/fault")
     def set_fault() -> Response:
@@ -252,6 +275,17 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
             if item_id not in state.items:
                 return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
             state.items[item_id] = (state.items[item_id][0], accounts)
+        return Response(status=204)
+
+    @app.put("/sandbox/admin/items/<item_id>/liabilities")
+    def set_liabilities(item_id: str) -> Response:
+        owed = json_body()
+        if not isinstance(owed, dict) or not set(owed) <= set(LIABILITY_KINDS):
+            return invalid(f"send Plaid's liabilities object: {', '.join(LIABILITY_KINDS)}")
+        with state.lock:
+            if item_id not in state.items:
+                return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
+            state.liabilities[item_id] = owed
         return Response(status=204)
 
     @app.put("/sandbox/admin/items/<item_id>/as-of")
@@ -320,6 +354,17 @@ def _as_of(account: dict[str, Any], day: date | None) -> dict[str, Any]:
             balances[key] = (Decimal(balances[key]) * share).quantize(Decimal("0.01"))
     balances["last_updated_datetime"] = f"{day.isoformat()}T12:00:00+00:00"
     return {**account, "balances": balances}
+
+
+def _dated(liability: dict[str, Any]) -> dict[str, Any]:
+    """`liability` with each date given as a number of days from today made a date."""
+    today = datetime.now(UTC).date()
+    return {
+        key: (today + timedelta(days=value)).isoformat()
+        if key.endswith("_date") and isinstance(value, int)
+        else value
+        for key, value in liability.items()
+    }
 
 
 def load_data(path: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ answers cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import is_dataclass
 from typing import Any, ClassVar
 
@@ -13,15 +14,18 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_dump,
     post_load,
     pre_load,
     validate,
     validates_schema,
 )
+from marshmallow.fields import Field
 from marshmallow_oneofschema import OneOfSchema
 
 from app.domain.accounts import (
     ALL_SUBTYPES,
+    LIABILITY_DETAILS,
     SUBTYPES,
     Account,
     AccountStatus,
@@ -52,16 +56,18 @@ from app.schemas.fields import (
 class DetailsSchema(Schema):
     """The `details` of one account type, loaded into that type's dataclass.
 
-    Every field must be there; null is allowed here, and BaseAccountSchema refuses it on an
-    account added by hand (only a synced account may not know a detail).
+    Every field must be there, but what a statement says (LIABILITY_DETAILS, which any
+    account may leave unknown); null is allowed here, and BaseAccountSchema refuses it on an
+    account added by hand (only a synced account may not know the other details).
     """
 
     details_class: ClassVar[type[Details]]
 
     class Meta:
         description = (
-            "Every field is there. null only on a synced account (`connectionId` set), for what "
-            "its provider does not say."
+            "Every field is there, but what a statement says (what is owed and when), which may "
+            "be left out or null on any account. Otherwise null only on a synced account "
+            "(`connectionId` set), for what its provider does not say."
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -73,26 +79,79 @@ class DetailsSchema(Schema):
     def make(self, data: dict[str, Any], **_: Any) -> Details:
         return self.details_class(**data)
 
+    @post_dump
+    def _leave_out_what_no_statement_said(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """What a statement would say, when nobody said it, is left out: an account's JSON keeps
+        the shape it had before these details were known."""
+        for name in LIABILITY_DETAILS & self.fields.keys():
+            key = self.fields[name].data_key or name
+            if data.get(key, False) is None:
+                del data[key]
+        return data
+
+
+def _owed(make: Callable[..., Field[Any]], key: str, description: str, **kwargs: Any) -> Field[Any]:
+    """One of LIABILITY_DETAILS: what a statement says is owed and when; may be left out (null:
+    not known) on any account."""
+    described = {"description": f"{description} Left out or null: not known."}
+    return make(required=False, load_default=None, data_key=key, metadata=described, **kwargs)
+
+
+def _owed_date(key: str, description: str) -> Field[Any]:
+    return _owed(fields.Date, key, description)
+
+
+def _owed_amount(key: str, description: str) -> Field[Any]:
+    return _owed(amount, key, f"{description} {EXACT}")
+
 
 class CreditDetailsSchema(DetailsSchema):
     details_class = CreditDetails
 
     credit_limit = amount(data_key="creditLimit")
     available_credit = amount(data_key="availableCredit")
-    apr = percentage()
-    due_date = fields.Date(required=True, data_key="dueDate")
+    apr = percentage(
+        metadata={"description": f"The purchase APR: a yearly rate in percent. {EXACT}"}
+    )
+    due_date = fields.Date(
+        required=True, data_key="dueDate", metadata={"description": "When the next payment is due."}
+    )
+    cash_advance_apr = _owed(percentage, "cashAdvanceApr", "The cash advance APR, in percent.")
+    balance_transfer_apr = _owed(
+        percentage, "balanceTransferApr", "The balance transfer APR, in percent."
+    )
+    last_statement_balance = _owed_amount(
+        "lastStatementBalance",
+        "What the last statement said was owed: paid by the due date in full, no interest.",
+    )
+    last_statement_date = _owed_date("lastStatementDate", "When the last statement was issued.")
+    minimum_payment = _owed_amount("minimumPayment", "The least to pay by the due date.")
+    last_payment_amount = _owed_amount("lastPaymentAmount", "The last payment made.")
+    last_payment_date = _owed_date("lastPaymentDate", "When the last payment was made.")
+    is_overdue = _owed(strict_boolean, "isOverdue", "Whether a payment is past its due date.")
 
 
 class LoanDetailsSchema(DetailsSchema):
     details_class = LoanDetails
 
-    principal = amount()
+    principal = amount(metadata={"description": f"What is left to pay. {EXACT}"})
     interest_rate = percentage(data_key="interestRate")
     remaining_term_months = WholeNumber(
         required=True,
         validate=validate.Range(min=0, max=1200),
         data_key="remainingTermMonths",
     )
+    origination_date = _owed_date("originationDate", "When the loan was made.")
+    origination_principal = _owed_amount("originationPrincipal", "What was borrowed.")
+    next_payment_due_date = _owed_date("nextPaymentDueDate", "When the next payment is due.")
+    next_payment_amount = _owed_amount("nextPaymentAmount", "What the next payment is.")
+    expected_payoff_date = _owed_date("expectedPayoffDate", "When the loan will be paid off.")
+    escrow_balance = _owed_amount(
+        "escrowBalance", "A mortgage's escrow account (what is held for taxes and insurance)."
+    )
+    last_payment_amount = _owed_amount("lastPaymentAmount", "The last payment made.")
+    last_payment_date = _owed_date("lastPaymentDate", "When the last payment was made.")
+    is_overdue = _owed(strict_boolean, "isOverdue", "Whether a payment is past its due date.")
 
 
 class CheckingDetailsSchema(DetailsSchema):
@@ -208,7 +267,7 @@ class BaseAccountSchema(Schema):
         unknown = {
             wire_names[name]: ["Field may not be null."]
             for name in wire_names
-            if getattr(details, name) is None
+            if getattr(details, name) is None and name not in LIABILITY_DETAILS
         }
         if unknown:
             raise ValidationError({"details": unknown})

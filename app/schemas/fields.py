@@ -106,19 +106,16 @@ EXACT = (
 
 def amount(**kwargs: Any) -> ExactDecimal:
     """A non-negative sum of money, such as a credit limit."""
-    return ExactDecimal(
-        required=True, validate=validate.Range(min=0), metadata={"description": EXACT}, **kwargs
-    )
+    kwargs.setdefault("required", True)
+    kwargs.setdefault("metadata", {"description": EXACT})
+    return ExactDecimal(validate=validate.Range(min=0), **kwargs)
 
 
 def percentage(**kwargs: Any) -> ExactDecimal:
     """A yearly rate in percent, such as an APR of 19.99."""
-    return ExactDecimal(
-        required=True,
-        validate=validate.Range(min=0, max=100),
-        metadata={"description": f"A yearly rate in percent. {EXACT}"},
-        **kwargs,
-    )
+    kwargs.setdefault("required", True)
+    kwargs.setdefault("metadata", {"description": f"A yearly rate in percent. {EXACT}"})
+    return ExactDecimal(validate=validate.Range(min=0, max=100), **kwargs)
 
 
 @cache
@@ -193,7 +190,8 @@ class WholeNumber(fields.Integer):
 
 
 def strict_boolean(**kwargs: Any) -> StrictBoolean:
-    return StrictBoolean(required=True, **kwargs)
+    kwargs.setdefault("required", True)
+    return StrictBoolean(**kwargs)
 
 
 class UtcDateTime(fields.AwareDateTime):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -34,6 +34,29 @@ class Balances:
 
 
 @dataclass(frozen=True)
+class Liability:
+    """What a card's or a loan's statement says is owed and when (Plaid's /liabilities/get);
+    None for what the provider does not say."""
+
+    purchase_apr: Decimal | None = None
+    cash_advance_apr: Decimal | None = None
+    balance_transfer_apr: Decimal | None = None
+    interest_rate: Decimal | None = None
+    last_statement_balance: Decimal | None = None
+    last_statement_date: date | None = None
+    minimum_payment: Decimal | None = None
+    next_payment_due_date: date | None = None
+    next_payment_amount: Decimal | None = None
+    is_overdue: bool | None = None
+    last_payment_amount: Decimal | None = None
+    last_payment_date: date | None = None
+    origination_date: date | None = None
+    origination_principal: Decimal | None = None
+    expected_payoff_date: date | None = None
+    escrow_balance: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class ProviderAccount:
     """One account as the provider describes it (its types and subtypes, not ours)."""
 
@@ -44,6 +67,8 @@ class ProviderAccount:
     type: str
     subtype: str | None
     balances: Balances
+    #: A card's or loan's, where the provider says.
+    liability: Liability | None = None
 
 
 class ProviderError(Exception):
@@ -74,7 +99,7 @@ class ProviderAdapter(ABC):
 
     @abstractmethod
     def accounts(self, access_token: str) -> list[ProviderAccount]:
-        """Every account of the item, with its balances."""
+        """Every account of the item, with its balances, and what its cards and loans owe."""
 
     def close(self) -> None:  # noqa: B027 (an adapter without connections holds nothing)
         """Releases pooled connections."""

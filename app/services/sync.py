@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from app.domain.accounts import (
     SUBTYPES,
@@ -24,7 +25,7 @@ from app.domain.accounts import (
     LoanDetails,
     SavingsDetails,
 )
-from app.services.providers import ProviderAccount
+from app.services.providers import Liability, ProviderAccount
 from app.services.repositories import AccountRepository, SyncOutcome
 
 # Plaid's depository subtypes that are savings rather than checking accounts.
@@ -63,16 +64,42 @@ def account_type(provider_account: ProviderAccount) -> AccountType | None:
 
 def _details(kind: AccountType, provider_account: ProviderAccount) -> Details:
     balances = provider_account.balances
+    owed = provider_account.liability or Liability()
+    paid: dict[str, Any] = {
+        "last_payment_amount": owed.last_payment_amount,
+        "last_payment_date": owed.last_payment_date,
+        "is_overdue": owed.is_overdue,
+    }
     if kind is AccountType.CREDIT:
         available = balances.available
         if available is None and balances.limit is not None and balances.current is not None:
             available = balances.limit - balances.current
-        # Over the limit, nothing is available: not a negative amount.
         return CreditDetails(
-            balances.limit, None if available is None else max(Decimal(0), available), None, None
+            balances.limit,
+            # Over the limit, nothing is available: not a negative amount.
+            None if available is None else max(Decimal(0), available),
+            owed.purchase_apr,
+            owed.next_payment_due_date,
+            cash_advance_apr=owed.cash_advance_apr,
+            balance_transfer_apr=owed.balance_transfer_apr,
+            last_statement_balance=owed.last_statement_balance,
+            last_statement_date=owed.last_statement_date,
+            minimum_payment=owed.minimum_payment,
+            **paid,
         )
     if kind is AccountType.LOAN:
-        return LoanDetails(None, None, None)
+        return LoanDetails(
+            None,
+            owed.interest_rate,
+            None,
+            origination_date=owed.origination_date,
+            origination_principal=owed.origination_principal,
+            next_payment_due_date=owed.next_payment_due_date,
+            next_payment_amount=owed.next_payment_amount,
+            expected_payoff_date=owed.expected_payoff_date,
+            escrow_balance=owed.escrow_balance,
+            **paid,
+        )
     if kind is AccountType.SAVINGS:
         return SavingsDetails(None, None, None)
     if kind is AccountType.INVESTMENT:

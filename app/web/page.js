@@ -4,6 +4,7 @@
 
 import { Problem, api, el, money, userPath } from "./common.js";
 import { hideHistory, showHistory } from "./history.js";
+import { renderPayments } from "./payments.js";
 
 const GROUPS = [
   ["checking", "Checking"],
@@ -68,7 +69,7 @@ function showProblem(problem, user) {
   document.getElementById("problem-detail").textContent = problem.detail;
   document.getElementById("problem-hint").textContent = hintFor(problem, user);
   document.getElementById("problem").hidden = false;
-  for (const id of ["net-worth", "connections", "accounts"]) {
+  for (const id of ["net-worth", "payments", "connections", "accounts"]) {
     document.getElementById(id).hidden = true;
   }
   hideHistory();
@@ -282,15 +283,17 @@ async function load() {
   const loading = document.getElementById("loading");
   loading.hidden = false;
   try {
-    const [list, summary, linked, offered] = await Promise.all([
+    const [list, summary, linked, offered, due] = await Promise.all([
       api(userPath(user, "/accounts")),
       api(userPath(user, "/summary")),
       api(userPath(user, "/connections")),
       api("providers"),
+      api(userPath(user, "/payments?within=30")),
     ]);
     if (mine !== latestLoad) return;
     document.getElementById("problem").hidden = true;
     renderNetWorth(summary);
+    renderPayments(due);
     showHistory(user);
     renderConnections(linked.connections, user, offered.providers.includes("sandbox"));
     renderAccounts(list.accounts);

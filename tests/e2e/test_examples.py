@@ -6,12 +6,13 @@ A `console` block's `$ ` lines are commands (a line ending in `\\` goes on), and
 each, its output. The commands of a page run in order, each in a bash that sees what the ones
 before it exported and set; a command ending in `&` runs in the background, its output read as it
 comes. (The `sh` blocks of the README and of the site's home page are the two set-up commands: the
-serve one is what every page runs after, and the test one is this suite.) The outputs
-must be what the page shows, but for what differs at every run: generated ids, times and the port
-`--port 0` picked, each of which is then what later commands of the page use in its place. The
-ports a page names (8000, 8001, 8080, 8081, 8100) are free ones here, and the PostgreSQL database
-a page names a fresh one. A read that does not answer as shown yet (a server still starting, a
-sync still running) is asked again for a while, as a person would.
+serve one is what every page runs after, and the test one is this suite.) The outputs must be what
+the page shows, but for what differs at every run: generated ids, times, days in JSON (the
+sandbox's statements fall due days from today) and the port `--port 0` picked, each of which is
+then what later commands of the page use in its place. The ports a page names (8000, 8001, 8080,
+8081, 8100) are free ones here, and the PostgreSQL database a page names a fresh one. A read that
+does not answer as shown yet (a server still starting, a sync still running) is asked again for a
+while, as a person would.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ SERVE = ".venv/bin/accounts-service run"
 VARYING = re.compile(
     r"(?:conn|job|acc|user)-[0-9a-f]{16}"
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00"
+    # A day in JSON: the sandbox's statements are due days from today.
+    r"|\d{4}-\d\d-\d\d(?=\"|$)"
     r"|127\.0\.0\.1:\d{5}"
 )
 RETRY_SECONDS = 20

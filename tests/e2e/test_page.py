@@ -165,6 +165,19 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         bank = page.locator(f"[data-connection-id='{connection}']")
         assert bank.locator("[data-status]").get_attribute("data-status") == "healthy"
 
+        # What is due: the API's payments, each with its amount and day, the overdue in words.
+        due = exact(httpx.get(f"{url}/users/user123/payments?within=30", headers=headers))
+        shown = page.locator("#payments li")
+        assert shown.evaluate_all("rows => rows.map(row => row.dataset.paymentFor)") == [
+            payment["accountId"] for payment in due["payments"]
+        ]
+        assert len(due["payments"]) == 2  # the bank's card and student loan
+        for payment in due["payments"]:
+            row = f"#payments [data-payment-for='{payment['accountId']}']"
+            assert shown_amount(page, f"{row} .amount")[0] == payment["amountDue"]
+            assert page.locator(f"{row} .due").get_attribute("data-date") == payment["dueDate"]
+        assert page.locator("#payments .badge", has_text="Overdue").count() == 0
+
         # The bank's checking balance changes; a refresh on the page shows the job, then it.
         institution = json.loads(DEFAULT_DATA.read_text())
         accounts = institution["institutions"]["ins_platypus"]["accounts"]

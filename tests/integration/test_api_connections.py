@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -421,3 +421,58 @@ def test_syncs_of_past_days_build_the_history(client: FlaskClient, sandbox_url: 
     assert min(points) == "2026-09-01"  # none before the first sync
     net_worth = client.get("/users/user123/net-worth?from=2026-08-01").get_json()["points"]
     assert net_worth[0]["date"] == "2026-09-01"
+
+
+def test_a_sync_brings_what_the_cards_and_loans_owe(client: FlaskClient, sandbox_url: str) -> None:
+    connection, item_id = link(client, sandbox_url)
+    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    synced = {a["externalId"]: a for a in synced_accounts(client, connection["id"])}
+    today = datetime.now(UTC).date()
+    card = synced["plat-credit-3333"]["details"]
+    assert card == {
+        "creditLimit": 2000,
+        "availableCredit": Decimal("1589.75"),
+        "apr": Decimal("15.24"),
+        "dueDate": (today + timedelta(days=12)).isoformat(),
+        "cashAdvanceApr": Decimal("27.95"),
+        "balanceTransferApr": 0,
+        "lastStatementBalance": Decimal("410.25"),
+        "lastStatementDate": (today - timedelta(days=9)).isoformat(),
+        "minimumPayment": 25,
+        "lastPaymentAmount": 168,
+        "lastPaymentDate": (today - timedelta(days=14)).isoformat(),
+        "isOverdue": False,
+    }
+    student = synced["plat-student-7777"]["details"]
+    assert (student["interestRate"], student["nextPaymentAmount"]) == (
+        Decimal("5.25"),
+        Decimal("655.13"),
+    )
+    assert (student["originationDate"], student["originationPrincipal"]) == ("2016-09-01", 70000)
+    payments = client.get("/users/user123/payments?within=30").get_json()["payments"]
+    assert [(p["accountName"], p["dueDate"], p["overdue"]) for p in payments] == [
+        ("Plaid Credit Card", (today + timedelta(days=12)).isoformat(), False),
+        ("Plaid Student Loan", (today + timedelta(days=20)).isoformat(), False),
+    ]
+    # The bank says the card is overdue now: the next sync says so too.
+    overdue = {
+        "credit": [
+            {
+                "account_id": "plat-credit-3333",
+                "is_overdue": True,
+                "next_payment_due_date": -2,
+                "minimum_payment_amount": 60,
+            }
+        ]
+    }
+    told = httpx.put(f"{sandbox_url}/sandbox/admin/items/{item_id}/liabilities", json=overdue)
+    assert told.status_code == 204
+    location = f"/users/user123/connections/{connection['id']}/refresh"
+    assert finished_job(client, client.post(location).headers["Location"])["status"] == "succeeded"
+    [late] = [
+        p for p in client.get("/users/user123/payments").get_json()["payments"] if p["overdue"]
+    ]
+    assert (late["dueDate"], late["minimumPayment"]) == (
+        (today - timedelta(days=2)).isoformat(),
+        60,
+    )

@@ -118,6 +118,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "balances.record_valuation",
         "balances.delete_valuation",
         "net_worth.net_worth",
+        "payments.payments",
         "users.list_users",
         "users.create_user",
         "users.get_user",

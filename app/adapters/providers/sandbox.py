@@ -8,7 +8,8 @@ objects read with exact amounts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ import httpx
 from app.adapters.exact_json import dumps_bytes, loads_exact
 from app.services.providers import (
     Balances,
+    Liability,
     LinkedItem,
     LoginRequired,
     ProviderAccount,
@@ -80,7 +82,19 @@ class SandboxProvider(ProviderAdapter):
     def accounts(self, access_token: str) -> list[ProviderAccount]:
         answer = self._post("/accounts/get", {"access_token": access_token})
         try:
-            return [_account(raw) for raw in answer["accounts"]]
+            found = [_account(raw) for raw in answer["accounts"]]
+            if not any(account.type in ("credit", "loan") for account in found):
+                return found
+            # What the cards and loans owe: Plaid's liabilities product, asked only when needed.
+            owed = self._post("/liabilities/get", {"access_token": access_token})["liabilities"]
+            by_account = {
+                raw["account_id"]: _liability(kind, raw)
+                for kind in ("credit", "mortgage", "student")
+                for raw in owed.get(kind) or []
+            }
+            return [
+                replace(account, liability=by_account.get(account.external_id)) for account in found
+            ]
         except (KeyError, TypeError, ValueError, ArithmeticError) as error:
             raise _bad_answer(error) from None
 
@@ -149,4 +163,53 @@ def _account(raw: Mapping[str, Any]) -> ProviderAccount:
             currency=balances.get("iso_currency_code"),
             as_of=datetime.fromisoformat(updated) if updated else None,
         ),
+    )
+
+
+def _day(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _liability(kind: str, raw: Mapping[str, Any]) -> Liability:
+    """Plaid's liability object of a `kind` (credit, mortgage or student) as ours."""
+    paid: dict[str, Any] = {
+        "last_payment_amount": _amount(raw.get("last_payment_amount")),
+        "last_payment_date": _day(raw.get("last_payment_date")),
+        "next_payment_due_date": _day(raw.get("next_payment_due_date")),
+    }
+    if kind == "credit":
+        aprs = {
+            apr["apr_type"]: _amount(apr.get("apr_percentage")) for apr in raw.get("aprs") or []
+        }
+        return Liability(
+            purchase_apr=aprs.get("purchase_apr"),
+            cash_advance_apr=aprs.get("cash_apr"),
+            balance_transfer_apr=aprs.get("balance_transfer_apr"),
+            last_statement_balance=_amount(raw.get("last_statement_balance")),
+            last_statement_date=_day(raw.get("last_statement_issue_date")),
+            minimum_payment=_amount(raw.get("minimum_payment_amount")),
+            is_overdue=raw.get("is_overdue"),
+            **paid,
+        )
+    if kind == "mortgage":
+        rate = raw.get("interest_rate") or {}
+        past_due = _amount(raw.get("past_due_amount"))
+        return Liability(
+            interest_rate=_amount(rate.get("percentage")),
+            next_payment_amount=_amount(raw.get("next_monthly_payment")),
+            is_overdue=None if past_due is None else past_due > 0,
+            origination_date=_day(raw.get("origination_date")),
+            origination_principal=_amount(raw.get("origination_principal_amount")),
+            expected_payoff_date=_day(raw.get("maturity_date")),
+            escrow_balance=_amount(raw.get("escrow_balance")),
+            **paid,
+        )
+    return Liability(
+        interest_rate=_amount(raw.get("interest_rate_percentage")),
+        next_payment_amount=_amount(raw.get("minimum_payment_amount")),
+        is_overdue=raw.get("is_overdue"),
+        origination_date=_day(raw.get("origination_date")),
+        origination_principal=_amount(raw.get("origination_principal_amount")),
+        expected_payoff_date=_day(raw.get("expected_payoff_date")),
+        **paid,
     )

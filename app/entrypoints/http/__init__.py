@@ -21,6 +21,7 @@ from app.entrypoints.http import (
     health,
     net_worth,
     page,
+    payments,
     users,
 )
 from app.entrypoints.http.auth import PUBLIC_ENDPOINTS, register_auth
@@ -89,6 +90,7 @@ def register_api(app: Flask, components: Components) -> None:
     app.register_blueprint(users.blueprint)
     app.register_blueprint(balances.blueprint)
     app.register_blueprint(net_worth.blueprint)
+    app.register_blueprint(payments.blueprint)
     app.register_blueprint(connections.blueprint)
     if app.config["FIXTURE_MODE"]:
         app.register_blueprint(fixture.blueprint)

@@ -108,6 +108,7 @@ _TAGS = {
     "accounts": "A user's accounts, their list and net worth.",
     "balances": "An account's balance over time, and past balances entered by hand.",
     "net_worth": "A user's net worth over time, in one currency.",
+    "payments": "What is due soon across a user's cards and loans.",
     "users": "Users.",
     "connections": "Institutions linked through a provider, and their sync jobs.",
     "fixture": "Fixture mode: the whole state at once (other projects' tests).",

@@ -91,13 +91,16 @@ def _account_schemas(spec: APISpec, account_type: str, schema: type[Schema]) -> 
             spec.components.schema(component, listed)
         answered["properties"][field] = {"$ref": COMPONENTS + component, **described}
     details = answered["properties"]["details"]["$ref"].removeprefix(COMPONENTS)
+    generated_details = spec.components.schemas[details]
     sent_details = {
-        **spec.components.schemas[details],
+        **generated_details,
         "description": "Every field is there, and known.",
         "additionalProperties": False,
+        # Null only where a provider's sync may not know, but for what a statement says
+        # (LIABILITY_DETAILS: optional, and null allowed, on any account).
         "properties": {
-            field: _not_null(value)
-            for field, value in spec.components.schemas[details]["properties"].items()
+            field: _not_null(value) if field in generated_details.get("required", []) else value
+            for field, value in generated_details["properties"].items()
         },
     }
     spec.components.schema(f"{details}Input", sent_details)

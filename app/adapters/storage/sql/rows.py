@@ -287,7 +287,8 @@ def account_from(row: Row[Any]) -> Account:
         currency=row.currency,
         details=details_class(
             **{
-                name: None if row.details[name] is None else read(row.details[name])
+                # A detail added since the row was written is not in it: unknown.
+                name: None if (said := row.details.get(name)) is None else read(said)
                 for name, read in readers
             }
         ),
