@@ -59,6 +59,12 @@ SYNC_QUEUE_DEPTH = Gauge(
     ["state"],
     multiprocess_mode="mostrecent",
 )
+CONNECTIONS_STALE = Gauge(
+    "accounts_connections_stale",
+    "Connections, not disconnected, whose last successful sync is older than two of the "
+    "schedule's intervals, as the schedule last counted.",
+    multiprocess_mode="mostrecent",
+)
 REPLICA_READS = Counter(
     "accounts_replica_reads_total",
     "Reads of users' accounts for GET and HEAD requests, by where they went: a read replica "

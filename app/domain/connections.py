@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -41,7 +41,40 @@ class Connection:
     error: SyncFailure | None = None
     #: When the scheduler is to refresh it next; None once it is disconnected.
     next_sync_at: datetime | None = None
+    #: When the user's consent to the provider ends (Plaid's PENDING_EXPIRATION); None if never.
+    consent_expires_at: datetime | None = None
+    #: The provider has accounts of this login that no sync has brought yet.
+    new_accounts_available: bool = False
     version: int = field(default=0, compare=False)
+
+    def health(self, now: datetime, sync_interval: timedelta | None) -> Health:
+        """How it is, said to the user: EXPIRING when it is healthy but its consent ends within
+        EXPIRING_WITHIN, and stale when its last good sync is older than two of the schedule's
+        intervals (never, without a schedule)."""
+        expiring = (
+            self.status is ConnectionStatus.HEALTHY
+            and self.consent_expires_at is not None
+            and self.consent_expires_at - now <= EXPIRING_WITHIN
+        )
+        stale = (
+            sync_interval is not None
+            and self.status is not ConnectionStatus.DISCONNECTED
+            and self.last_successful_sync is not None
+            and now - self.last_successful_sync > 2 * sync_interval
+        )
+        return Health(EXPIRING if expiring else str(self.status), stale)
+
+
+#: The status a healthy connection is shown with when its consent ends within EXPIRING_WITHIN.
+EXPIRING = "expiring"
+EXPIRING_WITHIN = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    #: A ConnectionStatus, or EXPIRING.
+    status: str
+    stale: bool
 
 
 class JobStatus(StrEnum):

@@ -14,6 +14,9 @@ change what it says:
 - `GET /sandbox/admin/items`: every item linked so far, with its institution.
 - `PUT /sandbox/admin/items/<item_id>/accounts` with a list of accounts: what that item's
   institution says from now on (accounts added, changed or gone).
+- `POST /sandbox/admin/items/<item_id>/reset-login`: that item's login breaks (Plaid's
+  `/sandbox/item/reset_login`): ITEM_LOGIN_REQUIRED until `/sandbox/item/login/update` (the
+  stand-in for Link in update mode) gets its access token and the good password.
 - `PUT /sandbox/admin/items/<item_id>/liabilities` with Plaid's `liabilities` object: what that
   item's cards and loans owe from now on.
 - `PUT /sandbox/admin/items/<item_id>/as-of` `{"date": "YYYY-MM-DD"}`: that item's accounts are
@@ -23,7 +26,9 @@ change what it says:
   first, build a history; `{"date": null}` reports today's again.
 - `POST /sandbox/admin/items/<item_id>/webhook` `{"webhook_type": …, "webhook_code": …}`: sends
   that webhook, signed (app/adapters/webhooks.py) with the secret the sandbox was started with, to
-  the URL the item was linked with (`options.webhook`), and answers what the receiver answered.
+  the URL the item was linked with (`options.webhook`), and answers what the receiver answered;
+  any other fields of the body go with it (`consent_expiration_time` for `PENDING_EXPIRATION`),
+  and `LOGIN_REPAIRED` repairs the item's login first.
 
 Linking takes Plaid's sandbox credentials: `/sandbox/public_token/create` with
 `options.override_username` / `override_password` accepts `user_good` / `pass_good` only.
@@ -81,6 +86,8 @@ class SandboxState:
     as_of: dict[str, date] = field(default_factory=dict)
     #: item id -> Plaid's `liabilities` object for it
     liabilities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Items whose login broke: ITEM_LOGIN_REQUIRED until updated with good credentials.
+    broken: set[str] = field(default_factory=set)
     fault: Fault | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +99,12 @@ class SandboxState:
                 if fault.remaining <= 0:
                     self.fault = None
             return fault
+
+
+def login_required() -> Response:
+    return _plaid_error(
+        400, "ITEM_ERROR", "ITEM_LOGIN_REQUIRED", "the login details of this item changed"
+    )
 
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -213,9 +226,7 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
             429,
             {"Retry-After": f"{fault.seconds:g}"},
         ),
-        "login_required": lambda _: _plaid_error(
-            400, "ITEM_ERROR", "ITEM_LOGIN_REQUIRED", "the login details of this item changed"
-        ),
+        "login_required": lambda _: login_required(),
     }
 
     def about_item(with_liabilities: bool) -> Response:
@@ -230,6 +241,8 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
                 return _plaid_error(
                     400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "access token unknown"
                 )
+            if item_id in state.broken:
+                return login_required()
             institution_id, item_accounts = state.items[item_id]
             day = state.as_of.get(item_id)
             said: dict[str, Any] = {
@@ -250,6 +263,35 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
     @app.post("/liabilities/get")
     def liabilities() -> Response:
         return about_item(with_liabilities=True)
+
+    @app.post("/sandbox/item/login/update")
+    def update_login() -> Response:
+        asked = body()
+        options = asked.get("options")
+        options = options if isinstance(options, dict) else {}
+        with state.lock:
+            item_id = state.access_tokens.get(str(asked.get("access_token")))
+            if item_id is None:
+                return _plaid_error(
+                    400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "access token unknown"
+                )
+            if options.get("override_password") != GOOD_PASSWORD:
+                return _plaid_error(
+                    400,
+                    "ITEM_ERROR",
+                    "INVALID_CREDENTIALS",
+                    "the provided credentials were not correct",
+                )
+            state.broken.discard(item_id)
+        return _json({"item_id": item_id, "request_id": secrets.token_hex(8)})
+
+    @app.post("/sandbox/admin/items/<item_id>/reset-login")
+    def reset_login(item_id: str) -> Response:
+        with state.lock:
+            if item_id not in state.items:
+                return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
+            state.broken.add(item_id)
+        return Response(status=204)
 
     @app.post("/sandbox/admin/fault")
     def set_fault() -> Response:
@@ -317,6 +359,8 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
         with state.lock:
             if item_id not in state.items:
                 return _plaid_error(404, "INVALID_INPUT", "ITEM_NOT_FOUND", "no such item")
+            if asked.get("webhook_code") == "LOGIN_REPAIRED":
+                state.broken.discard(item_id)  # what it says: the login works again
             url = state.webhooks.get(item_id)
         if url is None or webhook_secret is None:
             return invalid("the item was linked without a webhook, or the sandbox has no secret")

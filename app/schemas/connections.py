@@ -7,19 +7,15 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, pre_dump, validate
 
-from app.domain.connections import Connection, ConnectionStatus, JobStatus
+from app.domain.connections import EXPIRING, Connection, ConnectionStatus, Health, JobStatus
 from app.schemas.fields import UtcDateTime, text, validate_text
 
 _MOMENT = "RFC 3339, in UTC; null until it happens."
 
 
-class NewConnectionSchema(Schema):
-    provider = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=32),
-        metadata={"description": "A provider configured here, e.g. `sandbox`."},
-    )
-    institution_id = text(64, required=True, data_key="institutionId")
+class LoginSchema(Schema):
+    """A login's credentials: to link, or to repair a connection's broken login."""
+
     credentials = fields.Dict(
         keys=fields.String(validate=[validate.Length(min=1, max=64), validate_text]),
         values=fields.String(validate=[validate.Length(max=2048), validate_text]),
@@ -34,6 +30,15 @@ class NewConnectionSchema(Schema):
             "dependentRequired": {"username": ["password"], "password": ["username"]},
         },
     )
+
+
+class NewConnectionSchema(LoginSchema):
+    provider = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "A provider configured here, e.g. `sandbox`."},
+    )
+    institution_id = text(64, required=True, data_key="institutionId")
 
 
 class ProvidersSchema(Schema):
@@ -54,13 +59,21 @@ def _failure() -> fields.Nested:
 
 
 class ConnectionSchema(Schema):
-    """Dumps a connection with how many accounts it brought: `(connection, account_count)`."""
+    """Dumps a connection with how many accounts it brought and its health:
+    `(connection, account_count, health)`."""
 
     id = fields.String(required=True)
     provider = fields.String(required=True)
     institution_id = fields.String(required=True, data_key="institutionId")
     institution_name = fields.String(required=True, data_key="institutionName")
-    status = fields.Enum(ConnectionStatus, by_value=fields.String, required=True)
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": [*map(str, ConnectionStatus), EXPIRING],
+            "description": "`expiring`: healthy, but the user's consent ends within 7 days "
+            "(`consentExpiresAt`); they are to renew it at the provider.",
+        },
+    )
     last_successful_sync = UtcDateTime(
         required=True,
         allow_none=True,
@@ -76,22 +89,42 @@ class ConnectionSchema(Schema):
         data_key="accountCount",
         metadata={"description": "Accounts synced from it, closed ones included."},
     )
+    stale = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The last successful sync is older than two of the schedule's "
+            "intervals: the balances shown may be out of date."
+        },
+    )
+    consent_expires_at = UtcDateTime(
+        required=True,
+        allow_none=True,
+        data_key="consentExpiresAt",
+        metadata={"description": "When the user's consent to the provider ends; null if never."},
+    )
+    new_accounts_available = fields.Boolean(
+        required=True,
+        data_key="newAccountsAvailable",
+        metadata={"description": "The provider has accounts of this login the next sync takes."},
+    )
 
     @pre_dump
     def _with_count(
-        self, shown: tuple[Connection, int, *tuple[str, ...]], **_: Any
+        self, shown: tuple[Connection, int, Health, *tuple[str, ...]], **_: Any
     ) -> dict[str, Any]:
-        connection, account_count, *job_id = shown
+        connection, account_count, health, *job_id = shown
         # Never the sealed token: only the fields this schema names are dumped.
         return {
             **{item.name: getattr(connection, item.name) for item in dataclass_fields(connection)},
+            "status": health.status,
+            "stale": health.stale,
             "account_count": account_count,
             "sync_job_id": job_id[0] if job_id else None,
         }
 
 
 class LinkedConnectionSchema(ConnectionSchema):
-    """A connection just linked, and its first sync's job: `(connection, 0, job_id)`."""
+    """A connection just linked, and its first sync's job: `(connection, 0, health, job_id)`."""
 
     sync_job_id = fields.String(
         required=True,
@@ -138,12 +171,20 @@ class WebhookSchema(Schema):
         required=True, validate=[validate.Length(min=1, max=128), validate_text]
     )
     error = fields.Nested(WebhookErrorSchema, allow_none=True, load_default=None)
+    consent_expiration_time = UtcDateTime(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "`PENDING_EXPIRATION`'s: when the user's consent ends."},
+    )
 
 
 class WebhookAnswerSchema(Schema):
     action = fields.String(
         required=True,
-        metadata={"description": "What was done: refresh, login_required, disconnected, ignored."},
+        metadata={
+            "description": "What was done: refresh, login_required, disconnected, "
+            "consent_expiring, ignored."
+        },
     )
 
 

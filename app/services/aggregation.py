@@ -121,6 +121,8 @@ def record_sync(
                 last_successful_sync=now,
                 error=None,
                 next_sync_at=next_sync_at or current.next_sync_at,
+                # A sync takes every account the provider has: none is new to it any more.
+                new_accounts_available=False,
             )
         return replace(
             current,

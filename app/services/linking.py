@@ -14,6 +14,7 @@ from datetime import datetime
 from app.domain.connections import (
     Connection,
     ConnectionStatus,
+    Health,
     SyncFailure,
     SyncJob,
 )
@@ -52,9 +53,7 @@ def link(
     try:
         item = provider.exchange(institution_id, credentials)
     except ProviderError as error:
-        if error.retryable:
-            raise ProviderUnavailable(error.code, error.message, error.retry_after) from None
-        raise LinkRefused(error.code, error.message) from None
+        raise refused(error) from None
     interval = aggregation.policy.interval
     connection = aggregation.connections.add_connection(
         user_id,
@@ -74,18 +73,35 @@ def link(
     return connection, job
 
 
-def connections_of(aggregation: Aggregation, user_id: str) -> list[tuple[Connection, int]]:
+def refused(error: ProviderError) -> LinkRefused | ProviderUnavailable:
+    """What a provider's refusal of a login is to the user: a 422 for what they sent, a 503
+    (try again) for the provider's own trouble."""
+    if error.retryable:
+        return ProviderUnavailable(error.code, error.message, error.retry_after)
+    return LinkRefused(error.code, error.message)
+
+
+#: A connection as shown: with how many accounts it brought, and its health.
+Shown = tuple[Connection, int, Health]
+
+
+def connections_of(aggregation: Aggregation, user_id: str, now: datetime) -> list[Shown]:
     """The user's connections, in the order they were linked, each with its account count."""
     found = aggregation.connections.list_connections(user_id)
     counts = _account_counts(aggregation, user_id)
-    return [(connection, counts[connection.id]) for connection in found]
+    interval = aggregation.policy.interval
+    return [
+        (connection, counts[connection.id], connection.health(now, interval))
+        for connection in found
+    ]
 
 
 def connection_of(
-    aggregation: Aggregation, user_id: str, connection_id: str
-) -> tuple[Connection, int]:
+    aggregation: Aggregation, user_id: str, connection_id: str, now: datetime
+) -> Shown:
     connection = aggregation.connections.get_connection(user_id, connection_id)
-    return connection, _account_counts(aggregation, user_id)[connection_id]
+    health = connection.health(now, aggregation.policy.interval)
+    return connection, _account_counts(aggregation, user_id)[connection_id], health
 
 
 def _account_counts(aggregation: Aggregation, user_id: str) -> Counter[str | None]:

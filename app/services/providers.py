@@ -97,6 +97,11 @@ class ProviderAdapter(ABC):
     def exchange(self, institution_id: str, credentials: Mapping[str, str]) -> LinkedItem:
         """Trades what the user's link step produced for a lasting access token."""
 
+    def repair(self, access_token: str, credentials: Mapping[str, str]) -> None:
+        """Logs the item in again with the user's new credentials (Plaid's update mode): the
+        same item and access token from then on. A provider without it refuses."""
+        raise ProviderError("UPDATE_MODE_UNSUPPORTED", "link the login again", retryable=False)
+
     @abstractmethod
     def accounts(self, access_token: str) -> list[ProviderAccount]:
         """Every account of the item, with its balances, and what its cards and loans owe."""

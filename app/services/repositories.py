@@ -191,6 +191,10 @@ class ConnectionRepository(ABC):
         overdue first, each with its user."""
 
     @abstractmethod
+    def count_stale(self, synced_before: datetime) -> int:
+        """How many connections, not disconnected, last synced well before `synced_before`."""
+
+    @abstractmethod
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]
     ) -> Connection:

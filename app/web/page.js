@@ -16,6 +16,7 @@ const GROUPS = [
 
 const CONNECTION_STATUS = {
   healthy: "Up to date",
+  expiring: "Access ends soon: renew it at the bank",
   syncing: "Syncing",
   login_required: "Sign in again at the bank",
   error: "Sync failed",
@@ -167,6 +168,9 @@ function connectionRow(connection, user) {
   const said = el("p", { class: "progress", "aria-live": "polite" }, progress.get(connection.id) ?? "");
   button.addEventListener("click", () => refresh(user, connection, button, said));
   const lastSync = connection.lastSuccessfulSync ? `last synced ${when(connection.lastSuccessfulSync)}` : "never synced";
+  const notes = [];
+  if (connection.stale) notes.push(el("span", { class: "badge stale", "data-stale": "true" }, "Out of date"));
+  if (connection.newAccountsAvailable) notes.push(el("span", { class: "badge syncing" }, "New accounts found"));
   return el(
     "li",
     { "data-connection-id": connection.id, class: "connection" },
@@ -175,11 +179,40 @@ function connectionRow(connection, user) {
       { class: "name" },
       el("strong", {}, connection.institutionName ?? connection.institutionId),
       el("span", { class: `badge ${connection.status}`, "data-status": connection.status }, CONNECTION_STATUS[connection.status] ?? connection.status),
+      ...notes,
       el("small", {}, `${connection.accountCount} accounts · ${lastSync}`),
+      connection.consentExpiresAt ? el("small", { class: "consent" }, `access ends ${when(connection.consentExpiresAt)}`) : null,
       connection.error ? el("small", { class: "error" }, connection.error.message) : null,
     ),
-    el("div", { class: "actions" }, button, said),
+    el("div", { class: "actions" }, button, connection.status === "login_required" ? signInAgain(user, connection, said) : null, said),
   );
+}
+
+// Update mode: the bank wants the person to log in again; the same connection is repaired.
+function signInAgain(user, connection, said) {
+  const form = el(
+    "form",
+    { class: "sign-in-again" },
+    el("input", { name: "username", value: "user_good", "aria-label": "Username", autocomplete: "off" }),
+    el("input", { name: "password", value: "pass_good", "aria-label": "Password", autocomplete: "off" }),
+    el("button", { type: "submit" }, "Sign in again"),
+  );
+  const say = (text) => {
+    progress.set(connection.id, text);
+    said.textContent = text;
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const credentials = { username: form.elements.username.value, password: form.elements.password.value };
+    await asking(user, form.querySelector("button"), say, async () => {
+      say("Signing in…");
+      const path = `/connections/${encodeURIComponent(connection.id)}/login`;
+      const repaired = await api(userPath(user, path), "POST", { credentials });
+      const job = await api(userPath(user, `/sync-jobs/${encodeURIComponent(repaired.syncJobId)}`));
+      if (await follow(user, job, say)) await load();
+    });
+  });
+  return form;
 }
 
 function renderConnections(connections, user, canLink) {

@@ -204,6 +204,10 @@ def test_a_person_sees_their_money_refreshes_a_bank_and_is_told_what_went_wrong(
         bank.locator(
             "[data-status=login_required]", has_text="Sign in again at the bank"
         ).wait_for()
+        # Signed in again from the page (update mode): the same bank, synced, up to date.
+        bank.locator(".sign-in-again button").click()
+        bank.locator("[data-status=healthy]", has_text="Up to date").wait_for()
+        assert page.locator(f"[data-connection-id='{connection}']").count() == 1
 
         # A name is shown as text, never run as markup; an amount past a float's precision keeps
         # every digit.

@@ -25,7 +25,8 @@ from tests.unit.test_auth import SECRET
 # someone else, is expected of schema-valid requests too: an If-Match that is not the account's
 # current ETag (412), a merge patch whose fields are another account type's than the stored
 # account's (422, so schema-valid patches are not checked for acceptance), and credentials or an
-# institution the provider refuses (422 `link-refused`), a balance or net-worth series whose `from`
+# institution the provider refuses (422 `link-refused`, on a link or a login's repair), a seed for
+# /reset naming one account id twice in a user (422), a balance or net-worth series whose `from`
 # is after its `to` (400), and a valuation of a day that is not past (422).
 CONFIG = """
 [checks]
@@ -64,6 +65,18 @@ checks.positive_data_acceptance.expected-statuses = [
 
 [[operations]]
 include-name = "POST /users/{userId}/connections"
+checks.positive_data_acceptance.expected-statuses = [
+    "2XX", "3XX", "401", "403", "404", "409", "412", "422", "429", "5XX"
+]
+
+[[operations]]
+include-name = "POST /users/{userId}/connections/{connectionId}/login"
+checks.positive_data_acceptance.expected-statuses = [
+    "2XX", "3XX", "401", "403", "404", "409", "412", "422", "429", "5XX"
+]
+
+[[operations]]
+include-name = "POST /reset"
 checks.positive_data_acceptance.expected-statuses = [
     "2XX", "3XX", "401", "403", "404", "409", "412", "422", "429", "5XX"
 ]

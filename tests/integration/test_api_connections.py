@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,9 +15,12 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 
 from app import create_app
 from app.adapters.webhooks import SIGNATURE_HEADER, signature
+from app.entrypoints.http.context import components_of
+from app.entrypoints.provider_sandbox import DEFAULT_DATA
 
 SECRET = "webhook-secret-for-tests"
 GOOD = {"username": "user_good", "password": "pass_good"}
@@ -93,6 +97,9 @@ def test_link_sync_change_refresh_and_unlink(client: FlaskClient, sandbox_url: s
         "error",
         "accountCount",
         "syncJobId",
+        "stale",
+        "consentExpiresAt",
+        "newAccountsAvailable",
     }
     first_job = client.get(f"/users/user123/sync-jobs/{connection['syncJobId']}").get_json()
     assert first_job["connectionId"] == connection["id"]
@@ -476,3 +483,106 @@ def test_a_sync_brings_what_the_cards_and_loans_owe(client: FlaskClient, sandbox
         (today - timedelta(days=2)).isoformat(),
         60,
     )
+
+
+def webhook(client: FlaskClient, item_id: str, code: str, **more: Any) -> str:
+    notice = json.dumps({"webhook_type": "ITEM", "webhook_code": code, "item_id": item_id, **more})
+    answer = client.post("/webhooks/sandbox", data=notice, headers=signed(notice.encode()))
+    assert answer.status_code == 200, answer.get_json()
+    action: str = answer.get_json()["action"]
+    return action
+
+
+def test_update_mode_repairs_the_same_connection_keeping_its_accounts_and_history(
+    client: FlaskClient, sandbox_url: str
+) -> None:
+    connection, item_id = link(client, sandbox_url)
+    location = f"/users/user123/connections/{connection['id']}"
+    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    before = synced_accounts(client, connection["id"])
+    checking = before[0]["id"]
+    history = client.get(f"/users/user123/accounts/{checking}/balances?from=2026-01-01").data
+    # The bank wants a new login: the next sync says so.
+    httpx.post(f"{sandbox_url}/sandbox/admin/items/{item_id}/reset-login")
+    failed = finished_job(client, client.post(f"{location}/refresh").headers["Location"])
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "ITEM_LOGIN_REQUIRED")
+    assert client.get(location).get_json()["status"] == "login_required"
+    # A wrong password is refused, and changes nothing.
+    wrong = {"credentials": {"username": "user_good", "password": "nope"}}
+    refused = client.post(f"{location}/login", json=wrong)
+    assert (refused.status_code, refused.get_json()["type"].rsplit("/", 1)[1]) == (
+        422,
+        "link-refused",
+    )
+    assert client.get(location).get_json()["status"] == "login_required"
+    # The good one repairs the same connection, and syncs it.
+    repaired = client.post(f"{location}/login", json={"credentials": GOOD})
+    assert repaired.status_code == 200, repaired.get_json()
+    assert repaired.get_json()["id"] == connection["id"]
+    job = finished_job(client, f"/users/user123/sync-jobs/{repaired.get_json()['syncJobId']}")
+    assert job["status"] == "succeeded"
+    assert client.get(location).get_json()["status"] == "healthy"
+    assert [a["id"] for a in synced_accounts(client, connection["id"])] == [a["id"] for a in before]
+    assert (
+        client.get(f"/users/user123/accounts/{checking}/balances?from=2026-01-01").data == history
+    )
+    assert (
+        client.post("/users/user123/connections/nope/login", json={"credentials": GOOD}).status_code
+        == 404
+    )
+    webhook(client, item_id, "USER_PERMISSION_REVOKED")
+    assert client.post(f"{location}/login", json={"credentials": GOOD}).status_code == 409
+
+
+def test_a_connection_says_when_its_consent_ends_and_takes_new_accounts(
+    client: FlaskClient, sandbox_url: str
+) -> None:
+    connection, item_id = link(client, sandbox_url)
+    location = f"/users/user123/connections/{connection['id']}"
+    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    assert webhook(client, item_id, "PENDING_EXPIRATION", consent_expiration_time=soon) == (
+        "consent_expiring"
+    )
+    shown = client.get(location).get_json()
+    assert (shown["status"], shown["consentExpiresAt"][:16]) == ("expiring", soon[:16])
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    webhook(client, item_id, "PENDING_EXPIRATION", consent_expiration_time=later)
+    assert client.get(location).get_json()["status"] == "healthy"  # a month away: not yet
+    # The bank has a new account: the notice syncs at once, and the sync takes it.
+    accounts = json.loads(DEFAULT_DATA.read_text())["institutions"]["ins_platypus"]["accounts"]
+    new = {**accounts[1], "account_id": "plat-cd-2222", "name": "Plaid CD", "mask": "2222"}
+    told = httpx.put(f"{sandbox_url}/sandbox/admin/items/{item_id}/accounts", json=[*accounts, new])
+    assert told.status_code == 204
+    assert webhook(client, item_id, "NEW_ACCOUNTS_AVAILABLE") == "refresh"
+    eventually(lambda: len(synced_accounts(client, connection["id"])) == 5)
+    eventually(lambda: client.get(location).get_json()["newAccountsAvailable"] is False)
+    # A broken login said repaired by the provider: healthy again, and synced.
+    httpx.post(f"{sandbox_url}/sandbox/admin/items/{item_id}/reset-login")
+    finished_job(client, client.post(f"{location}/refresh").headers["Location"])
+    assert client.get(location).get_json()["status"] == "login_required"
+    repaired_elsewhere = httpx.post(  # the sandbox repairs it as it says so, here unsent
+        f"{sandbox_url}/sandbox/admin/items/{item_id}/webhook",
+        json={"webhook_type": "ITEM", "webhook_code": "LOGIN_REPAIRED"},
+    )
+    assert repaired_elsewhere.status_code == 400  # linked without a webhook URL: not sent
+    assert webhook(client, item_id, "LOGIN_REPAIRED") == "refresh"
+    eventually(lambda: client.get(location).get_json()["status"] == "healthy")
+
+
+def test_a_connection_unsynced_for_two_intervals_is_stale_and_counted(
+    app: Flask, client: FlaskClient, sandbox_url: str
+) -> None:
+    connection, _ = link(client, sandbox_url)
+    location = f"/users/user123/connections/{connection['id']}"
+    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    assert client.get(location).get_json()["stale"] is False
+    parts = components_of(app)
+    long_ago = datetime.now(UTC) - timedelta(hours=3)  # the default interval is an hour
+    parts.aggregation.connections.modify_connection(
+        "user123", connection["id"], lambda found: replace(found, last_successful_sync=long_ago)
+    )
+    assert client.get(location).get_json()["stale"] is True
+    assert parts.scheduler is not None
+    parts.scheduler.run_once()
+    assert REGISTRY.get_sample_value("accounts_connections_stale") == 1

@@ -68,6 +68,7 @@ BODIES: dict[str, Any] = {
     "users.create_user": {"id": OWN},
     "users.patch_user": {"baseCurrency": "EUR"},
     "balances.record_valuation": {"date": YESTERDAY, "balance": 1},
+    "connections.repair_login": {"credentials": {"username": "user_good", "password": "pass_good"}},
     "fixture.reset": {},
 }
 
@@ -132,6 +133,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "connections.get_connection",
         "connections.delete_connection",
         "connections.refresh",
+        "connections.repair_login",
         "connections.get_job",
     }
 

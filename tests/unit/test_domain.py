@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -18,6 +21,7 @@ from app.domain.accounts import (
     LoanDetails,
     SavingsDetails,
 )
+from app.domain.connections import Connection, ConnectionStatus, Health
 from app.domain.errors import UnknownFilterValues
 
 
@@ -81,3 +85,56 @@ def account_of(kind: str, subtype: str = "") -> Account:
         details=details[AccountType(kind)],
         subtype=subtype,
     )
+
+
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def connection(**changes: Any) -> Connection:
+    found = Connection("c1", "sandbox", "ins_1", "Bank", "sealed", "item-1")
+    usual = {"status": ConnectionStatus.HEALTHY, "last_successful_sync": NOW}
+    return replace(found, **{**usual, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "interval", "expected"),
+    [
+        ({}, HOUR, Health("healthy", False)),
+        # Consent ending within 7 days (the boundary included) shows as expiring.
+        ({"consent_expires_at": NOW + timedelta(days=7)}, HOUR, Health("expiring", False)),
+        (
+            {"consent_expires_at": NOW + timedelta(days=7, seconds=1)},
+            HOUR,
+            Health("healthy", False),
+        ),
+        # Only a healthy one: a broken login says so first.
+        (
+            {"consent_expires_at": NOW, "status": ConnectionStatus.LOGIN_REQUIRED},
+            HOUR,
+            Health("login_required", False),
+        ),
+        # Stale past two intervals, not at them; never without a schedule, nor once revoked.
+        ({"last_successful_sync": NOW - 2 * HOUR}, HOUR, Health("healthy", False)),
+        (
+            {"last_successful_sync": NOW - 2 * HOUR - timedelta(seconds=1)},
+            HOUR,
+            Health("healthy", True),
+        ),
+        ({"last_successful_sync": NOW - 100 * HOUR}, None, Health("healthy", False)),
+        (
+            {"last_successful_sync": NOW - 100 * HOUR, "status": ConnectionStatus.DISCONNECTED},
+            HOUR,
+            Health("disconnected", False),
+        ),
+        (
+            {"last_successful_sync": None, "status": ConnectionStatus.SYNCING},
+            HOUR,
+            Health("syncing", False),
+        ),
+    ],
+)
+def test_a_connection_s_health(
+    changes: dict[str, Any], interval: timedelta | None, expected: Health
+) -> None:
+    assert connection(**changes).health(NOW, interval) == expected

@@ -79,6 +79,15 @@ class SandboxProvider(ProviderAdapter):
         except (KeyError, TypeError) as error:
             raise _bad_answer(error) from None
 
+    def repair(self, access_token: str, credentials: Mapping[str, str]) -> None:
+        """The sandbox's stand-in for Plaid Link in update mode: the new `username` and
+        `password` for the item the token reads."""
+        options = {
+            "override_username": credentials.get("username", ""),
+            "override_password": credentials.get("password", ""),
+        }
+        self._post("/sandbox/item/login/update", {"access_token": access_token, "options": options})
+
     def accounts(self, access_token: str) -> list[ProviderAccount]:
         answer = self._post("/accounts/get", {"access_token": access_token})
         try:

@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from app.adapters.metrics import SYNC_DURATION, SYNC_JOBS, SYNC_QUEUE_DEPTH, SYNC_STALENESS
+from app.adapters.metrics import (
+    CONNECTIONS_STALE,
+    SYNC_DURATION,
+    SYNC_JOBS,
+    SYNC_QUEUE_DEPTH,
+    SYNC_STALENESS,
+)
 from app.domain.errors import StorageUnavailable
 from app.services import retention, schedule, sync_jobs
 from app.services.aggregation import Aggregation, Attempt
@@ -65,10 +71,10 @@ def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
 
 
 class Scheduler:
-    """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth; every
-    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store` and makes balance
-    history's months ahead; and when given `refresh_rates`, calls it every `rates_every` seconds
-    (a minute after one that failed)."""
+    """Every `tick` seconds: requests the syncs that are due, notes the queue's depth and how many
+    connections are stale; every PRUNE_EVERY_SECONDS, prunes what has outlived its use from
+    `store` and makes balance history's months ahead; and when given `refresh_rates`, calls it
+    every `rates_every` seconds (a minute after one that failed)."""
 
     def __init__(
         self,
@@ -115,6 +121,10 @@ class Scheduler:
         depth = self._aggregation.queue.depth()
         if depth is not None:
             SYNC_QUEUE_DEPTH.labels("waiting").set(depth)
+        interval = self._aggregation.policy.interval
+        if interval is not None:
+            stale = self._aggregation.connections.count_stale(utcnow() - 2 * interval)
+            CONNECTIONS_STALE.set(stale)
         if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
             self.prune()

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from app.adapters.storage.memory_history import InMemoryHistory
 from app.adapters.storage.memory_rates import InMemoryRates
 from app.domain.accounts import DEFAULT_BASE_CURRENCY, Account, AccountStatus, AccountType
-from app.domain.connections import UNFINISHED, Connection, SyncJob
+from app.domain.connections import UNFINISHED, Connection, ConnectionStatus, SyncJob
 from app.domain.errors import (
     AccountExists,
     AccountNotFound,
@@ -276,6 +276,17 @@ class InMemoryAccountRepository(Store):
             ]
         due.sort(key=lambda entry: entry[0] or now)
         return [(user_id, connection) for _, user_id, connection in due[:limit]]
+
+    def count_stale(self, synced_before: datetime) -> int:
+        with self._lock:
+            return sum(
+                1
+                for connections in self._connections.values()
+                for connection in connections.values()
+                if connection.status is not ConnectionStatus.DISCONNECTED
+                and connection.last_successful_sync is not None
+                and connection.last_successful_sync < synced_before
+            )
 
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]

@@ -195,6 +195,8 @@ connections = Table(
     # The provider's id for the login, which its webhooks name.
     Column("item_id", String(128), nullable=False, server_default=""),
     Column("next_sync_at", UtcDateTime(), nullable=True),
+    Column("consent_expires_at", UtcDateTime(), nullable=True),
+    Column("new_accounts_available", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("user_id", "id", name="connections_user_id_id_key"),
     CheckConstraint(f"status IN ({CONNECTION_STATUSES_SQL})", name="connections_status_check"),
     Index("connections_provider_item_idx", "provider", "item_id"),

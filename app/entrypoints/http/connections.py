@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from app.adapters.queue.running import utcnow
 from app.adapters.webhooks import SIGNATURE_HEADER, BadSignature, verify
-from app.domain.connections import Connection, SyncJob
+from app.domain.connections import SyncJob
 from app.entrypoints.http.context import components
 from app.entrypoints.http.contract import Answer, Body, contract
 from app.entrypoints.http.http import body_bytes, json_object_body, json_response
@@ -18,6 +18,7 @@ from app.entrypoints.http.problems import Problem
 from app.schemas.connections import (
     ConnectionSchema,
     LinkedConnectionSchema,
+    LoginSchema,
     NewConnectionSchema,
     ProvidersSchema,
     SyncJobSchema,
@@ -27,7 +28,7 @@ from app.schemas.connections import (
     webhook_code,
 )
 from app.schemas.errors import load
-from app.services import linking, notices
+from app.services import linking, notices, update_mode
 
 blueprint = Blueprint("connections", __name__)
 
@@ -35,6 +36,7 @@ CONNECTIONS_ROUTE = "/users/<id:user_id>/connections"
 CONNECTION_ROUTE = f"{CONNECTIONS_ROUTE}/<id:connection_id>"
 
 _new_connection_schema = NewConnectionSchema()
+_login_schema = LoginSchema()
 _connection_schema = ConnectionSchema()
 _linked_schema = LinkedConnectionSchema()
 _connections_schema = UserConnectionsSchema()
@@ -44,7 +46,7 @@ _THE_CONNECTION = Answer(200, "The connection.", ConnectionSchema)
 
 
 def _connection_response(
-    shown: tuple[Connection, int], status: int = 200, headers: dict[str, str] | None = None
+    shown: linking.Shown, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return json_response(_connection_schema.dump(shown), status, headers)
 
@@ -84,7 +86,8 @@ def link(user_id: str) -> Response:
         utcnow(),
     )
     location = url_for(".get_connection", user_id=user_id, connection_id=connection.id)
-    body = _linked_schema.dump((connection, 0, job.id))
+    health = connection.health(utcnow(), aggregation.policy.interval)
+    body = _linked_schema.dump((connection, 0, health, job.id))
     return json_response(body, 201, {"Location": location})
 
 
@@ -103,7 +106,7 @@ def list_providers() -> Response:
     conditional_read=True,
 )
 def list_connections(user_id: str) -> Response:
-    shown = linking.connections_of(components().aggregation, user_id)
+    shown = linking.connections_of(components().aggregation, user_id, utcnow())
     return json_response(_connections_schema.dump({"user_id": user_id, "connections": shown}))
 
 
@@ -111,7 +114,7 @@ def list_connections(user_id: str) -> Response:
 @contract("One connection, with its sync status.", [_THE_CONNECTION], conditional_read=True)
 def get_connection(user_id: str, connection_id: str) -> Response:
     return _connection_response(
-        linking.connection_of(components().aggregation, user_id, connection_id)
+        linking.connection_of(components().aggregation, user_id, connection_id, utcnow())
     )
 
 
@@ -138,6 +141,33 @@ def refresh(user_id: str, connection_id: str) -> Response:
     return _job_response(user_id, job, 202)
 
 
+@blueprint.post(f"{CONNECTION_ROUTE}/login")
+@contract(
+    "Repair the connection's login with the user's new credentials (update mode), then sync it.",
+    [
+        Answer(
+            200,
+            "Repaired: the same connection, its sync queued (`syncJobId`).",
+            LinkedConnectionSchema,
+        )
+    ],
+    description="For a connection that is `login_required` (the bank wants the user to log in "
+    "again), instead of unlinking and linking again: the connection keeps its id, its accounts "
+    "their ids and history. 422 `link-refused` when the provider refuses the credentials, 409 "
+    "`connection-disconnected` when the user revoked it at the provider (link it again).",
+    body=Body(LoginSchema),
+    errors=[409, 503],
+)
+@idempotent
+def repair_login(user_id: str, connection_id: str) -> Response:
+    asked = load(_login_schema, json_object_body())
+    aggregation = components().aggregation
+    now = utcnow()
+    job = update_mode.repair_login(aggregation, user_id, connection_id, asked["credentials"], now)
+    shown = linking.connection_of(aggregation, user_id, connection_id, now)
+    return json_response(_linked_schema.dump((*shown, job.id)))
+
+
 @blueprint.get("/users/<id:user_id>/sync-jobs/<id:job_id>")
 @contract("One sync job: its status and what it changed.", [Answer(200, "The job.", SyncJobSchema)])
 def get_job(user_id: str, job_id: str) -> Response:
@@ -152,7 +182,10 @@ def get_job(user_id: str, job_id: str) -> Response:
     "HMAC-SHA256, under the shared webhook secret, of `<t>.<raw body>`. Unsigned, badly "
     "signed, too old (or too far ahead) and already-seen notices are a 401 and change nothing. "
     "`DEFAULT_UPDATE` queues a refresh, `ITEM_LOGIN_REQUIRED` (or `ERROR` with that code) marks "
-    "the connection `login_required`, `USER_PERMISSION_REVOKED` marks it `disconnected`.",
+    "the connection `login_required`, `USER_PERMISSION_REVOKED` marks it `disconnected`, "
+    "`PENDING_EXPIRATION` notes its `consent_expiration_time` (`consentExpiresAt`), "
+    "`LOGIN_REPAIRED` brings a `login_required` connection back to `healthy` and refreshes it, "
+    "`NEW_ACCOUNTS_AVAILABLE` sets `newAccountsAvailable` and refreshes it (the sync takes them).",
     body=Body(WebhookSchema),
     errors=[401, 404, 503],
 )
@@ -184,7 +217,12 @@ def webhook(provider: str) -> Response:
     ):
         raise _not_signed("This notice was delivered already.")
     action = notices.notice(
-        found.aggregation, provider, notice["item_id"], webhook_code(notice), now
+        found.aggregation,
+        provider,
+        notice["item_id"],
+        webhook_code(notice),
+        now,
+        notice["consent_expiration_time"],
     )
     return json_response({"action": action})
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Row,
     Table,
     delete,
+    func,
     insert,
     select,
     text,
@@ -28,6 +29,7 @@ from app.adapters.storage.tables import (
 from app.domain.connections import (
     UNFINISHED,
     Connection,
+    ConnectionStatus,
     SyncJob,
 )
 from app.domain.errors import (
@@ -87,6 +89,14 @@ class SqlConnections(SqlBase):
         with self._reading() as connection:
             rows = connection.execute(query).all()
         return [(row.user_id, connection_from(row)) for row in rows]
+
+    def count_stale(self, synced_before: datetime) -> int:
+        query = select(func.count()).where(
+            connections.c.status != str(ConnectionStatus.DISCONNECTED),
+            connections.c.last_successful_sync < synced_before,
+        )
+        with self._reading() as connection:
+            return int(connection.scalar(query) or 0)
 
     def modify_connection(
         self, user_id: str, connection_id: str, change: Callable[[Connection], Connection]

@@ -136,6 +136,8 @@ def connection_row(user_id: str, connection: Connection) -> dict[str, Any]:
         "version": connection.version,
         "item_id": connection.item_id,
         "next_sync_at": connection.next_sync_at,
+        "consent_expires_at": connection.consent_expires_at,
+        "new_accounts_available": connection.new_accounts_available,
     }
 
 
@@ -152,6 +154,8 @@ def connection_from(row: Row[Any]) -> Connection:
         error=_failure(row),
         item_id=row.item_id,
         next_sync_at=row.next_sync_at,
+        consent_expires_at=row.consent_expires_at,
+        new_accounts_available=row.new_accounts_available,
         version=row.version,
     )
 
