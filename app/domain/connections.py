@@ -45,6 +45,9 @@ class Connection:
     consent_expires_at: datetime | None = None
     #: The provider has accounts of this login that no sync has brought yet.
     new_accounts_available: bool = False
+    #: What the login's accounts were when it was linked (app/services/linking.py): a user has
+    #: one connection per provider, institution and fingerprint. None: linked before there were.
+    fingerprint: str | None = None
     version: int = field(default=0, compare=False)
 
     def health(self, now: datetime, sync_interval: timedelta | None) -> Health:

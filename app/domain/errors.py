@@ -136,6 +136,24 @@ class QueueUnavailable(DomainError):
         super().__init__("The sync queue is unavailable right now; retry shortly.")
 
 
+class NotMergeable(DomainError):
+    """An account added by hand that is not the synced one it was to be merged into."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"These accounts cannot be merged: {reason}")
+
+
+class AlreadyLinked(DomainError):
+    """The login is one of the user's connections already: repaired in place, not linked twice."""
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(
+            f"This login is linked already, as connection '{connection_id}'; if it needs the "
+            "user to log in again, repair it (POST …/connections/{connectionId}/login)."
+        )
+        self.connection_id = connection_id
+
+
 class ConnectionDisconnected(DomainError):
     """The provider says the user revoked the connection: it cannot sync until linked again."""
 

@@ -1,7 +1,8 @@
 """`accounts-service provider-sandbox`: a provider to sync from, over HTTP, with faults on demand.
 
 It answers in Plaid's shapes (`/sandbox/public_token/create`, `/item/public_token/exchange`,
-`/institutions/get_by_id`, `/accounts/get`, `/liabilities/get`, and Plaid's error objects), from a
+`/institutions/get_by_id`, `/accounts/get` (with `persistent_account_id` where the data has one),
+`/liabilities/get`, `/item/remove`, and Plaid's error objects), from a
 data file of institutions, their accounts and what their cards and loans owe
 (app/entrypoints/provider_sandbox.json by default; a liability's date given as a whole number is
 that many days from today, so that what is due stays due), in its own process. Admin routes
@@ -263,6 +264,19 @@ def create_sandbox(data: Mapping[str, Any], webhook_secret: str | None = None) -
     @app.post("/liabilities/get")
     def liabilities() -> Response:
         return about_item(with_liabilities=True)
+
+    @app.post("/item/remove")
+    def remove_item() -> Response:
+        with state.lock:
+            item_id = state.access_tokens.pop(str(body().get("access_token")), None)
+            if item_id is None:
+                return _plaid_error(
+                    400, "INVALID_INPUT", "INVALID_ACCESS_TOKEN", "access token unknown"
+                )
+            for kept in (state.items, state.webhooks, state.as_of, state.liabilities):
+                kept.pop(item_id, None)
+            state.broken.discard(item_id)
+        return _json({"request_id": secrets.token_hex(8)})
 
     @app.post("/sandbox/item/login/update")
     def update_login() -> Response:

@@ -32,6 +32,10 @@ class ProblemSchema(Schema):
         data_key="providerCode",
         metadata={"description": "Of a provider's refusal or failure: the provider's error code."},
     )
+    connection_id = fields.String(
+        data_key="connectionId",
+        metadata={"description": "Of `already-linked`: the connection the login is already."},
+    )
     request_id = fields.String(
         data_key="requestId",
         metadata={"description": "Of a 500: quote it to find the failure in the logs."},

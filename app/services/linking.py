@@ -19,6 +19,7 @@ from app.domain.connections import (
     SyncJob,
 )
 from app.domain.errors import (
+    AlreadyLinked,
     ConnectionDisconnected,
     ConnectionNotFound,
     InvalidData,
@@ -31,6 +32,7 @@ from app.domain.errors import (
 from app.services.accounts import new_id
 from app.services.aggregation import Aggregation, abandon_job, due_at, finish_job
 from app.services.providers import ProviderError
+from app.services.same_login import fingerprint, not_linked_before
 from app.services.unit import after_commit
 
 
@@ -55,18 +57,25 @@ def link(
     except ProviderError as error:
         raise refused(error) from None
     interval = aggregation.policy.interval
-    connection = aggregation.connections.add_connection(
-        user_id,
-        Connection(
-            id=new_id("conn"),
-            provider=provider_name,
-            institution_id=item.institution_id,
-            institution_name=item.institution_name,
-            sealed_token=aggregation.seal.seal(item.access_token),
-            item_id=item.item_id,
-            next_sync_at=None if interval is None else now + interval,
-        ),
-    )
+    try:
+        not_linked_before(aggregation, user_id, provider_name, item)
+        connection = aggregation.connections.add_connection(
+            user_id,
+            Connection(
+                id=new_id("conn"),
+                provider=provider_name,
+                institution_id=item.institution_id,
+                institution_name=item.institution_name,
+                sealed_token=aggregation.seal.seal(item.access_token),
+                item_id=item.item_id,
+                next_sync_at=None if interval is None else now + interval,
+                fingerprint=fingerprint(item.accounts),
+            ),
+        )
+    except AlreadyLinked:
+        with contextlib.suppress(ProviderError):  # kept nowhere: not billed, at best
+            provider.remove(item.access_token)
+        raise
     # Linked all the same when the queue is down: the schedule sends the first sync once it is
     # back (request_sync leaves the connection due).
     job = request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)

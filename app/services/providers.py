@@ -14,13 +14,25 @@ from decimal import Decimal
 
 
 @dataclass(frozen=True)
+class AccountIdentity:
+    """What tells one of a login's accounts from another, as a link shows it (Plaid Link's
+    metadata): its mask and name, and the provider's persistent id where it has one."""
+
+    mask: str | None
+    name: str
+    persistent_id: str | None = None
+
+
+@dataclass(frozen=True)
 class LinkedItem:
-    """A login at an institution, as linked: the token to read it with, and what it is."""
+    """A login at an institution, as linked: the token to read it with, what it is, and its
+    accounts."""
 
     access_token: str
     item_id: str
     institution_id: str
     institution_name: str
+    accounts: tuple[AccountIdentity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,10 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def exchange(self, institution_id: str, credentials: Mapping[str, str]) -> LinkedItem:
         """Trades what the user's link step produced for a lasting access token."""
+
+    def remove(self, access_token: str) -> None:  # noqa: B027 (a provider that bills nothing)
+        """Lets go of an item this service will not keep (Plaid's /item/remove): a login linked
+        twice is not billed twice."""
 
     def repair(self, access_token: str, credentials: Mapping[str, str]) -> None:
         """Logs the item in again with the user's new credentials (Plaid's update mode): the

@@ -140,6 +140,18 @@ class AccountRepository(BalanceHistory, ABC):
         """
 
     @abstractmethod
+    def merge_account(
+        self,
+        user_id: str,
+        into_id: str,
+        taken_id: str,
+        merged: Callable[[Account, Account], Account],
+    ) -> Account:
+        """At once: the account `into_id` becomes `merged(it, taken)`, takes the history of
+        `taken_id` for the days it has none of its own, and `taken_id` is deleted. Raises
+        UserNotFound or AccountNotFound, or what `merged` raises (and then nothing changes)."""
+
+    @abstractmethod
     def apply_sync(
         self,
         user_id: str,
@@ -170,7 +182,8 @@ class ConnectionRepository(ABC):
 
     @abstractmethod
     def add_connection(self, user_id: str, connection: Connection) -> Connection:
-        """Raises UserNotFound."""
+        """Raises UserNotFound, or AlreadyLinked when another of the user's connections has the
+        same provider, institution and fingerprint (one that is None is like no other)."""
 
     @abstractmethod
     def get_connection(self, user_id: str, connection_id: str) -> Connection:

@@ -586,3 +586,31 @@ def test_a_connection_unsynced_for_two_intervals_is_stale_and_counted(
     assert parts.scheduler is not None
     parts.scheduler.run_once()
     assert REGISTRY.get_sample_value("accounts_connections_stale") == 1
+
+
+def test_the_same_login_linked_again_is_a_409_naming_its_connection(
+    client: FlaskClient, sandbox_url: str
+) -> None:
+    for institution in ("ins_platypus", "ins_tattersall"):  # persistent ids; masks and names
+        connection, _ = link(client, sandbox_url, institution)
+        items = set(httpx.get(f"{sandbox_url}/sandbox/admin/items").json())
+        again = client.post(
+            "/users/user123/connections",
+            json={"provider": "sandbox", "institutionId": institution, "credentials": GOOD},
+        )
+        assert again.status_code == 409, again.get_json()
+        problem = again.get_json()
+        assert problem["type"].endswith("/already-linked")
+        assert problem["connectionId"] == connection["id"]
+        assert "/login" in problem["detail"]
+        # The provider's item for the refused link is let go of, not kept and billed.
+        assert set(httpx.get(f"{sandbox_url}/sandbox/admin/items").json()) == items
+    listed = client.get("/users/user123/connections").get_json()["connections"]
+    assert len(listed) == 2
+    # Another user may link the same login (a shared account): it is theirs.
+    client.post("/users", json={"id": "partner"})
+    theirs = client.post(
+        "/users/partner/connections",
+        json={"provider": "sandbox", "institutionId": "ins_platypus", "credentials": GOOD},
+    )
+    assert theirs.status_code == 201

@@ -22,7 +22,13 @@ from app.adapters.storage.memory import InMemoryAccountRepository
 from app.config import ConfigurationError
 from app.domain.accounts import AccountStatus
 from app.domain.connections import ConnectionStatus, JobStatus, SyncFailure
-from app.domain.errors import InvalidData, LinkRefused, QueueUnavailable, UserNotFound
+from app.domain.errors import (
+    AlreadyLinked,
+    InvalidData,
+    LinkRefused,
+    QueueUnavailable,
+    UserNotFound,
+)
 from app.services import linking, notices, schedule, sync_jobs
 from app.services.aggregation import Aggregation
 from app.services.queue import JobQueue
@@ -272,9 +278,11 @@ def test_a_sync_the_queue_refuses_leaves_its_connection_due_for_the_schedule(
 def test_the_schedule_requests_each_due_connection_once_across_hosts(
     aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
 ) -> None:
-    users = ("u1", "u1", "u2")
+    logins = [("u1", "ins_tattersall"), ("u1", "ins_platypus"), ("u2", "ins_tattersall")]
+    users = [user for user, _ in logins]
     linked = [
-        linking.link(aggregation, user, "sandbox", "ins_tattersall", GOOD, NOW)[0] for user in users
+        linking.link(aggregation, user, "sandbox", institution, GOOD, NOW)[0]
+        for user, institution in logins
     ]
     for user, job_id in list(queue.sent):
         sync_jobs.run_job(aggregation, user, job_id, NOW)
@@ -358,3 +366,18 @@ def test_a_sync_past_the_most_accounts_a_user_may_hold_fails_and_stores_nothing(
     assert shown.error is not None
     assert shown.error.code == "TOO_MANY_ACCOUNTS"
     assert store.list_accounts("u1") == []
+
+
+def test_a_connection_linked_before_fingerprints_is_matched_by_its_accounts(
+    aggregation: Aggregation, store: InMemoryAccountRepository, queue: RecordingQueue
+) -> None:
+    linked, _ = linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    sync_jobs.run_job(aggregation, "u1", queue.sent[0][1], NOW)
+    # As a connection linked before migration 0017 is: no fingerprint.
+    store.modify_connection("u1", linked.id, lambda found: replace(found, fingerprint=None))
+    with pytest.raises(AlreadyLinked) as refused:
+        linking.link(aggregation, "u1", "sandbox", "ins_platypus", GOOD, NOW)
+    assert refused.value.connection_id == linked.id
+    # Another bank's login is not it.
+    other, _ = linking.link(aggregation, "u1", "sandbox", "ins_tattersall", GOOD, NOW)
+    assert [found.id for found in store.list_connections("u1")] == [linked.id, other.id]

@@ -20,6 +20,7 @@ from app.domain.errors import (
     AccountExists,
     AccountNotFound,
     ConnectionNotFound,
+    NotMergeable,
     SyncJobNotFound,
     TooManyAccounts,
     UserExists,
@@ -888,3 +889,41 @@ def test_a_range_of_history_begins_with_the_balance_standing_at_its_start(
     assert repository.balance_history("bob", start, end, "s1") == {}
     # Nothing before the first record: a range that ends before it has none.
     assert repository.balance_history("alice", start, TODAY - timedelta(days=41), "s1") == {}
+
+
+def test_an_account_merged_into_another_gives_it_its_history_and_goes(
+    repository: Store,
+) -> None:
+    repository.add_account("alice", replace(account("savings", "by-hand"), balance=Decimal(5)))
+    repository.add_account("alice", replace(account("savings", "synced"), balance=Decimal(7)))
+    for days_ago, balance in [(30, 1), (20, 2)]:
+        repository.set_balance(
+            "alice", "by-hand", TODAY - timedelta(days=days_ago), Decimal(balance)
+        )
+    repository.set_balance("alice", "synced", TODAY - timedelta(days=20), Decimal(9))
+    revision = repository.user_revision("alice")
+
+    def refuse(into: Account, taken: Account) -> Account:
+        raise NotMergeable("no")
+
+    with pytest.raises(NotMergeable):
+        repository.merge_account("alice", "synced", "by-hand", refuse)
+    assert repository.user_revision("alice") == revision  # nothing changed
+    assert history(repository, "by-hand")[0] == (TODAY - timedelta(days=30), Decimal(1))
+
+    merged = repository.merge_account(
+        "alice", "synced", "by-hand", lambda into, taken: replace(into, nickname=taken.id)
+    )
+    assert (merged.id, merged.nickname, merged.balance) == ("synced", "by-hand", Decimal(7))
+    assert repository.get_account("alice", "synced") == merged
+    with pytest.raises(AccountNotFound):
+        repository.get_account("alice", "by-hand")
+    assert history(repository, "synced") == [
+        (TODAY - timedelta(days=30), Decimal(1)),  # the taken one's, on a day it had none
+        (TODAY - timedelta(days=20), Decimal(9)),  # its own, where both had one
+        (TODAY, Decimal(7)),
+    ]
+    assert history(repository, "by-hand") == []
+    assert repository.user_revision("alice") != revision
+    with pytest.raises(AccountNotFound):
+        repository.merge_account("alice", "synced", "by-hand", lambda into, _: into)

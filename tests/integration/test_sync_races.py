@@ -1,7 +1,8 @@
 """A sync that meets a delete, on every store: the sync is held at the moment before its write
 (its provider has answered nothing yet), the connection or the user is deleted, then the sync is
-let go. What the delete removed must stay removed. And a held sync's lease: renewed while it
-runs, taken over once it stops being renewed."""
+let go. What the delete removed must stay removed. A held sync's lease: renewed while it runs,
+taken over once it stops being renewed. And the same login linked twice at once: one is held
+between the provider's answer and keeping the connection while the other links."""
 
 from __future__ import annotations
 
@@ -18,10 +19,16 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app.adapters.sealing import TokenSeal
-from app.domain.errors import ConnectionNotFound, UserNotFound
+from app.domain.errors import AlreadyLinked, ConnectionNotFound, UserNotFound
 from app.services import linking, sync_jobs
 from app.services.aggregation import Aggregation, Attempt
-from app.services.providers import Balances, LinkedItem, ProviderAccount, ProviderAdapter
+from app.services.providers import (
+    AccountIdentity,
+    Balances,
+    LinkedItem,
+    ProviderAccount,
+    ProviderAdapter,
+)
 from app.services.repositories import Store
 from tests.databases import STORE_KINDS, store_of
 from tests.integration.test_connections_service import RecordingQueue
@@ -59,8 +66,7 @@ def provider() -> HeldProvider:
     return HeldProvider()
 
 
-@pytest.fixture
-def aggregation(store: Store, provider: HeldProvider) -> Aggregation:
+def aggregation_of(store: Store, provider: ProviderAdapter) -> Aggregation:
     return Aggregation(
         accounts=store,
         connections=store,
@@ -69,6 +75,11 @@ def aggregation(store: Store, provider: HeldProvider) -> Aggregation:
         queue=RecordingQueue(),
         policy=POLICY,
     )
+
+
+@pytest.fixture
+def aggregation(store: Store, provider: HeldProvider) -> Aggregation:
+    return aggregation_of(store, provider)
 
 
 def held_sync(aggregation: Aggregation, provider: HeldProvider) -> Future[Attempt]:
@@ -157,3 +168,50 @@ def test_a_running_attempt_renews_its_lease_and_a_dead_ones_job_is_taken_over_af
     assert running.result(10).outcome == "succeeded"  # its write was the same: no harm
     pool.shutdown()
     assert len(store.list_accounts("frank")) == 1
+
+
+class HeldLinkProvider(ProviderAdapter):
+    """A provider whose first exchange, answered, waits until the test lets it go; every
+    exchange is of the same login (the same accounts), as a new item."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.go = threading.Event()
+        self.items = 0
+        self.removed: list[str] = []
+        self._lock = threading.Lock()
+
+    def exchange(self, institution_id: str, credentials: Mapping[str, str]) -> LinkedItem:
+        with self._lock:
+            self.items += 1
+            number = self.items
+        same_login = (AccountIdentity("0001", "Checking", "persistent-1"),)
+        item = LinkedItem(f"access-{number}", f"item-{number}", institution_id, "Bank", same_login)
+        if number == 1:
+            self.answered.set()
+            assert self.go.wait(10), "the test never let the link go"
+        return item
+
+    def remove(self, access_token: str) -> None:
+        self.removed.append(access_token)
+
+    def accounts(self, access_token: str) -> list[ProviderAccount]:
+        return []
+
+
+def test_the_same_login_linked_twice_at_once_ends_as_one_connection(store: Store) -> None:
+    provider = HeldLinkProvider()
+    aggregation = aggregation_of(store, provider)
+    pool = ThreadPoolExecutor(1)
+    # The first link has its item from the provider, and is held before it keeps it.
+    first = pool.submit(linking.link, aggregation, "frank", "sandbox", "ins_1", {}, NOW)
+    pool.shutdown(wait=False)
+    assert provider.answered.wait(10), "the first link never reached the provider"
+    # The second, the same login, links meanwhile.
+    second, _ = linking.link(aggregation, "frank", "sandbox", "ins_1", {}, NOW)
+    provider.go.set()
+    with pytest.raises(AlreadyLinked) as refused:
+        first.result(10)
+    assert refused.value.connection_id == second.id
+    assert [found.id for found in store.list_connections("frank")] == [second.id]
+    assert provider.removed == ["access-1"]  # the provider lets go of the login kept nowhere

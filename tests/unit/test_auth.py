@@ -68,6 +68,7 @@ BODIES: dict[str, Any] = {
     "users.create_user": {"id": OWN},
     "users.patch_user": {"baseCurrency": "EUR"},
     "balances.record_valuation": {"date": YESTERDAY, "balance": 1},
+    "merges.merge": {"accountId": "acc2"},
     "connections.repair_login": {"credentials": {"username": "user_good", "password": "pass_good"}},
     "fixture.reset": {},
 }
@@ -119,6 +120,7 @@ def test_only_descriptions_pages_and_probes_are_public() -> None:
         "balances.record_valuation",
         "balances.delete_valuation",
         "net_worth.net_worth",
+        "merges.merge",
         "payments.payments",
         "users.list_users",
         "users.create_user",

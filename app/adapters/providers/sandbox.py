@@ -17,6 +17,7 @@ import httpx
 
 from app.adapters.exact_json import dumps_bytes, loads_exact
 from app.services.providers import (
+    AccountIdentity,
     Balances,
     Liability,
     LinkedItem,
@@ -73,11 +74,23 @@ class SandboxProvider(ProviderAdapter):
             answer = self._post("/item/public_token/exchange", {"public_token": public_token})
             institution = answer["institution_id"]
             found = self._post("/institutions/get_by_id", {"institution_id": institution})
+            # What Plaid Link's metadata would say of the accounts, which tell logins apart.
+            listed = self._post("/accounts/get", {"access_token": answer["access_token"]})
             return LinkedItem(
-                answer["access_token"], answer["item_id"], institution, found["institution"]["name"]
+                answer["access_token"],
+                answer["item_id"],
+                institution,
+                found["institution"]["name"],
+                tuple(
+                    AccountIdentity(raw.get("mask"), raw["name"], raw.get("persistent_account_id"))
+                    for raw in listed["accounts"]
+                ),
             )
         except (KeyError, TypeError) as error:
             raise _bad_answer(error) from None
+
+    def remove(self, access_token: str) -> None:
+        self._post("/item/remove", {"access_token": access_token})
 
     def repair(self, access_token: str, credentials: Mapping[str, str]) -> None:
         """The sandbox's stand-in for Plaid Link in update mode: the new `username` and

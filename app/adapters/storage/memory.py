@@ -22,6 +22,7 @@ from app.domain.connections import UNFINISHED, Connection, ConnectionStatus, Syn
 from app.domain.errors import (
     AccountExists,
     AccountNotFound,
+    AlreadyLinked,
     ConnectionNotFound,
     SyncJobNotFound,
     TooManyAccounts,
@@ -191,6 +192,22 @@ class InMemoryAccountRepository(Store):
             self._publish(user_id, {**self._accounts_of(user_id), account_id: stored})
             return stored
 
+    def merge_account(
+        self,
+        user_id: str,
+        into_id: str,
+        taken_id: str,
+        merged: Callable[[Account, Account], Account],
+    ) -> Account:
+        with self._lock:
+            into = self._stored(user_id, into_id)
+            stored = self._versioned(merged(into, self._stored(user_id, taken_id)))
+            self._history.merge(user_id, taken_id, into_id)
+            kept = dict(self._accounts_of(user_id))
+            del kept[taken_id]
+            self._publish(user_id, {**kept, into_id: stored})
+            return stored
+
     def apply_sync(
         self,
         user_id: str,
@@ -245,7 +262,12 @@ class InMemoryAccountRepository(Store):
             raise ConnectionNotFound(user_id, connection_id) from None
 
     def add_connection(self, user_id: str, connection: Connection) -> Connection:
+        login = (connection.provider, connection.institution_id, connection.fingerprint)
         with self._lock:
+            for other in self._connections_of(user_id).values():
+                same = (other.provider, other.institution_id, other.fingerprint) == login
+                if same and connection.fingerprint is not None:
+                    raise AlreadyLinked(other.id)
             stored = self._versioned_connection(connection)
             self._connections_of(user_id)[connection.id] = stored
             return stored

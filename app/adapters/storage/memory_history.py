@@ -57,3 +57,10 @@ class InMemoryHistory:
 
     def delete(self, user_id: str, account_id: str, day: date) -> bool:
         return self._days.get(user_id, {}).get(account_id, {}).pop(day, None) is not None
+
+    def merge(self, user_id: str, taken_id: str, into_id: str) -> None:
+        """`into_id` takes `taken_id`'s balances of the days it has none of."""
+        kept = self._days.setdefault(user_id, {})
+        into = kept.setdefault(into_id, {})
+        for day, balance in kept.get(taken_id, {}).items():
+            into.setdefault(day, balance)

@@ -371,6 +371,9 @@ class RevisionBoardStore:
     def modify_account(self, user_id: str, *args: Any, **kwargs: Any) -> Account:
         return self._marked(user_id, lambda: self._store.modify_account(user_id, *args, **kwargs))
 
+    def merge_account(self, user_id: str, *args: Any, **kwargs: Any) -> Account:
+        return self._marked(user_id, lambda: self._store.merge_account(user_id, *args, **kwargs))
+
     def apply_sync(self, user_id: str, *args: Any, **kwargs: Any) -> Any:
         return self._marked(user_id, lambda: self._store.apply_sync(user_id, *args, **kwargs))
 

@@ -197,7 +197,12 @@ connections = Table(
     Column("next_sync_at", UtcDateTime(), nullable=True),
     Column("consent_expires_at", UtcDateTime(), nullable=True),
     Column("new_accounts_available", Boolean, nullable=False, server_default=false()),
+    Column("fingerprint", String(64), nullable=True),
     UniqueConstraint("user_id", "id", name="connections_user_id_id_key"),
+    # The same login linked twice, however close together, ends as one connection.
+    UniqueConstraint(
+        "user_id", "provider", "institution_id", "fingerprint", name="connections_login_key"
+    ),
     CheckConstraint(f"status IN ({CONNECTION_STATUSES_SQL})", name="connections_status_check"),
     Index("connections_provider_item_idx", "provider", "item_id"),
     Index("connections_next_sync_at_idx", "next_sync_at"),

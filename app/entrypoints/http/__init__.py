@@ -19,6 +19,7 @@ from app.entrypoints.http import (
     docs,
     fixture,
     health,
+    merges,
     net_worth,
     page,
     payments,
@@ -89,6 +90,7 @@ def register_api(app: Flask, components: Components) -> None:
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(users.blueprint)
     app.register_blueprint(balances.blueprint)
+    app.register_blueprint(merges.blueprint)
     app.register_blueprint(net_worth.blueprint)
     app.register_blueprint(payments.blueprint)
     app.register_blueprint(connections.blueprint)

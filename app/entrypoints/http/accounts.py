@@ -97,7 +97,7 @@ def _filter_in_front(query: str) -> AccountFilter | None:
         return None
 
 
-def _account_response(account: Account, status: int = 200) -> Response:
+def account_response(account: Account, status: int = 200) -> Response:
     return json_response(_account_schema.dump(account), status)
 
 
@@ -111,7 +111,7 @@ def _rewrite(
     """A PUT or PATCH: the body and If-Match handed to the service's `change`."""
     body = json_object_body()
     stored = change(repository(), user_id, account_id, body, if_match(_account_schema.dump))
-    return _account_response(stored)
+    return account_response(stored)
 
 
 def _render(user_id: str, accounts: list[Account]) -> CachedBody:
@@ -214,7 +214,7 @@ def create_account(user_id: str) -> Response:
     account = service.create_account(
         parts.repository, user_id, json_object_body(), parts.max_accounts
     )
-    response = _account_response(account, 201)
+    response = account_response(account, 201)
     response.headers["Location"] = url_for(".get_account", user_id=user_id, account_id=account.id)
     return response
 
@@ -222,7 +222,7 @@ def create_account(user_id: str) -> Response:
 @blueprint.get(ACCOUNT_ROUTE)
 @contract("One account.", [_THE_ACCOUNT], conditional_read=True)
 def get_account(user_id: str, account_id: str) -> Response:
-    return _account_response(service.get_account(repository(), user_id, account_id))
+    return account_response(service.get_account(repository(), user_id, account_id))
 
 
 @blueprint.put(ACCOUNT_ROUTE)

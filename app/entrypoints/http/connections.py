@@ -69,9 +69,12 @@ def _job_response(user_id: str, job: SyncJob, status: int = 200) -> Response:
     ],
     description="The credentials are exchanged with the provider for an access token at once; "
     "only that token is kept, encrypted. 422 `link-refused` when the provider refuses them, "
-    "503 `provider-unavailable` (with Retry-After) when it cannot be reached.",
+    "503 `provider-unavailable` (with Retry-After) when it cannot be reached, 409 "
+    "`already-linked` (with its `connectionId`) when the login is one of the user's "
+    "connections already: same provider and institution, and the same accounts (the provider's "
+    "persistent ids, else masks and names); repair that one's login instead.",
     body=Body(NewConnectionSchema),
-    errors=[503],
+    errors=[409, 503],
 )
 @idempotent
 def link(user_id: str) -> Response:

@@ -107,6 +107,7 @@ _IF_MATCH = {
 _TAGS = {
     "accounts": "A user's accounts, their list and net worth.",
     "balances": "An account's balance over time, and past balances entered by hand.",
+    "merges": "An account added by hand merged into the synced account it is.",
     "net_worth": "A user's net worth over time, in one currency.",
     "payments": "What is due soon across a user's cards and loans.",
     "users": "Users.",

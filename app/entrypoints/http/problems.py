@@ -17,12 +17,14 @@ from app.adapters.logs import request_id
 from app.domain.errors import (
     AccountExists,
     AccountNotFound,
+    AlreadyLinked,
     BalanceNotFound,
     ConnectionDisconnected,
     ConnectionNotFound,
     DomainError,
     InvalidData,
     LinkRefused,
+    NotMergeable,
     ProviderOwned,
     ProviderUnavailable,
     QueueUnavailable,
@@ -82,6 +84,8 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     ConnectionNotFound: (404, "connection-not-found", "Connection not found"),
     SyncJobNotFound: (404, "sync-job-not-found", "Sync job not found"),
     ConnectionDisconnected: (409, "connection-disconnected", "Connection disconnected"),
+    AlreadyLinked: (409, "already-linked", "Already linked"),
+    NotMergeable: (409, "not-mergeable", "Not mergeable"),
     LinkRefused: (422, "link-refused", "Link refused"),
     ProviderUnavailable: (503, "provider-unavailable", "Provider unavailable"),
     QueueUnavailable: (503, "queue-unavailable", "Queue unavailable"),
@@ -119,6 +123,8 @@ def _from_domain_error(error: DomainError) -> Response:
         ]
     elif isinstance(error, (LinkRefused, ProviderUnavailable)):
         extensions["provider_code"] = error.code
+    elif isinstance(error, AlreadyLinked):
+        extensions["connection_id"] = error.connection_id
     elif isinstance(error, ProviderOwned):
         extensions["errors"] = [
             {"field": field, "detail": "Set by the provider's syncs."} for field in error.fields

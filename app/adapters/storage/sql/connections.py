@@ -11,6 +11,7 @@ from sqlalchemy import (
     Row,
     Table,
     delete,
+    exc,
     func,
     insert,
     select,
@@ -33,6 +34,7 @@ from app.domain.connections import (
     SyncJob,
 )
 from app.domain.errors import (
+    AlreadyLinked,
     ConnectionNotFound,
     StorageUnavailable,
     SyncJobNotFound,
@@ -43,11 +45,25 @@ from app.domain.errors import (
 class SqlConnections(SqlBase):
     def add_connection(self, user_id: str, connection: Connection) -> Connection:
         stored = replace(connection, version=1)
-        with self._transaction() as connection_:
-            if not self._user_exists(connection_, user_id):
-                raise UserNotFound(user_id)
-            connection_.execute(insert(connections).values(connection_row(user_id, stored)))
+        try:
+            with self._transaction() as connection_:
+                if not self._user_exists(connection_, user_id):
+                    raise UserNotFound(user_id)
+                connection_.execute(insert(connections).values(connection_row(user_id, stored)))
+        except exc.IntegrityError:
+            raise self._linked_already(user_id, connection) from None
         return stored
+
+    def _linked_already(self, user_id: str, connection: Connection) -> AlreadyLinked:
+        """The AlreadyLinked naming the connection `connection`'s login is (its insert lost)."""
+        query = select(connections.c.id).where(
+            connections.c.user_id == user_id,
+            connections.c.provider == connection.provider,
+            connections.c.institution_id == connection.institution_id,
+            connections.c.fingerprint == connection.fingerprint,
+        )
+        with self._reading() as connection_:
+            return AlreadyLinked(str(connection_.scalar(query)))
 
     def get_connection(self, user_id: str, connection_id: str) -> Connection:
         query = select(connections).where(

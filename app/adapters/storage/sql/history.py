@@ -4,7 +4,8 @@ write that changes a balance, and gone with its account (the foreign key cascade
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import (
     delete,
     func,
     join,
+    literal,
     select,
     type_coerce,
 )
@@ -24,6 +26,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import NullType
 
 from app.adapters.storage.sql.base import DIALECT_INSERTS, SqlBase, replacing
+from app.adapters.storage.sql.rows import ACCOUNT_COLUMNS, account_from, rewrite
 from app.adapters.storage.tables import accounts, balance_history
 from app.domain.accounts import Account
 from app.domain.errors import AccountNotFound
@@ -113,6 +116,42 @@ class SqlHistory(SqlBase, BalanceHistory):
         for account, day, balance in rows:
             by_account.setdefault(account, []).append((day, balance))
         return by_account
+
+    def merge_account(
+        self,
+        user_id: str,
+        into_id: str,
+        taken_id: str,
+        merged: Callable[[Account, Account], Account],
+    ) -> Account:
+        with self._transaction() as connection:
+            self._touch(connection, user_id)
+            found = {
+                row.id: row
+                for row in connection.execute(
+                    select(accounts.c.pk, *ACCOUNT_COLUMNS).where(
+                        accounts.c.user_id == user_id, accounts.c.id.in_([into_id, taken_id])
+                    )
+                )
+            }
+            for wanted in (into_id, taken_id):
+                if wanted not in found:
+                    raise AccountNotFound(user_id, wanted)
+            into, taken = found[into_id], found[taken_id]
+            account = merged(account_from(into), account_from(taken))
+            inserting = DIALECT_INSERTS[connection.dialect.name](balance_history)
+            connection.execute(
+                inserting.from_select(
+                    ["account_pk", "day", "balance"],
+                    select(
+                        literal(into.pk), balance_history.c.day, balance_history.c.balance
+                    ).where(balance_history.c.account_pk == taken.pk),
+                ).on_conflict_do_nothing(index_elements=_DAY)
+            )
+            connection.execute(delete(accounts).where(accounts.c.pk == taken.pk))
+            where = [accounts.c.pk == into.pk]
+            version = connection.scalar(rewrite(user_id, account, where))
+        return replace(account, version=version)
 
     def set_balance(self, user_id: str, account_id: str, day: date, balance: Decimal) -> None:
         with self._transaction() as connection:

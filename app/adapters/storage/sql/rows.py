@@ -138,6 +138,7 @@ def connection_row(user_id: str, connection: Connection) -> dict[str, Any]:
         "next_sync_at": connection.next_sync_at,
         "consent_expires_at": connection.consent_expires_at,
         "new_accounts_available": connection.new_accounts_available,
+        "fingerprint": connection.fingerprint,
     }
 
 
@@ -156,6 +157,7 @@ def connection_from(row: Row[Any]) -> Connection:
         next_sync_at=row.next_sync_at,
         consent_expires_at=row.consent_expires_at,
         new_accounts_available=row.new_accounts_available,
+        fingerprint=row.fingerprint,
         version=row.version,
     )
 
