@@ -388,3 +388,65 @@ def test_the_worker_reports_its_jobs(stack: Stack) -> None:
     assert 'accounts_sync_attempts_total{outcome="succeeded"}' in metrics
     assert "accounts_sync_attempt_duration_seconds_bucket" in metrics
     assert "accounts_sync_queue_depth" in metrics
+
+
+def test_what_is_owed_health_update_mode_and_no_second_link_through_the_worker(
+    stack: Stack,
+) -> None:
+    assert stack.post("/users", {"id": "owing"}).status_code == 201
+    location, item_id = stack.link("owing", "ins_platypus")
+    connection = eventually(
+        lambda: (found := stack.connection(location))["status"] == "healthy" and found
+    )
+    # What the card and the loan owe came with the sync.
+    payments = stack.get("/users/owing/payments?within=30").json()["payments"]
+    assert [payment["accountName"] for payment in payments] == [
+        "Plaid Credit Card",
+        "Plaid Student Loan",
+    ]
+    # The same login again: a 409 naming this connection.
+    again = stack.post(
+        "/users/owing/connections",
+        {"provider": "sandbox", "institutionId": "ins_platypus", "credentials": GOOD},
+    )
+    assert (again.status_code, again.json()["connectionId"]) == (409, connection["id"])
+
+    def send(code: str, **more: Any) -> None:
+        sent = httpx.post(
+            f"{stack.sandbox}/sandbox/admin/items/{item_id}/webhook",
+            json={"webhook_type": "ITEM", "webhook_code": code, **more},
+            timeout=10,
+        )
+        assert sent.json() == {"receiver_status": 200}
+
+    # Consent ending in two days: expiring.
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2 * 86400))
+    send("PENDING_EXPIRATION", consent_expiration_time=soon)
+    assert stack.connection(location)["status"] == "expiring"
+    # A new account at the bank: the notice's sync, on a worker, takes it.
+    accounts = _sandbox_accounts("ins_platypus")
+    new = {**accounts[1], "account_id": "plat-cd-2222", "name": "Plaid CD", "mask": "2222"}
+    put = httpx.put(
+        f"{stack.sandbox}/sandbox/admin/items/{item_id}/accounts", json=[*accounts, new]
+    )
+    put.raise_for_status()
+    send("NEW_ACCOUNTS_AVAILABLE")
+    eventually(lambda: stack.connection(location)["accountCount"] == 5)
+    eventually(lambda: stack.connection(location)["newAccountsAvailable"] is False)
+    ids = [account["id"] for account in stack.synced(connection["id"], "owing")]
+    # The bank wants a new login; update mode repairs the same connection.
+    httpx.post(f"{stack.sandbox}/sandbox/admin/items/{item_id}/reset-login").raise_for_status()
+    failed = stack.finished_job(stack.post(f"{location}/refresh").headers["Location"])
+    assert failed["error"]["code"] == "ITEM_LOGIN_REQUIRED"
+    repaired = stack.post(f"{location}/login", {"credentials": GOOD})
+    assert repaired.status_code == 200, repaired.text
+    job = stack.finished_job(f"/users/owing/sync-jobs/{repaired.json()['syncJobId']}")
+    assert job["status"] == "succeeded"
+    assert [account["id"] for account in stack.synced(connection["id"], "owing")] == ids
+    # Broken again, then repaired at the provider: its notice brings it back and syncs it.
+    httpx.post(f"{stack.sandbox}/sandbox/admin/items/{item_id}/reset-login").raise_for_status()
+    stack.finished_job(stack.post(f"{location}/refresh").headers["Location"])
+    assert stack.connection(location)["status"] == "login_required"
+    send("LOGIN_REPAIRED")
+    # Healthy again: shown as expiring, since its consent still ends in two days.
+    eventually(lambda: stack.connection(location)["status"] == "expiring")
