@@ -175,6 +175,30 @@ def test_the_generated_client_links_a_bank_and_follows_its_first_sync(
     )
     healthy = get_connection.sync("user123", connection.id, client=http)
     assert (healthy.status, healthy.account_count) == (models.ConnectionStatus.HEALTHY, 4)
+    assert (healthy.stale, healthy.consent_expires_at, healthy.new_accounts_available) == (
+        False,
+        None,
+        False,
+    )
+    # What the bank's card and loan owe, read back typed.
+    payments: Any = module(client_package, "api.payments.payments")
+    due = payments.sync("user123", client=http, within=30)
+    card = next(payment for payment in due.payments if payment.type_ == "credit")
+    assert (card.account_name, card.amount_due, card.minimum_payment, card.overdue) == (
+        "Plaid Credit Card",
+        410.25,
+        25,
+        False,
+    )
+    listing: Any = module(client_package, "api.accounts.list_accounts")
+    accounts = listing.sync("user123", client=http).accounts
+    synced_card = next(
+        a for a in accounts if a.connection_id == connection.id and a.type_ == "credit"
+    )
+    assert (synced_card.details.minimum_payment, synced_card.details.cash_advance_apr) == (
+        25,
+        27.95,
+    )
 
 
 def test_the_generated_client_reads_history_and_net_worth(http: Any, client_package: str) -> None:
