@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, text
 
+from app.adapters.storage.engine import make_engine
 from app.adapters.storage.migrate import upgrade
 from app.adapters.storage.sql import SqlAccountRepository
 from app.adapters.storage.sql.partitions import month_name, months
@@ -82,11 +83,7 @@ def test_months_are_made_ahead_and_from_the_past_on_demand(fresh_postgres_url: s
 def test_the_migration_moves_the_history_there_is_into_its_months(
     fresh_postgres_url: str,
 ) -> None:
-    engine = migrated(fresh_postgres_url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP TABLE balance_history"))
-        connection.execute(text("DELETE FROM alembic_version"))
-        connection.execute(text("INSERT INTO alembic_version VALUES ('0013')"))
+    engine = make_engine(fresh_postgres_url)
     upgrade(engine, "0014")  # as it was: one table
     store = SqlAccountRepository(engine)
     store.seed({"u1": [savings("s1"), replace(savings("s2"), balance=Decimal(2))]})
