@@ -149,7 +149,7 @@ class AlreadyLinked(DomainError):
     def __init__(self, connection_id: str) -> None:
         super().__init__(
             f"This login is linked already, as connection '{connection_id}'; if it needs the "
-            "user to log in again, repair it (POST …/connections/{connectionId}/login)."
+            f"user to log in again, repair that one (POST …/connections/{connection_id}/login)."
         )
         self.connection_id = connection_id
 
