@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -125,6 +125,7 @@ class Walk:
         self.scratch = scratch
         self.started: list[Process] = []
         self.proxies: list[TcpProxy] = []
+        self._floor: wrk.Result | None = None
         # Each run keeps its revisions apart on a shared Redis (see "Revisions on Redis").
         self.namespace = f"walkthrough-{secrets.token_hex(4)}"
 
@@ -158,13 +159,15 @@ class Walk:
             )
         return process, log
 
-    def service(self, env: Mapping[str, str], workers: int | None = None) -> Service:
-        """gunicorn with gunicorn.conf.py, serving once /healthz answers."""
+    def service(
+        self, env: Mapping[str, str], workers: int | None = None, app: Sequence[str] = ("wsgi:app",)
+    ) -> Service:
+        """gunicorn with gunicorn.conf.py, serving `app` once /healthz answers."""
         port = free_port()
         gunicorn_args = f"--access-logfile /dev/null --workers {workers}" if workers else ""
         process, log = self._spawn(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *app],
             {**OPEN, **env, "PORT": str(port), "GUNICORN_CMD_ARGS": gunicorn_args},
         )
         service = Service(process, log, f"http://127.0.0.1:{port}")
@@ -237,10 +240,25 @@ class Walk:
         env: Mapping[str, str] | None = None,
         headers: tuple[str, ...] = (),
     ) -> wrk.Result:
+        floor = self.floor()
         result = wrk.run(url, 16, self.seconds, script, env, headers)
-        say(f"  {label}: {result}")
+        say(f"  {label}: {result}; {result.rps / floor.rps:.2f}x the floor")
         expect(result.errors == 0, f"{label}: {result.errors} errors")
         return result
+
+    def floor(self) -> wrk.Result:
+        """gunicorn's no-op floor (bench/floor_app.py, one process) under the same load, once a
+        run: the baseline every load is also given as a ratio of, which travels between
+        machines where raw requests per second do not."""
+        if self._floor is None:
+            floor = self.service({}, app=("--pythonpath", "bench", "floor_app:app"))
+            self._floor = wrk.run(f"{floor.url}/", 16, self.seconds)
+            floor.retire()
+            machine = f"{os.cpu_count()} cores, {datetime.now(UTC).date()}"
+            say(
+                f"  the baseline, gunicorn's no-op floor on this machine ({machine}): {self._floor}"
+            )
+        return self._floor
 
     def random_users(self, label: str, service: Service) -> wrk.Result:
         return self.load(
