@@ -13,11 +13,14 @@ from app.services.aggregation import Aggregation
 from app.services.providers import AccountIdentity, LinkedItem
 
 
-def fingerprint(accounts: Iterable[AccountIdentity]) -> str:
+def fingerprint(accounts: Iterable[AccountIdentity]) -> str | None:
     """What a login's accounts are, as one value: the provider's persistent ids where every
-    account has one, else their masks and names (Plaid's guide to duplicate Items)."""
+    account has one, else their masks and names (Plaid's guide to duplicate Items); None for a
+    login whose accounts the provider did not list, which nothing can be told apart from."""
     found = list(accounts)
-    if found and all(account.persistent_id for account in found):
+    if not found:
+        return None
+    if all(account.persistent_id for account in found):
         said = sorted(f"id:{account.persistent_id}" for account in found)
     else:
         said = sorted(f"{account.mask or ''}:{account.name.casefold()}" for account in found)
