@@ -173,10 +173,9 @@ def summary(user_id: str) -> Response:
     # Rates change by the day and as they are loaded: this one is not cached.
     found = summarize(repository().list_accounts(user_id))
     total = converted_summary(found, asked["currency"], utcnow().date(), components().rates)
-    body = dumps_bytes(
+    return json_response(
         _summary_schema.dump({"user_id": user_id, "currencies": found, "converted": total})
     )
-    return body_response(body, entity_tag(body))
 
 
 def _render_summary(user_id: str, currencies: list[CurrencySummary]) -> CachedBody:

@@ -9,16 +9,14 @@ from typing import Any
 
 from flask import Blueprint, Response, url_for
 
-from app.adapters.exact_json import dumps_bytes
 from app.adapters.queue.running import utcnow
 from app.domain.errors import InvalidData
 from app.entrypoints.http.context import repository
 from app.entrypoints.http.contract import Answer, Body, contract
 from app.entrypoints.http.http import (
-    body_response,
-    entity_tag,
     invalid_query,
     json_object_body,
+    json_response,
     query,
 )
 from app.entrypoints.http.idempotency import idempotent
@@ -61,8 +59,7 @@ def balance_history(user_id: str, account_id: str) -> Response:
         "interval": asked["interval"],
         "points": points,
     }
-    body = dumps_bytes(_history_schema.dump(shown))
-    return body_response(body, entity_tag(body))
+    return json_response(_history_schema.dump(shown))
 
 
 def asked_span(asked: Mapping[str, Any], today: date) -> Span:
@@ -88,9 +85,8 @@ def record_valuation(user_id: str, account_id: str) -> Response:
     asked = load(_valuation_schema, json_object_body())
     day, balance = asked["day"], asked["balance"]
     service.record_valuation(repository(), user_id, account_id, day, balance, utcnow().date())
-    body = dumps_bytes(_valuation_schema.dump(asked))
     where = url_for(".delete_valuation", user_id=user_id, account_id=account_id, day=day)
-    return body_response(body, entity_tag(body), 201, {"Location": where})
+    return json_response(_valuation_schema.dump(asked), 201, {"Location": where})
 
 
 @blueprint.delete(f"{BALANCES_ROUTE}/<day:day>")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from app.adapters.exact_json import dumps_bytes
 from app.adapters.queue.running import utcnow
 from app.entrypoints.http.balances import asked_span
 from app.entrypoints.http.context import components, repository
 from app.entrypoints.http.contract import Answer, contract
-from app.entrypoints.http.http import body_response, entity_tag, query
+from app.entrypoints.http.http import json_response, query
 from app.schemas.summary import NetWorthQuerySchema, NetWorthSeriesSchema
 from app.services.history import MAX_POINTS
 from app.services.net_worth import net_worth_series
@@ -46,5 +45,4 @@ def net_worth(user_id: str) -> Response:
         "interval": span.interval,
         "points": points,
     }
-    body = dumps_bytes(_series_schema.dump(shown))
-    return body_response(body, entity_tag(body))
+    return json_response(_series_schema.dump(shown))

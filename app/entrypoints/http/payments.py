@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from app.adapters.exact_json import dumps_bytes
 from app.adapters.queue.running import utcnow
 from app.entrypoints.http.context import repository
 from app.entrypoints.http.contract import Answer, contract
-from app.entrypoints.http.http import body_response, entity_tag, query
+from app.entrypoints.http.http import json_response, query
 from app.schemas.payments import PaymentsQuerySchema, PaymentsSchema
 from app.services.payments import payments_due
 
@@ -33,7 +32,6 @@ _payments_schema = PaymentsSchema()
 def payments(user_id: str) -> Response:
     within: int = query(_query_schema)["within"]
     found = payments_due(repository().list_accounts(user_id), utcnow().date(), within)
-    body = dumps_bytes(
+    return json_response(
         _payments_schema.dump({"user_id": user_id, "within": within, "payments": found})
     )
-    return body_response(body, entity_tag(body))
