@@ -51,14 +51,15 @@ def link(
     if provider is None:
         known = ", ".join(f"'{name}'" for name in sorted(aggregation.providers)) or "none"
         raise InvalidData([("provider", f"Must be one of the configured providers: {known}.")])
-    aggregation.connections.list_connections(user_id)  # no exchange for a user who is not there
+    # No exchange for a user who is not there; theirs, to tell whether the login is one of them.
+    linked = aggregation.connections.list_connections(user_id)
     try:
         item = provider.exchange(institution_id, credentials)
     except ProviderError as error:
         raise refused(error) from None
     interval = aggregation.policy.interval
     try:
-        not_linked_before(aggregation, user_id, provider_name, item)
+        not_linked_before(aggregation, user_id, linked, provider_name, item)
         connection = aggregation.connections.add_connection(
             user_id,
             Connection(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from app.domain.connections import Connection
 from app.domain.errors import AlreadyLinked
 from app.services.aggregation import Aggregation
 from app.services.providers import AccountIdentity, LinkedItem
@@ -28,13 +29,18 @@ def fingerprint(accounts: Iterable[AccountIdentity]) -> str | None:
 
 
 def not_linked_before(
-    aggregation: Aggregation, user_id: str, provider_name: str, item: LinkedItem
+    aggregation: Aggregation,
+    user_id: str,
+    linked: Iterable[Connection],
+    provider_name: str,
+    item: LinkedItem,
 ) -> None:
-    """Raises AlreadyLinked for a connection linked before fingerprints were kept whose synced
-    accounts are the item's, by mask and name (later ones the store's unique key tells)."""
+    """Raises AlreadyLinked for one of the user's `linked` connections, linked before
+    fingerprints were kept, whose synced accounts are the item's, by mask and name (later ones
+    the store's unique key tells)."""
     older = [
         connection.id
-        for connection in aggregation.connections.list_connections(user_id)
+        for connection in linked
         if connection.fingerprint is None
         and (connection.provider, connection.institution_id) == (provider_name, item.institution_id)
     ]
