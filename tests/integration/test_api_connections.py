@@ -584,7 +584,7 @@ def test_a_connection_unsynced_for_two_intervals_is_stale_and_counted(
     )
     assert client.get(location).get_json()["stale"] is True
     assert parts.scheduler is not None
-    parts.scheduler.run_once()
+    parts.scheduler.count_stale()
     assert REGISTRY.get_sample_value("accounts_connections_stale") == 1
 
 

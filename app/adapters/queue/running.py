@@ -71,10 +71,10 @@ def beating(beat: Callable[[datetime], None], seconds: float) -> Iterator[None]:
 
 
 class Scheduler:
-    """Every `tick` seconds: requests the syncs that are due, notes the queue's depth and how many
-    connections are stale; every PRUNE_EVERY_SECONDS, prunes what has outlived its use from
-    `store` and makes balance history's months ahead; and when given `refresh_rates`, calls it
-    every `rates_every` seconds (a minute after one that failed)."""
+    """Every `tick` seconds: requests the syncs that are due, and notes the queue's depth; every
+    PRUNE_EVERY_SECONDS, prunes what has outlived its use from `store`, makes balance history's
+    months ahead and notes how many connections are stale; and when given `refresh_rates`, calls
+    it every `rates_every` seconds (a minute after one that failed)."""
 
     def __init__(
         self,
@@ -121,15 +121,25 @@ class Scheduler:
         depth = self._aggregation.queue.depth()
         if depth is not None:
             SYNC_QUEUE_DEPTH.labels("waiting").set(depth)
-        interval = self._aggregation.policy.interval
-        if interval is not None:
-            stale = self._aggregation.connections.count_stale(utcnow() - 2 * interval)
-            CONNECTIONS_STALE.set(stale)
         if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
             self.prune()
+            self.count_stale()
         if self._refresh_rates is not None and time.monotonic() >= self._rates_due:
             self.refresh_rates()
+
+    def count_stale(self) -> None:
+        """Notes how many connections are stale (`accounts_connections_stale`): a count over
+        every connection, so once a pruning pass rather than every tick."""
+        interval = self._aggregation.policy.interval
+        if interval is None:
+            return
+        try:
+            stale = self._aggregation.connections.count_stale(utcnow() - 2 * interval)
+        except StorageUnavailable:
+            log.warning("schedule: the store is unavailable; counting stale connections later")
+            return
+        CONNECTIONS_STALE.set(stale)
 
     def refresh_rates(self) -> None:
         """Loads the rates now (when given `refresh_rates`), and says when to next."""
