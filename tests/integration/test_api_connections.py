@@ -77,6 +77,14 @@ def link(
     return answer.get_json(), item_id
 
 
+def linked_and_synced(client: FlaskClient, sandbox_url: str) -> tuple[dict[str, Any], str, str]:
+    """Links, and waits out the first sync: the connection, the sandbox's item id for it, and
+    the connection's path."""
+    connection, item_id = link(client, sandbox_url)
+    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    return connection, item_id, f"/users/user123/connections/{connection['id']}"
+
+
 def synced_accounts(client: FlaskClient, connection_id: str) -> list[dict[str, Any]]:
     accounts = client.get("/users/user123/accounts").get_json()["accounts"]
     return [account for account in accounts if account["connectionId"] == connection_id]
@@ -405,9 +413,7 @@ def test_without_a_provider_linking_says_none_is_configured() -> None:
 
 
 def test_syncs_of_past_days_build_the_history(client: FlaskClient, sandbox_url: str) -> None:
-    connection, item_id = link(client, sandbox_url)
-    location = f"/users/user123/connections/{connection['id']}"
-    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    connection, item_id, location = linked_and_synced(client, sandbox_url)
     for day in ("2026-09-01", "2026-10-01", None):  # oldest first, then today's again
         told = httpx.put(f"{sandbox_url}/sandbox/admin/items/{item_id}/as-of", json={"date": day})
         assert told.status_code == 204
@@ -431,8 +437,7 @@ def test_syncs_of_past_days_build_the_history(client: FlaskClient, sandbox_url: 
 
 
 def test_a_sync_brings_what_the_cards_and_loans_owe(client: FlaskClient, sandbox_url: str) -> None:
-    connection, item_id = link(client, sandbox_url)
-    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    connection, item_id, _ = linked_and_synced(client, sandbox_url)
     synced = {a["externalId"]: a for a in synced_accounts(client, connection["id"])}
     today = datetime.now(UTC).date()
     card = synced["plat-credit-3333"]["details"]
@@ -496,9 +501,7 @@ def webhook(client: FlaskClient, item_id: str, code: str, **more: Any) -> str:
 def test_update_mode_repairs_the_same_connection_keeping_its_accounts_and_history(
     client: FlaskClient, sandbox_url: str
 ) -> None:
-    connection, item_id = link(client, sandbox_url)
-    location = f"/users/user123/connections/{connection['id']}"
-    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    connection, item_id, location = linked_and_synced(client, sandbox_url)
     before = synced_accounts(client, connection["id"])
     checking = before[0]["id"]
     history = client.get(f"/users/user123/accounts/{checking}/balances?from=2026-01-01").data
@@ -537,9 +540,7 @@ def test_update_mode_repairs_the_same_connection_keeping_its_accounts_and_histor
 def test_a_connection_says_when_its_consent_ends_and_takes_new_accounts(
     client: FlaskClient, sandbox_url: str
 ) -> None:
-    connection, item_id = link(client, sandbox_url)
-    location = f"/users/user123/connections/{connection['id']}"
-    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    connection, item_id, location = linked_and_synced(client, sandbox_url)
     soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     assert webhook(client, item_id, "PENDING_EXPIRATION", consent_expiration_time=soon) == (
         "consent_expiring"
@@ -573,9 +574,7 @@ def test_a_connection_says_when_its_consent_ends_and_takes_new_accounts(
 def test_a_connection_unsynced_for_two_intervals_is_stale_and_counted(
     app: Flask, client: FlaskClient, sandbox_url: str
 ) -> None:
-    connection, _ = link(client, sandbox_url)
-    location = f"/users/user123/connections/{connection['id']}"
-    assert finished_job(client, f"/users/user123/sync-jobs/{connection['syncJobId']}")
+    connection, _, location = linked_and_synced(client, sandbox_url)
     assert client.get(location).get_json()["stale"] is False
     parts = components_of(app)
     long_ago = datetime.now(UTC) - timedelta(hours=3)  # the default interval is an hour
