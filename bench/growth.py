@@ -19,6 +19,7 @@ from app.adapters.storage.engine import make_engine
 from app.adapters.storage.migrate import upgrade
 from app.adapters.storage.sql import SqlAccountRepository
 from app.services import retention
+from bench.postgres_scale import copy_users
 
 HOURS_A_MONTH = 720
 
@@ -37,9 +38,7 @@ def main() -> None:
     upgrade(engine)
     now = datetime.now(UTC)
     with psycopg.connect(url) as connection:
-        with connection.cursor().copy("COPY users (id, revision) FROM STDIN") as copy:
-            for n in range(args.connections):
-                copy.write_row((f"u{n}", n))
+        copy_users(connection, args.connections)
         columns = (
             "user_id, id, connection_id, status, accounts_added, accounts_updated, "
             "accounts_closed, created_at, finished_at, version, attempts"

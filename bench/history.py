@@ -51,7 +51,7 @@ from app.services.history import Span
 from app.services.net_worth import net_worth_series
 from app.services.rates import Rate
 from app.services.retention import make_history_room
-from bench.postgres_scale import REPO, database_options, migrated_database
+from bench.postgres_scale import REPO, copy_users, database_options, migrated_database
 from harness.gunicorn import serving
 
 TODAY = datetime.now(UTC).date()
@@ -77,9 +77,7 @@ def load(url: str, users: int, per_user: int, days: int) -> None:
     columns = list(account_row("u0", kinds[0]))
     with psycopg.connect(url) as connection:
         connection.execute("TRUNCATE users, exchange_rates CASCADE")
-        with connection.cursor().copy("COPY users (id, revision) FROM STDIN") as copy:
-            for user in range(users):
-                copy.write_row((f"u{user}", user))
+        copy_users(connection, users)
         with connection.cursor().copy(f"COPY accounts ({', '.join(columns)}) FROM STDIN") as copy:
             for user in range(users):
                 for n in range(per_user):

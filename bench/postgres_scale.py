@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -33,6 +34,7 @@ from app.adapters.storage.migrate import upgrade
 from app.adapters.storage.sql import account_row
 from app.adapters.tokens import mint_token
 from app.domain.accounts import Account
+from app.services.repositories import new_revision
 from bench import wrk
 from harness import free_port
 
@@ -53,6 +55,14 @@ def synthetic_accounts(user: int, per_user: int, templates: list[Account]) -> li
     ]
 
 
+def copy_users(connection: psycopg.Connection[Any], count: int) -> None:
+    """Users u0… u{count-1}, each with a revision drawn as the store draws one: never one that
+    another database, or an earlier load of this one, left cached lists under."""
+    with connection.cursor().copy("COPY users (id, revision) FROM STDIN") as copy:
+        for user in range(count):
+            copy.write_row((f"u{user}", new_revision()))
+
+
 def load(url: str, users: int, per_user: int) -> None:
     """COPY the users and accounts in, in chunks so memory stays flat; each row as the store
     writes it (sql.py's account_row)."""
@@ -65,9 +75,7 @@ def load(url: str, users: int, per_user: int) -> None:
     columns = list(account_row("u0", templates[0]))
     with psycopg.connect(url) as connection:
         connection.execute("TRUNCATE users CASCADE")  # and all that hangs off them
-        with connection.cursor().copy("COPY users (id, revision) FROM STDIN") as copy:
-            for user in range(users):
-                copy.write_row((f"u{user}", user))
+        copy_users(connection, users)
         with connection.cursor().copy(f"COPY accounts ({', '.join(columns)}) FROM STDIN") as copy:
             for user in range(users):
                 for account in synthetic_accounts(user, per_user, templates):
