@@ -20,7 +20,7 @@ import signal
 import statistics
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 
 import httpx
@@ -29,6 +29,7 @@ import psycopg
 from app.adapters.storage.engine import make_engine
 from app.adapters.storage.migrate import upgrade
 from app.adapters.storage.revisions import RedisRevisions
+from app.services.repositories import new_revision
 from bench import wrk
 from bench.postgres_scale import load
 from harness import children_of
@@ -93,8 +94,8 @@ def replay_lag(primary: PostgresServer, standby: PostgresServer, writes: int = 5
         psycopg.connect(primary.url, autocommit=True) as writer,
         psycopg.connect(standby.url, autocommit=True) as reader,
     ):
-        for n in range(writes):
-            writer.execute("UPDATE users SET revision = %s WHERE id = 'u0'", [n])
+        for _ in range(writes):
+            writer.execute("UPDATE users SET revision = %s WHERE id = 'u0'", [new_revision()])
             row = writer.execute("SELECT pg_current_wal_lsn()").fetchone()
             assert row is not None
             started = time.perf_counter()
@@ -121,44 +122,57 @@ def position_check_cost(redis_url: str, calls: int = 5000) -> str:
     return f"{each:.0f} µs per read (one Redis round trip, on misses only)"
 
 
+def reads_around(
+    url: str, event: Callable[[], object], after: float = 5, before: float = 2
+) -> tuple[int, int, float]:
+    """Random users' lists read through `url` from 8 threads, `event` happening `before` seconds
+    into them: how many reads answered in the `after` seconds after it, how many of those were
+    not 200, and the slowest of them in milliseconds."""
+    slowest, statuses, running = [0.0], list[int](), threading.Event()
+    running.set()
+
+    def read() -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            n = 0
+            while running.is_set():
+                n += 1
+                started = time.perf_counter()
+                status = client.get(f"/users/u{n % 500}/accounts").status_code
+                slowest[0] = max(slowest[0], time.perf_counter() - started)
+                statuses.append(status)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(before)
+    slowest[0], counted = 0.0, len(statuses)
+    event()
+    time.sleep(after)
+    running.clear()
+    for thread in threads:
+        thread.join()
+    answered = statuses[counted:]
+    return len(answered), sum(1 for status in answered if status != 200), slowest[0] * 1000
+
+
 def reads_while(env: Mapping[str, str], standby: PostgresServer, how: str) -> str:
     """Reads from 8 threads while the standby is killed (or stopped): the slowest, and errors."""
-    with host(env) as url:
-        slowest, statuses, running = [0.0], list[int](), threading.Event()
-        running.set()
+    processes: list[int] = []
 
-        def read() -> None:
-            with httpx.Client(base_url=url, timeout=30) as client:
-                n = 0
-                while running.is_set():
-                    n += 1
-                    started = time.perf_counter()
-                    status = client.get(f"/users/u{n % 500}/accounts").status_code
-                    slowest[0] = max(slowest[0], time.perf_counter() - started)
-                    statuses.append(status)
-
-        threads = [threading.Thread(target=read) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        time.sleep(2)
-        slowest[0], before = 0.0, len(statuses)
-        pid = int((standby.folder / "postmaster.pid").read_text().split()[0])
+    def stop() -> None:
         if how == "killed":
             standby.kill()
-        else:
-            for child in [pid, *children_of(pid)]:
-                os.kill(child, signal.SIGSTOP)
-        time.sleep(5)
-        running.clear()
-        for thread in threads:
-            thread.join()
-        if how != "killed":
-            for child in [pid, *children_of(pid)]:
-                os.kill(child, signal.SIGCONT)
-        after = statuses[before:]
-        errors = sum(1 for status in after if status != 200)
-        slowest_ms = slowest[0] * 1000
-        return f"{len(after)} reads in the 5 s after, {errors} not 200, slowest {slowest_ms:.0f} ms"
+            return
+        pid = int((standby.folder / "postmaster.pid").read_text().split()[0])
+        processes.extend([pid, *children_of(pid)])  # its backends too, the service's included
+        for process in processes:
+            os.kill(process, signal.SIGSTOP)
+
+    with host(env) as url:
+        count, errors, slowest = reads_around(url, stop)
+    for process in processes:
+        os.kill(process, signal.SIGCONT)
+    return f"{count} reads in the 5 s after, {errors} not 200, slowest {slowest:.0f} ms"
 
 
 def main() -> None:

@@ -14,15 +14,16 @@ from bench import walkthrough
 from bench.walkthrough.cache import cache
 from bench.walkthrough.gateway import gateway
 from bench.walkthrough.history import history
+from bench.walkthrough.hosts import hosts
 from bench.walkthrough.monitoring import monitoring
 from bench.walkthrough.one_host import database, memory
 from bench.walkthrough.scale import scale
 from bench.walkthrough.sync_queue import queue
-from bench.walkthrough.walk import NotAsDocumented, Unreachable, Walk
+from bench.walkthrough.walk import CannotRun, NotAsDocumented, Walk
 
 CHAPTERS: dict[str, Callable[[Walk], None]] = {
     chapter.__name__: chapter
-    for chapter in (memory, database, cache, gateway, monitoring, queue, scale, history)
+    for chapter in (memory, database, cache, gateway, monitoring, queue, scale, hosts, history)
 }
 
 
@@ -42,7 +43,9 @@ def main() -> None:
             CHAPTERS[args.chapter](walk)
         except NotAsDocumented as failure:
             raise SystemExit(f"not as docs/walkthrough.md says: {failure}") from None
-        except (Unreachable, psycopg.OperationalError) as failure:
+        except CannotRun as failure:
+            raise SystemExit(f"cannot run this chapter: {failure}") from None
+        except psycopg.OperationalError as failure:
             raise SystemExit(f"cannot run this chapter: unreachable: {failure}") from None
         finally:
             walk.close()

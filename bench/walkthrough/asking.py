@@ -39,7 +39,8 @@ def new_account(name: str) -> dict[str, Any]:
 
 
 def survives_restart(walk: Walk, env: Mapping[str, str], service: Service) -> tuple[Service, bool]:
-    """Adds an account, restarts the service, and tells whether the account is still there."""
+    """Adds an account, restarts the service with `env` (its settings, the servers perhaps
+    reached through a proxy now), and tells whether the account is still there."""
     created = httpx.post(f"{service.url}{LIST}", json=new_account("Restart test"))
     expect(created.status_code == 201, f"adding an account: {answer(created)}")
     location = created.headers["Location"]

@@ -10,8 +10,8 @@ from bench.walkthrough.walk import LIST, Walk, expect, say
 
 def cache(walk: Walk) -> None:
     say("3. The response cache: ACCOUNTS_CACHE_BACKEND=redis ACCOUNTS_REVISIONS=redis")
-    url, _ = walk.postgres()
-    cached, redis = walk.cached()
+    url = walk.postgres()
+    cached = walk.cached()
     before = {"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
     service = walk.service(before)
     walk.load("before, cache off: user123's list", f"{service.url}{LIST}")
@@ -32,7 +32,8 @@ def cache(walk: Walk) -> None:
     expect(fresh == 20, "no stale read after a write")
 
     service.stop()
-    service = walk.service(after)
+    proxied, redis = walk.cut_off("Redis", cached["ACCOUNTS_REDIS_URL"])
+    service = walk.service({**after, "ACCOUNTS_REDIS_URL": proxied})
     before_read = cache_lookups(service)
     httpx.get(f"{service.url}{LIST}")
     after_read = cache_lookups(service)

@@ -14,8 +14,8 @@ from bench.walkthrough.walk import LIST, Walk, expect, say
 
 def gateway(walk: Walk) -> None:
     say("4. Sign-in and rate limits: ACCOUNTS_AUTH=jwt, limits counted in Redis")
-    url, _ = walk.postgres()
-    cached, redis = walk.cached()
+    url = walk.postgres()
+    cached = walk.cached()
     open_env = {"ACCOUNTS_DATABASE_URL": url, **cached}
     service = walk.service(open_env)
     walk.load("before, open: user123's list", f"{service.url}{LIST}")
@@ -62,6 +62,9 @@ def gateway(walk: Walk) -> None:
         f"{len(limited)} refused" + (f" ({answer(limited[0])})" if limited else "")
     )
     expect(bool(limited), "the per-token limit refuses a burst")
+    service.retire()
+    proxied, redis = walk.cut_off("Redis", cached["ACCOUNTS_REDIS_URL"])
+    service = walk.service({**signed_in, "ACCOUNTS_REDIS_URL": proxied})
     redis.stop()
     time.sleep(1.1)  # the one-second windows the limits count in
     asked = httpx.get(f"{service.url}{LIST}", headers=bearer)

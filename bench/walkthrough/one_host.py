@@ -43,7 +43,7 @@ def database(walk: Walk) -> None:
         f"{SYNTHETIC_USERS * ACCOUNTS_PER_USER:,} accounts; cache off)"
     )
     walk.make_database(fresh=True)
-    url, proxy = walk.postgres()
+    url = walk.postgres()
     env = {"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
     service = walk.service(env)
     walk.load("user123's list", f"{service.url}{LIST}")
@@ -51,7 +51,8 @@ def database(walk: Walk) -> None:
     indexed = explain(walk.database_url(), "EXPLAIN ANALYZE ", "u12345")
     scanned = explain(walk.database_url(), "EXPLAIN ANALYZE ", "u12345", index=False)
     say(f"  one list in PostgreSQL: {indexed}; without its index, {scanned}")
-    service, kept = survives_restart(walk, env, service)
+    proxied, proxy = walk.cut_off("PostgreSQL", url)
+    service, kept = survives_restart(walk, {**env, "ACCOUNTS_DATABASE_URL": proxied}, service)
     say(f"  an account added, then a restart: {'still there' if kept else 'gone'}")
     expect(kept, "PostgreSQL keeps an acknowledged write across a restart")
 

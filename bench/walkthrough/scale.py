@@ -7,9 +7,9 @@ from bench.walkthrough.walk import Walk, expect, say
 
 
 def scale(walk: Walk) -> None:
-    say("7. More processes, more hosts: one database, one Redis, any number of gunicorns")
-    url, _ = walk.postgres()
-    cached, _ = walk.cached()
+    say("7a. More processes and hosts: one database, one Redis, any number of gunicorns")
+    url = walk.postgres()
+    cached = walk.cached()
     env = {"ACCOUNTS_DATABASE_URL": url, **cached}
     for workers in (1, 2, 4):
         service = walk.service(env, workers=workers)

@@ -21,13 +21,9 @@ from bench.walkthrough.walk import LIST, Service, Walk, expect, say
 
 def queue(walk: Walk) -> None:
     say("6. The queue: ACCOUNTS_BROKER_URL=amqp://… and `accounts-service worker` processes")
-    url, _ = walk.postgres()
+    url = walk.postgres()
     sandbox = walk.sandbox()
-    rabbitmq = walk.proxy("RabbitMQ", walk.rabbitmq.hostname, walk.rabbitmq.port, 5672)
-    broker = walk.rabbitmq._replace(
-        netloc=f"{walk.rabbitmq.username or 'guest'}:{walk.rabbitmq.password or 'guest'}"
-        f"@127.0.0.1:{rabbitmq.port}"
-    ).geturl()
+    broker, rabbitmq = walk.cut_off("RabbitMQ", walk.rabbitmq.geturl())
     # One name for every run, so that runs leave no queues behind; a message an interrupted run
     # left is for a job that is finished or gone, and is skipped.
     queue_name = "accounts-walkthrough"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from bench import wrk
 from bench.postgres_scale import load
 from harness import free_port
+from harness.gunicorn import DATABASE_WORKERS
 from harness.tcp_proxy import TcpProxy  # the proxy the tests cut servers with
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +40,8 @@ LINK = {
     "institutionId": "ins_platypus",
     "credentials": {"username": "user_good", "password": "pass_good"},
 }
+#: The servers' ports when a URL names none.
+PORTS = {"postgresql": 5432, "redis": 6379, "amqp": 5672}
 #: Every chapter's service: sign-in and rate limits off (one wrk process stands in for many
 #: clients), until the gateway chapter turns them on.
 OPEN = {
@@ -51,8 +55,9 @@ class NotAsDocumented(Exception):
     pass
 
 
-class Unreachable(Exception):
-    """A server the chapter needs does not answer: nothing was measured."""
+class CannotRun(Exception):
+    """What the chapter needs is not there (a server that does not answer, a program that is
+    not installed): nothing was measured."""
 
 
 def say(text: str = "") -> None:
@@ -93,6 +98,13 @@ class Service(Process):
     url: str
 
 
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 class Walk:
     """What one chapter runs against: its settings, servers, and a scratch folder."""
 
@@ -104,22 +116,38 @@ class Walk:
         self.scratch = scratch
         self.started: list[Process] = []
         self.proxies: list[TcpProxy] = []
+        #: Servers started as context managers (harness/engines.py), stopped after the rest.
+        self.servers = ExitStack()
         self._floor: wrk.Result | None = None
         # Each run keeps its revisions apart on a shared Redis (see "Revisions on Redis").
         self.namespace = f"walkthrough-{secrets.token_hex(4)}"
 
     # Servers.
 
-    def proxy(self, name: str, host: str | None, port: int | None, default_port: int) -> TcpProxy:
-        """A proxy in front of the server `name`, once that server accepts a connection."""
-        target = (host or "127.0.0.1", port or default_port)
+    def cut_off(self, name: str, url: str) -> tuple[str, TcpProxy]:
+        """`url` again, through a proxy that can cut its server off and bring it back, for the
+        services a chapter takes a server away from. Loads go straight to the servers: the
+        proxy's extra hop would halve a cached read's throughput."""
+        target = self.reachable(name, url)
+        proxy = TcpProxy(*target)
+        self.proxies.append(proxy)
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = (
+            f"{credentials}@127.0.0.1:{proxy.port}" if credentials else f"127.0.0.1:{proxy.port}"
+        )
+        return parts._replace(netloc=netloc).geturl(), proxy
+
+    @staticmethod
+    def reachable(name: str, url: str) -> tuple[str, int]:
+        """The host and port of the server at `url`, once it accepts a connection."""
+        parts = urlsplit(url)
+        target = (parts.hostname or "127.0.0.1", parts.port or PORTS[parts.scheme.split("+")[0]])
         try:
             socket.create_connection(target, timeout=3).close()
         except OSError as error:
-            raise Unreachable(f"{name} at {target[0]}:{target[1]}: {error}") from None
-        proxy = TcpProxy(*target)
-        self.proxies.append(proxy)
-        return proxy
+            raise CannotRun(f"unreachable: {name} at {target[0]}:{target[1]}: {error}") from None
+        return target
 
     def _spawn(
         self, name: str, command: list[str], env: Mapping[str, str]
@@ -141,7 +169,9 @@ class Walk:
     def service(
         self, env: Mapping[str, str], workers: int | None = None, app: Sequence[str] = ("wsgi:app",)
     ) -> Service:
-        """gunicorn with gunicorn.conf.py, serving `app` once /healthz answers."""
+        """gunicorn with gunicorn.conf.py, serving `app` once every worker process has booted
+        and /healthz answers. A load begun while a worker is still booting would hold all its
+        keep-alive connections on the others, and measure half the service."""
         port = free_port()
         gunicorn_args = f"--access-logfile /dev/null --workers {workers}" if workers else ""
         process, log = self._spawn(
@@ -151,17 +181,18 @@ class Walk:
         )
         service = Service(process, log, f"http://127.0.0.1:{port}")
         self.started.append(service)
+        # As many as gunicorn.conf.py starts: one per core with a database, else one.
+        expected = workers or (DATABASE_WORKERS if env.get("ACCOUNTS_DATABASE_URL") else 1)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if service.process.poll() is not None:
                 raise NotAsDocumented(f"gunicorn did not start:\n{service.tail()}")
-            try:
-                if httpx.get(f"{service.url}/healthz", timeout=1).status_code == 200:
-                    return service
-            except httpx.TransportError:
-                pass
+            booted = log.read_text(errors="replace").count("Booting worker with pid")
+            if booted >= expected and answers(f"{service.url}/healthz"):
+                time.sleep(0.5)  # the last worker's first turn at accepting, after its line
+                return service
             time.sleep(0.1)
-        raise NotAsDocumented(f"gunicorn did not answer /healthz:\n{service.tail()}")
+        raise NotAsDocumented(f"gunicorn did not boot and answer /healthz:\n{service.tail()}")
 
     def command(self, *arguments: str, env: Mapping[str, str] = {}) -> Process:
         """`accounts-service ARGUMENTS`, started."""
@@ -208,6 +239,7 @@ class Walk:
             started.stop()
         for proxy in self.proxies:
             proxy.stop()
+        self.servers.close()
 
     # Measuring.
 
@@ -239,20 +271,17 @@ class Walk:
             )
         return self._floor
 
-    def random_users(self, label: str, service: Service) -> wrk.Result:
+    def random_users(
+        self, label: str, service: Service, users: int = SYNTHETIC_USERS
+    ) -> wrk.Result:
         return self.load(
-            label,
-            f"{service.url}/users/u0/accounts",
-            "random_users.lua",
-            {"USERS": str(SYNTHETIC_USERS)},
+            label, f"{service.url}/users/u0/accounts", "random_users.lua", {"USERS": str(users)}
         )
 
     # The database.
 
-    def database_url(self, host: str = "", port: int = 0) -> str:
+    def database_url(self) -> str:
         url = make_url(self.postgres_admin).set(database=DATABASE)
-        if port:
-            url = url.set(host=host or "127.0.0.1", port=port)
         return url.render_as_string(hide_password=False)
 
     def make_database(self, fresh: bool) -> None:
@@ -265,8 +294,13 @@ class Walk:
         with psycopg.connect(self.postgres_admin, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{DATABASE}"')
+        self.populate(url, SYNTHETIC_USERS)
+
+    def populate(self, url: str, users: int) -> None:
+        """The schema, `users` synthetic users u0… with ACCOUNTS_PER_USER accounts each, and the
+        bundled seed, in the empty database at `url`."""
         self.run("db", "upgrade", "--database-url", url)
-        load(url, SYNTHETIC_USERS, ACCOUNTS_PER_USER)  # COPY: seconds, where the API takes minutes
+        load(url, users, ACCOUNTS_PER_USER)  # COPY: seconds, where the API takes minutes
         self.run("db", "seed", "seed_data.json", "--database-url", url)
 
     @staticmethod
@@ -282,22 +316,17 @@ class Walk:
         except psycopg.Error:  # no such database, or no such table
             return False
 
-    def postgres(self) -> tuple[str, TcpProxy]:
-        """The walkthrough's database, made when missing, through a proxy that can be cut."""
+    def postgres(self) -> str:
+        """The walkthrough's database, made when missing."""
         self.make_database(fresh=False)
-        admin = make_url(self.postgres_admin)
-        proxy = self.proxy("PostgreSQL", admin.host, admin.port, 5432)
-        return self.database_url(port=proxy.port), proxy
+        return self.database_url()
 
-    def redis_url(self, proxy: TcpProxy) -> str:
-        return str(self.redis._replace(netloc=f"127.0.0.1:{proxy.port}").geturl())
-
-    def cached(self) -> tuple[dict[str, str], TcpProxy]:
-        """Settings for the response cache and the revisions on Redis, through a proxy."""
-        proxy = self.proxy("Redis", self.redis.hostname, self.redis.port, 6379)
+    def cached(self) -> dict[str, str]:
+        """Settings for the response cache and the revisions on Redis."""
+        self.reachable("Redis", self.redis.geturl())
         return {
             "ACCOUNTS_CACHE_BACKEND": "redis",
             "ACCOUNTS_REVISIONS": "redis",
-            "ACCOUNTS_REDIS_URL": self.redis_url(proxy),
+            "ACCOUNTS_REDIS_URL": self.redis.geturl(),
             "ACCOUNTS_REVISIONS_NAMESPACE": self.namespace,
-        }, proxy
+        }

@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
+from bench.walkthrough.hosts import HOSTS_PROGRAMS
 from harness import REPO_ROOT
+from harness.engines import missing
 from tests.databases import ADMIN_URL, unavailable
 
 WALKTHROUGH = REPO_ROOT / "docs" / "walkthrough.md"
@@ -48,6 +50,8 @@ def test_the_command_does_what_the_page_says(
 ) -> None:
     if shutil.which("wrk") is None:
         unavailable("wrk is not installed (.ci/run installs it)")
+    if command.endswith(" hosts") and (lacking := missing(*HOSTS_PROGRAMS)):
+        unavailable(f"not installed: {', '.join(lacking)} (.ci/run installs pgbouncer)")
     # The interpreter running these tests (.venv's, under the README's test command), and the
     # servers the other tests use (the fixtures have made sure each one answers).
     servers = f" --postgres {ADMIN_URL} --redis {redis_url} --rabbitmq '{rabbitmq_url}'"

@@ -1,0 +1,226 @@
+"""Chapter 7b: the design's last step on servers of the chapter's own, started on free ports: a
+streaming standby that reads stay exact behind, PgBouncer in transaction mode, a Redis Cluster."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+
+from bench.replicas import position_check_cost, reads_around, reads_by_source, replay_lag
+from bench.walkthrough.asking import answer, fresh_after_writes, timed, until
+from bench.walkthrough.walk import LIST, CannotRun, Service, Walk, expect, say
+from harness.engines import (
+    PostgresServer,
+    RedisCluster,
+    missing,
+    pgbouncer,
+    postgres_with_standbys,
+)
+from harness.engines import redis_cluster as start_redis_cluster
+
+#: Few enough users that reading each once first (what a day of use does) takes a second or two.
+HOST_USERS = 1_000
+#: What the chapter starts its servers with, from Debian's packages.
+HOSTS_PROGRAMS = ("initdb", "pg_basebackup", "pg_ctl", "pgbouncer", "redis-server", "redis-cli")
+#: How far behind the standby is held to show reads staying exact behind it.
+APPLY_DELAY_SECONDS = 2
+
+
+def hosts(walk: Walk) -> None:
+    say("7b. The data on more hosts: a streaming standby, PgBouncer, a Redis Cluster, started here")
+    if lacking := missing(*HOSTS_PROGRAMS):
+        raise CannotRun(f"not installed: {', '.join(lacking)} (see docs/walkthrough.md)")
+    primary, standby = replicated(walk)
+    board = {
+        "ACCOUNTS_REVISIONS": "redis",
+        "ACCOUNTS_REDIS_URL": walk.redis.geturl(),
+        "ACCOUNTS_REVISIONS_NAMESPACE": walk.namespace,
+    }
+    read_from_the_standby(walk, primary, standby, board)
+    pooled_by_pgbouncer(walk, primary, board)
+    clustered(walk, primary, board)
+
+
+def replicated(walk: Walk) -> tuple[PostgresServer, PostgresServer]:
+    """A PostgreSQL primary and a streaming standby, started on free ports, with HOST_USERS
+    synthetic users and the seed."""
+    started = time.monotonic()
+    primary, [standby] = walk.servers.enter_context(postgres_with_standbys(1))
+    walk.populate(primary.url, HOST_USERS)
+    say(
+        f"  a PostgreSQL primary (port {primary.port}) and its streaming standby (port "
+        f"{standby.port}, pg_basebackup -R), started and loaded in "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    return primary, standby
+
+
+def read_from_the_standby(
+    walk: Walk, primary: PostgresServer, standby: PostgresServer, board: Mapping[str, str]
+) -> None:
+    # The response cache off: every list is read from a database, the primary or the standby.
+    direct = {"ACCOUNTS_DATABASE_URL": primary.url, "ACCOUNTS_CACHE_MAX_BYTES": "0", **board}
+    alone = walk.service(direct)
+    read_users(alone, HOST_USERS)
+    walk.random_users("primary only: random users' lists", alone, HOST_USERS)
+    alone.retire()
+    replicas = {**direct, "ACCOUNTS_READ_REPLICA_URL": standby.url}
+    reader = walk.service(replicas)
+    read_users(reader, HOST_USERS)
+    before = reads_by_source(reader.url)
+    walk.random_users(
+        "ACCOUNTS_READ_REPLICA_URL, 1 standby: random users' lists", reader, HOST_USERS
+    )
+    on_standby = share_on_replicas(before, reads_by_source(reader.url))
+    say(f"    of which read on the standby: {on_standby:.0%} (each user was read once before)")
+    expect(on_standby > 0.5, "reads go to the standby")
+    say(f"  the standby replays a committed write: {replay_lag(primary, standby, 20)}")
+    say(f"  the WAL-position check: {position_check_cost(board['ACCOUNTS_REDIS_URL'], 1000)}")
+
+    standby.configure(recovery_min_apply_delay=f"{APPLY_DELAY_SECONDS}s")
+    writer = walk.service(replicas)
+    before = reads_by_source(reader.url)
+    fresh = fresh_after_writes(writer, reader)
+    written_on_standby = share_on_replicas(before, reads_by_source(reader.url))
+    before = reads_by_source(reader.url)
+    read_users(reader, 20)
+    others_on_standby = share_on_replicas(before, reads_by_source(reader.url))
+    say(
+        f"  the standby held {APPLY_DELAY_SECONDS} s behind: 20 writes through one host, each "
+        f"read back at once through another: {fresh} fresh, {written_on_standby:.0%} of them "
+        f"read on the standby; 20 users not written: {others_on_standby:.0%} on the standby"
+    )
+    expect(fresh == 20, "no stale read behind the standby")
+    standby_dies(reader, standby)
+    writer.retire()
+    reader.retire()
+
+
+def read_users(service: Service, count: int) -> None:
+    """The lists of users u0 to u{count-1}, once each: a user's first read goes to the primary,
+    which notes where its WAL stands, so that the reads after may use a standby (as after a day
+    of use)."""
+    with httpx.Client(base_url=service.url, timeout=30) as client, ThreadPoolExecutor(16) as pool:
+        statuses = set(pool.map(lambda n: client.get(f"/users/u{n}/accounts").status_code,
+                                range(count)))  # fmt: skip
+    expect(statuses == {200}, f"every user's list: {statuses}")
+
+
+def share_on_replicas(before: Mapping[str, float], after: Mapping[str, float]) -> float:
+    read = {source: count - before.get(source, 0) for source, count in after.items()}
+    on_replicas = sum(count for source, count in read.items() if source != "primary")
+    return on_replicas / (sum(read.values()) or 1)
+
+
+def standby_dies(reader: Service, standby: PostgresServer) -> None:
+    """Kills the standby under reads: what the reads saw, and how long the service took to
+    leave it out (by its log line's time)."""
+    logged = len(reader.log.read_text(errors="replace"))
+    killed = [datetime.now(UTC)]
+
+    def kill() -> None:
+        killed[0] = datetime.now(UTC)
+        standby.kill()
+
+    count, errors, slowest = reads_around(reader.url, kill, after=2, before=0.5)
+    left_out = [
+        datetime.fromisoformat(entry["time"])
+        for line in reader.log.read_text(errors="replace")[logged:].splitlines()
+        if line.startswith("{") and "left out" in line
+        and (entry := json.loads(line))["message"].startswith("read replica")
+    ]  # fmt: skip
+    expect(bool(left_out), "the standby left out, and the log saying so")
+    ready = httpx.get(f"{reader.url}/readyz").json()
+    replica = next(value for name, value in ready["checks"].items() if "replica" in name)
+    say(
+        f"  the standby killed (SIGKILL) under reads: {count} reads in the 2 s after, {errors} "
+        f"not 200, the slowest {slowest:.0f} ms; left out "
+        f"{(min(left_out) - killed[0]).total_seconds() * 1000:.0f} ms after (its log line); "
+        f"/readyz {ready['status']}, the replica {replica}"
+    )
+    expect(errors == 0, "no read fails when the standby dies")
+
+
+def pooled_by_pgbouncer(walk: Walk, primary: PostgresServer, board: Mapping[str, str]) -> None:
+    pooled = walk.servers.enter_context(pgbouncer("postgres", primary.port))
+    refused = walk.command("db", "upgrade", "--database-url", pooled)
+    expect(refused.process.wait() != 0, "PgBouncer refuses the startup options")
+    say(f"  PgBouncer, without ACCOUNTS_DB_TRANSACTION_POOLING: {refused.tail().splitlines()[-1]}")
+    env = {
+        "ACCOUNTS_DATABASE_URL": pooled,
+        "ACCOUNTS_DB_TRANSACTION_POOLING": "true",
+        "ACCOUNTS_CACHE_MAX_BYTES": "0",
+        **board,
+    }
+    service = walk.service(env)
+    walk.random_users(
+        "PgBouncer in transaction mode, ACCOUNTS_DB_TRANSACTION_POOLING=true: random users' lists",
+        service,
+        HOST_USERS,
+    )
+    service.retire()
+    # Again through a proxy, which can take PgBouncer away and bring it back.
+    proxied, proxy = walk.cut_off("PgBouncer", pooled)
+    service = walk.service({**env, "ACCOUNTS_DATABASE_URL": proxied})
+    proxy.stop()
+    read, took = timed(lambda: httpx.get(f"{service.url}{LIST}", timeout=30))
+    say(f"  PgBouncer cut off: the list answers {answer(read)} in {took:.0f} ms")
+    expect(read.status_code == 503, "a 503 while PgBouncer is away")
+    proxy.start()
+    back = until(lambda: httpx.get(f"{service.url}{LIST}").status_code == 200, 30, "200 again")
+    say(f"  PgBouncer back: the list answers 200 again after {back:.1f} s")
+    service.retire()
+
+
+def clustered(walk: Walk, primary: PostgresServer, board: Mapping[str, str]) -> None:
+    one_redis = {"ACCOUNTS_DATABASE_URL": primary.url, "ACCOUNTS_CACHE_BACKEND": "redis", **board}
+    service = walk.service(one_redis)
+    walk.load("one Redis, the response cache on it: user123's list", f"{service.url}{LIST}")
+    service.retire()
+    started = time.monotonic()
+    cluster: RedisCluster = walk.servers.enter_context(start_redis_cluster())
+    say(f"  a Redis Cluster of three masters, started in {time.monotonic() - started:.1f} s")
+    service = walk.service({**one_redis, "ACCOUNTS_REDIS_URL": cluster.url})
+    walk.load("ACCOUNTS_REDIS_URL=redis+cluster://…: user123's list", f"{service.url}{LIST}")
+    master, elsewhere = masters_of(cluster)
+    account = f"{service.url}{LIST}/acc1"
+    other = f"{service.url}/users/{elsewhere}/accounts/{elsewhere}-acc1"
+    killed = time.monotonic()
+    cluster.kill_node(master)
+    read, took = timed(lambda: httpx.get(f"{service.url}{LIST}", timeout=30))
+    written = httpx.patch(account, json={"balance": 1})
+    written_elsewhere = httpx.patch(other, json={"balance": 1})
+    say(
+        f"  the master of user123's keys killed: their list {answer(read)} from PostgreSQL "
+        f"({took:.0f} ms), a write {answer(written)}; {elsewhere}'s write "
+        f"(another master) {answer(written_elsewhere)}"
+    )
+    expect(read.status_code == 200 and written.status_code == 503, "reads go on, writes wait")
+    until(lambda: cluster.state() != "ok", 30, "the cluster to notice")
+    failed = time.monotonic() - killed
+    read = httpx.get(f"{service.url}/users/{elsewhere}/accounts")
+    refused = httpx.patch(other, json={"balance": 2})
+    say(
+        f"  {failed:.1f} s after the kill the other masters declare it failed: {elsewhere}'s "
+        f"list {answer(read)}, a write {answer(refused)} too (every slot is refused)"
+    )
+    expect(read.status_code == 200 and refused.status_code == 503, "a cluster down: writes wait")
+    cluster.start_node(master)
+    back = until(lambda: httpx.patch(account, json={"balance": 3}).status_code == 200, 60, "back")
+    listed = httpx.get(f"{service.url}{LIST}").json()["accounts"]
+    balance = next(account["balance"] for account in listed if account["id"] == "acc1")
+    say(f"  the master started again: writes answer 200 after {back:.1f} s; the list: {balance}")
+    expect(balance == 3, "the list is exact after the master's return")
+    service.retire()
+
+
+def masters_of(cluster: RedisCluster) -> tuple[int, str]:
+    """The port of the master holding user123's keys, and a user whose keys are elsewhere."""
+    master = cluster.master_of("{user123}")
+    elsewhere = next(f"u{n}" for n in range(HOST_USERS) if cluster.master_of(f"{{u{n}}}") != master)
+    return master, elsewhere
