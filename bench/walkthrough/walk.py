@@ -170,8 +170,8 @@ class Walk:
         self, env: Mapping[str, str], workers: int | None = None, app: Sequence[str] = ("wsgi:app",)
     ) -> Service:
         """gunicorn with gunicorn.conf.py, serving `app` once every worker process has booted
-        and /healthz answers. A load begun while a worker is still booting would hold all its
-        keep-alive connections on the others, and measure half the service."""
+        and /healthz answers: a load begun while a worker is still booting would keep its
+        connections on the workers already up."""
         port = free_port()
         gunicorn_args = f"--access-logfile /dev/null --workers {workers}" if workers else ""
         process, log = self._spawn(
