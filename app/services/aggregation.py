@@ -110,19 +110,25 @@ def record_sync(
     now: datetime,
     error: ProviderError | None,
     next_sync_at: datetime | None,
+    *,
+    began_with: Connection | None = None,
 ) -> Connection:
+    """The connection after a sync (or its failure). `began_with` is the connection as the
+    sync found it before asking its provider: new accounts noticed since then may be more than
+    the provider's answer held, so only a notice it began with is answered."""
+
     def outcome(current: Connection) -> Connection:
         if current.status is ConnectionStatus.DISCONNECTED:
             return current  # only linking again brings it back
         if error is None:
+            answered = began_with is not None and began_with.new_accounts_available
             return replace(
                 current,
                 status=status,
                 last_successful_sync=now,
                 error=None,
                 next_sync_at=next_sync_at or current.next_sync_at,
-                # A sync takes every account the provider has: none is new to it any more.
-                new_accounts_available=False,
+                new_accounts_available=current.new_accounts_available and not answered,
             )
         return replace(
             current,

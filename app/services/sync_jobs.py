@@ -21,6 +21,7 @@ from app.domain.connections import (
     SyncJob,
 )
 from app.domain.errors import (
+    ConnectionDisconnected,
     ConnectionNotFound,
     SyncJobNotFound,
     TooManyAccounts,
@@ -36,6 +37,7 @@ from app.services.aggregation import (
     finish_job,
     record_sync,
 )
+from app.services.linking import request_sync
 from app.services.providers import LoginRequired, ProviderError
 from app.services.repositories import ConnectionRepository, SyncOutcome
 from app.services.sync import store_sync
@@ -95,7 +97,7 @@ def _attempt(aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime
         connection = connections.get_connection(user_id, job.connection_id)
         last = connection.last_successful_sync
         staleness = None if last is None else (now - last).total_seconds()
-        outcome = _sync(aggregation, user_id, connection, now)
+        outcome, synced = _sync(aggregation, user_id, connection, now)
     except (UserNotFound, ConnectionNotFound):
         return Attempt("skipped")  # deleted meanwhile, with its jobs
     except ProviderError as error:
@@ -121,6 +123,11 @@ def _attempt(aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime
         )
         return Attempt("gave_up", None, staleness)
     finish_job(connections, user_id, job_id, now, outcome=outcome)
+    if synced.new_accounts_available:
+        # Noticed while this sync ran, perhaps after its provider had answered: the job that
+        # notice asked for was this one, so another takes the new accounts.
+        with contextlib.suppress(UserNotFound, ConnectionNotFound, ConnectionDisconnected):
+            request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)
     return Attempt("succeeded", None, staleness)
 
 
@@ -142,7 +149,9 @@ def _claim(job: SyncJob, now: datetime, policy: SyncPolicy) -> SyncJob:
 
 def _sync(
     aggregation: Aggregation, user_id: str, connection: Connection, now: datetime
-) -> SyncOutcome:
+) -> tuple[SyncOutcome, Connection]:
+    """Asks the provider for the connection's accounts and keeps them: what changed, and the
+    connection after it."""
     connections, connection_id = aggregation.connections, connection.id
     try:
         provider = aggregation.providers.get(connection.provider)
@@ -188,7 +197,7 @@ def _sync(
         )
         raise too_many from None
     interval = aggregation.policy.interval
-    record_sync(
+    synced = record_sync(
         connections,
         user_id,
         connection_id,
@@ -196,5 +205,6 @@ def _sync(
         now,
         None,
         None if interval is None else now + interval,
+        began_with=connection,
     )
-    return outcome
+    return outcome, synced

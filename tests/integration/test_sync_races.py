@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 
 from app.adapters.sealing import TokenSeal
 from app.domain.errors import AlreadyLinked, ConnectionNotFound, UserNotFound
-from app.services import linking, sync_jobs
+from app.services import linking, notices, sync_jobs
 from app.services.aggregation import Aggregation, Attempt
 from app.services.providers import (
     AccountIdentity,
@@ -127,6 +127,44 @@ def test_a_user_deleted_while_a_sync_runs_stays_deleted(
     assert running.result(10).outcome == "skipped"
     with pytest.raises(UserNotFound):
         store.list_accounts("frank")
+
+
+class GrowingProvider(HeldProvider):
+    """A held provider whose login gains a savings account once the test says so; each answer
+    is what the login held when it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grown = False
+
+    def accounts(self, access_token: str) -> list[ProviderAccount]:
+        grown = self.grown
+        said = super().accounts(access_token)
+        balances = Balances(None, Decimal("5"), None, "USD", None)
+        added = ProviderAccount("ext-2", "Savings", None, "0002", "depository", None, balances)
+        return [*said, added] if grown else said
+
+
+def test_new_accounts_noticed_while_a_sync_runs_are_taken_by_a_sync_after_it(
+    store: Store,
+) -> None:
+    provider = GrowingProvider()
+    aggregation = aggregation_of(store, provider)
+    running = held_sync(aggregation, provider)  # its provider asked before the account came
+    provider.grown = True
+    said = notices.notice(aggregation, "sandbox", "item-1", "NEW_ACCOUNTS_AVAILABLE", NOW)
+    assert said == "refresh"
+    provider.answer.set()
+    assert running.result(10).outcome == "succeeded"
+    [connection] = store.list_connections("frank")
+    assert connection.new_accounts_available  # not answered by a sync that began before it
+    [_, (_, after)] = aggregation.queue.sent  # type: ignore[attr-defined]
+    assert sync_jobs.run_job(aggregation, "frank", after, NOW).outcome == "succeeded"
+    assert sorted(account.account_name for account in store.list_accounts("frank")) == [
+        "Checking",
+        "Savings",
+    ]
+    assert not store.get_connection("frank", connection.id).new_accounts_available
 
 
 def test_a_running_attempt_renews_its_lease_and_a_dead_ones_job_is_taken_over_after_one(

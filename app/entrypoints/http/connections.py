@@ -188,7 +188,8 @@ def get_job(user_id: str, job_id: str) -> Response:
     "the connection `login_required`, `USER_PERMISSION_REVOKED` marks it `disconnected`, "
     "`PENDING_EXPIRATION` notes its `consent_expiration_time` (`consentExpiresAt`), "
     "`LOGIN_REPAIRED` brings a `login_required` connection back to `healthy` and refreshes it, "
-    "`NEW_ACCOUNTS_AVAILABLE` sets `newAccountsAvailable` and refreshes it (the sync takes them).",
+    "`NEW_ACCOUNTS_AVAILABLE` sets `newAccountsAvailable` and refreshes it (the sync takes them; "
+    "one already running when the notice came is followed by another).",
     body=Body(WebhookSchema),
     errors=[401, 404, 503],
 )
