@@ -110,4 +110,7 @@ class SyncJob:
     #: job at once, and a worker that died is replaced once it runs out), or, while queued, by
     #: the queue (past it, the job's message is taken to be lost and the job abandoned).
     lease_until: datetime | None = None
+    #: Asked for again while it ran (a notice, a refresh): its provider may have answered before
+    #: what was asked for, so another job follows it.
+    again: bool = False
     version: int = field(default=0, compare=False)

@@ -15,6 +15,7 @@ from app.domain.connections import (
     Connection,
     ConnectionStatus,
     Health,
+    JobStatus,
     SyncFailure,
     SyncJob,
 )
@@ -30,7 +31,13 @@ from app.domain.errors import (
     UserNotFound,
 )
 from app.services.accounts import new_id
-from app.services.aggregation import Aggregation, abandon_job, due_at, finish_job
+from app.services.aggregation import (
+    Aggregation,
+    NothingToDo,
+    abandon_job,
+    due_at,
+    finish_job,
+)
 from app.services.providers import ProviderError
 from app.services.same_login import fingerprint, not_linked_before
 from app.services.unit import after_commit
@@ -146,10 +153,23 @@ def request_sync(
     if not new and job.lease_until is not None and job.lease_until < now:
         abandon_job(connections, user_id, job, now)
         job, new = connections.open_job(user_id, fresh)
+    if not new and job.status is JobStatus.RUNNING:
+        try:
+            job = connections.modify_job(user_id, job.id, _asked_again)
+        except (NothingToDo, SyncJobNotFound):  # it ended meanwhile
+            job, new = connections.open_job(user_id, fresh)
     if new:
         connections.modify_connection(user_id, connection_id, _syncing)
         after_commit(lambda: _queue(aggregation, user_id, job, now, refuse_unqueued))
     return job
+
+
+def _asked_again(current: SyncJob) -> SyncJob:
+    """A running job, marked to be followed by another; a queued one asks its provider later
+    anyway, and an ended one is followed by a new job instead."""
+    if current.status is not JobStatus.RUNNING:
+        raise NothingToDo()
+    return replace(current, again=True)
 
 
 def _queue(

@@ -97,7 +97,7 @@ def _attempt(aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime
         connection = connections.get_connection(user_id, job.connection_id)
         last = connection.last_successful_sync
         staleness = None if last is None else (now - last).total_seconds()
-        outcome, synced = _sync(aggregation, user_id, connection, now)
+        outcome = _sync(aggregation, user_id, connection, now)
     except (UserNotFound, ConnectionNotFound):
         return Attempt("skipped")  # deleted meanwhile, with its jobs
     except ProviderError as error:
@@ -111,6 +111,7 @@ def _attempt(aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime
                     current,
                     status=JobStatus.QUEUED,
                     error=failure,
+                    again=False,  # its next attempt asks the provider anew
                     lease_until=now + timedelta(seconds=delay) + policy.queued_timeout,
                 ),
             )
@@ -122,12 +123,10 @@ def _attempt(aggregation: Aggregation, user_id: str, job: SyncJob, now: datetime
             connections, user_id, job.connection_id, ConnectionStatus.ERROR, now, error, None
         )
         return Attempt("gave_up", None, staleness)
-    finish_job(connections, user_id, job_id, now, outcome=outcome)
-    if synced.new_accounts_available:
-        # Noticed while this sync ran, perhaps after its provider had answered: the job that
-        # notice asked for was this one, so another takes the new accounts.
+    if finish_job(connections, user_id, job_id, now, outcome=outcome).again:
+        # Asked for while this attempt ran, perhaps after its provider had answered.
         with contextlib.suppress(UserNotFound, ConnectionNotFound, ConnectionDisconnected):
-            request_sync(aggregation, user_id, connection.id, now, refuse_unqueued=False)
+            request_sync(aggregation, user_id, job.connection_id, now, refuse_unqueued=False)
     return Attempt("succeeded", None, staleness)
 
 
@@ -149,9 +148,7 @@ def _claim(job: SyncJob, now: datetime, policy: SyncPolicy) -> SyncJob:
 
 def _sync(
     aggregation: Aggregation, user_id: str, connection: Connection, now: datetime
-) -> tuple[SyncOutcome, Connection]:
-    """Asks the provider for the connection's accounts and keeps them: what changed, and the
-    connection after it."""
+) -> SyncOutcome:
     connections, connection_id = aggregation.connections, connection.id
     try:
         provider = aggregation.providers.get(connection.provider)
@@ -197,7 +194,7 @@ def _sync(
         )
         raise too_many from None
     interval = aggregation.policy.interval
-    synced = record_sync(
+    record_sync(
         connections,
         user_id,
         connection_id,
@@ -207,4 +204,4 @@ def _sync(
         None if interval is None else now + interval,
         began_with=connection,
     )
-    return outcome, synced
+    return outcome

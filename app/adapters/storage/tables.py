@@ -258,6 +258,7 @@ sync_jobs = Table(
     Column("version", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("lease_until", UtcDateTime(), nullable=True),
+    Column("again", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("user_id", "id", name="sync_jobs_user_id_id_key"),
     CheckConstraint(f"status IN ({JOB_STATUSES_SQL})", name="sync_jobs_status_check"),
     # Pruning (app/services/retention.py): by age, the latest of each connection kept.

@@ -132,7 +132,8 @@ def delete_connection(user_id: str, connection_id: str) -> Response:
 
 @blueprint.post(f"{CONNECTION_ROUTE}/refresh")
 @contract(
-    "Queue a sync of the connection; while one is queued or running, that one is answered.",
+    "Queue a sync of the connection; while one is queued or running, that one is answered (a "
+    "running one is followed by another once it ends).",
     [Answer(202, "The sync job; Location is where to follow it.", SyncJobSchema, location=True)],
     description="503 `queue-unavailable` (with Retry-After) when the queue cannot take the job; "
     "409 `connection-disconnected` when the user revoked the connection at the provider.",
@@ -188,8 +189,8 @@ def get_job(user_id: str, job_id: str) -> Response:
     "the connection `login_required`, `USER_PERMISSION_REVOKED` marks it `disconnected`, "
     "`PENDING_EXPIRATION` notes its `consent_expiration_time` (`consentExpiresAt`), "
     "`LOGIN_REPAIRED` brings a `login_required` connection back to `healthy` and refreshes it, "
-    "`NEW_ACCOUNTS_AVAILABLE` sets `newAccountsAvailable` and refreshes it (the sync takes them; "
-    "one already running when the notice came is followed by another).",
+    "`NEW_ACCOUNTS_AVAILABLE` sets `newAccountsAvailable` and refreshes it (the sync takes them). "
+    "A refresh asked for while a sync runs is followed by another once it ends.",
     body=Body(WebhookSchema),
     errors=[401, 404, 503],
 )

@@ -177,6 +177,7 @@ def job_row(user_id: str, job: SyncJob) -> dict[str, Any]:
         "version": job.version,
         "attempts": job.attempts,
         "lease_until": job.lease_until,
+        "again": job.again,
     }
 
 
@@ -193,6 +194,7 @@ def job_from(row: Row[Any]) -> SyncJob:
         finished_at=row.finished_at,
         attempts=row.attempts,
         lease_until=row.lease_until,
+        again=row.again,
         version=row.version,
     )
 
