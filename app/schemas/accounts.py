@@ -147,7 +147,9 @@ class LoanDetailsSchema(DetailsSchema):
     next_payment_amount = _owed_amount("nextPaymentAmount", "What the next payment is.")
     expected_payoff_date = _owed_date("expectedPayoffDate", "When the loan will be paid off.")
     escrow_balance = _owed_amount(
-        "escrowBalance", "A mortgage's escrow account (what is held for taxes and insurance)."
+        "escrowBalance",
+        "A mortgage's escrow account (what is held for taxes and insurance); on a loan of any "
+        "other subtype, a 422.",
     )
     last_payment_amount = _owed_amount("lastPaymentAmount", "The last payment made.")
     last_payment_date = _owed_date("lastPaymentDate", "When the last payment was made.")
@@ -294,6 +296,14 @@ class CreditAccountSchema(BaseAccountSchema):
 class LoanAccountSchema(BaseAccountSchema):
     subtype = subtype_field(AccountType.LOAN)
     details = fields.Nested(LoanDetailsSchema, required=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def escrow_on_a_mortgage(self, data: dict[str, Any], **_: Any) -> None:
+        escrow = getattr(data.get("details"), "escrow_balance", None)
+        subtype = data.get("subtype") or SUBTYPES[AccountType.LOAN][0]
+        if escrow is not None and subtype != "mortgage":
+            message = f"A mortgage's only: this loan's subtype is {subtype}."
+            raise ValidationError({"details": {"escrowBalance": [message]}})
 
 
 class CheckingAccountSchema(BaseAccountSchema):

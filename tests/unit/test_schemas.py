@@ -188,6 +188,13 @@ INVALID = [
     ("credit", {"details__cashBalance": 1}, "details.cashBalance", "Unknown field"),
     ("loan", {"details__principal": -1}, "details.principal", "greater than or equal to 0"),
     ("loan", {"details__interestRate": 101}, "details.interestRate", "less than or equal to 100"),
+    ("loan", {"details__escrowBalance": 100}, "details.escrowBalance", "mortgage's only"),
+    (
+        "loan",
+        {"subtype": "student", "details__escrowBalance": 0},
+        "details.escrowBalance",
+        "mortgage's only",
+    ),
     (
         "loan",
         {"details__remainingTermMonths": Decimal("12.5")},
@@ -250,6 +257,12 @@ def test_invalid_field_is_refused_with_its_path(
     errors = errors_of(valid_account(account_type, **changes))
     assert field in errors, errors
     assert message in errors[field]
+
+
+def test_a_mortgage_holds_an_escrow_balance() -> None:
+    raw = valid_account("loan", subtype="mortgage", details__escrowBalance=Decimal("1234.56"))
+    loaded = AccountSchema().load(raw)
+    assert loaded.details.escrow_balance == Decimal("1234.56")
 
 
 @pytest.mark.parametrize("account_type", list(AccountType))

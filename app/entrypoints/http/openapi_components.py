@@ -33,6 +33,19 @@ _HAND_WRITTEN: dict[str, dict[str, Any]] = {
 }
 
 
+#: Rules across an account type's fields, as JSON Schema states them: a loan's escrow balance
+#: is a mortgage's only (LoanAccountSchema.escrow_on_a_mortgage).
+ACROSS_FIELDS: dict[str, dict[str, Any]] = {
+    "loan": {
+        "if": {
+            "properties": {"details": {"properties": {"escrowBalance": {"type": "number"}}}},
+            "required": ["details"],
+        },
+        "then": {"properties": {"subtype": {"const": "mortgage"}}, "required": ["subtype"]},
+    }
+}
+
+
 def component_name(schema: type[Schema]) -> str:
     return schema.__name__.removesuffix("Schema")
 
@@ -119,6 +132,8 @@ def _account_schemas(spec: APISpec, account_type: str, schema: type[Schema]) -> 
         ),
     }
     variants["Seed"] = {**variants["Input"], "required": ["id", *variants["Input"]["required"]]}
+    for whole in ("Input", "Replacement", "Seed"):  # a patch is checked once merged
+        variants[whole].update(ACROSS_FIELDS.get(account_type, {}))
     for variant, described in variants.items():
         spec.components.schema(f"{name}{variant}", described)
     return {"": name} | {variant: f"{name}{variant}" for variant in variants}
