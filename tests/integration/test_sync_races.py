@@ -1,7 +1,8 @@
 """A sync that meets a delete, on every store: the sync is held at the moment before its write
 (its provider has answered nothing yet), the connection or the user is deleted, then the sync is
 let go. What the delete removed must stay removed. A held sync's lease: renewed while it runs,
-taken over once it stops being renewed. And the same login linked twice at once: one is held
+taken over once it stops being renewed. A notice that comes while a sync is held at its
+provider's answer: another sync follows. And the same login linked twice at once: one is held
 between the provider's answer and keeping the connection while the other links."""
 
 from __future__ import annotations
