@@ -72,6 +72,13 @@ def reads_by_source(url: str) -> dict[str, float]:
     return sources
 
 
+def share_on_replicas(before: Mapping[str, float], after: Mapping[str, float]) -> float:
+    """The share of the reads between two readings of reads_by_source that went to replicas."""
+    read = {source: count - before.get(source, 0) for source, count in after.items()}
+    on_replicas = sum(count for source, count in read.items() if source != "primary")
+    return on_replicas / (sum(read.values()) or 1)
+
+
 def throughput(env: Mapping[str, str], args: argparse.Namespace) -> str:
     """wrk's figures for random users' lists, after a pass as long that reads every user at
     least once (a user's first read in a day goes to the primary, which notes where its WAL
@@ -81,10 +88,8 @@ def throughput(env: Mapping[str, str], args: argparse.Namespace) -> str:
         wrk.run(url, args.connections, args.duration, "random_users.lua", users)
         before = reads_by_source(url)
         result = wrk.run(url, args.connections, args.duration, "random_users.lua", users)
-        after = reads_by_source(url)
-        measured = {source: after[source] - before.get(source, 0) for source in after}
-        on_replicas = sum(count for source, count in measured.items() if source != "primary")
-        return f"{result}, {on_replicas / (sum(measured.values()) or 1):.0%} of reads on replicas"
+        on_replicas = share_on_replicas(before, reads_by_source(url))
+        return f"{result}, {on_replicas:.0%} of reads on replicas"
 
 
 def replay_lag(primary: PostgresServer, standby: PostgresServer, writes: int = 50) -> str:

@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bench.replicas import position_check_cost, reads_around, reads_by_source, replay_lag
+from bench.replicas import (
+    position_check_cost,
+    reads_around,
+    reads_by_source,
+    replay_lag,
+    share_on_replicas,
+)
 from bench.walkthrough.asking import fresh_after_writes
 from bench.walkthrough.walk import Service, Walk, expect, say
 from harness.engines import PostgresServer
@@ -70,12 +76,6 @@ def read_users(service: Service, count: int) -> None:
         statuses = set(pool.map(lambda n: client.get(f"/users/u{n}/accounts").status_code,
                                 range(count)))  # fmt: skip
     expect(statuses == {200}, f"every user's list: {statuses}")
-
-
-def share_on_replicas(before: Mapping[str, float], after: Mapping[str, float]) -> float:
-    read = {source: count - before.get(source, 0) for source, count in after.items()}
-    on_replicas = sum(count for source, count in read.items() if source != "primary")
-    return on_replicas / (sum(read.values()) or 1)
 
 
 def standby_dies(reader: Service, standby: PostgresServer) -> None:
