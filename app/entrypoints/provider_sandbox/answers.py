@@ -27,7 +27,13 @@ def json_answer(
     return Response(dumps_bytes(content), status, headers, mimetype="application/json")
 
 
-def plaid_error(status: int, error_type: str, code: str, message: str) -> Response:
+def plaid_error(
+    status: int,
+    error_type: str,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     return json_answer(
         {
             "error_type": error_type,
@@ -37,6 +43,7 @@ def plaid_error(status: int, error_type: str, code: str, message: str) -> Respon
             "request_id": secrets.token_hex(8),
         },
         status,
+        headers,
     )
 
 
@@ -71,15 +78,11 @@ FAULT_ANSWERS: dict[str, Callable[[Fault], Response | None]] = {
     "server_error": lambda _: plaid_error(
         500, "API_ERROR", "INTERNAL_SERVER_ERROR", "the sandbox failed, as asked"
     ),
-    "rate_limited": lambda fault: json_answer(
-        {
-            "error_type": "RATE_LIMIT_EXCEEDED",
-            "error_code": "RATE_LIMIT",
-            "error_message": "too many requests",
-            "display_message": None,
-            "request_id": secrets.token_hex(8),
-        },
+    "rate_limited": lambda fault: plaid_error(
         429,
+        "RATE_LIMIT_EXCEEDED",
+        "RATE_LIMIT",
+        "too many requests",
         {"Retry-After": f"{fault.seconds:g}"},
     ),
     "login_required": lambda _: login_required(),
