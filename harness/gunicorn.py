@@ -21,7 +21,8 @@ from harness import REPO_ROOT, children_of
 DATABASE_WORKERS = max(2, os.cpu_count() or 1)
 
 _LISTENING = re.compile(r"Listening at: (http://\S+)")
-_WORKER_BOOTED = re.compile(r"Booting worker with pid")
+#: What gunicorn logs as each worker process boots.
+WORKER_BOOTED = re.compile(r"Booting worker with pid")
 
 
 @dataclass
@@ -131,7 +132,7 @@ def serving(
     try:
         match = server.wait_for_line(_LISTENING)
         assert match, f"gunicorn exited: {server.rest_of_log()}"
-        assert server.wait_for_line(_WORKER_BOOTED), f"no worker: {server.rest_of_log()}"
+        assert server.wait_for_line(WORKER_BOOTED), f"no worker: {server.rest_of_log()}"
         yield match.group(1), server
     finally:
         if server.process.returncode is None:

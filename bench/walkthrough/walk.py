@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from bench import wrk
 from bench.postgres_scale import load
 from harness import free_port
-from harness.gunicorn import DATABASE_WORKERS
+from harness.gunicorn import DATABASE_WORKERS, WORKER_BOOTED
 from harness.tcp_proxy import TcpProxy  # the proxy the tests cut servers with
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,7 +187,7 @@ class Walk:
         while time.monotonic() < deadline:
             if service.process.poll() is not None:
                 raise NotAsDocumented(f"gunicorn did not start:\n{service.tail()}")
-            booted = log.read_text(errors="replace").count("Booting worker with pid")
+            booted = len(WORKER_BOOTED.findall(log.read_text(errors="replace")))
             if booted >= expected and answers(f"{service.url}/healthz"):
                 time.sleep(0.5)  # the last worker's first turn at accepting, after its line
                 return service
