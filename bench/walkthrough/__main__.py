@@ -17,9 +17,10 @@ from bench.walkthrough.history import history
 from bench.walkthrough.hosts import hosts
 from bench.walkthrough.monitoring import monitoring
 from bench.walkthrough.one_host import database, memory
+from bench.walkthrough.outcome import CannotRun, NotAsDocumented
 from bench.walkthrough.scale import scale
 from bench.walkthrough.sync_queue import queue
-from bench.walkthrough.walk import CannotRun, NotAsDocumented, Walk
+from bench.walkthrough.walk import Walk
 
 CHAPTERS: dict[str, Callable[[Walk], None]] = {
     chapter.__name__: chapter

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
-from bench.walkthrough.walk import LINK, LIST, Service, Walk, expect
+from bench.walkthrough.outcome import expect
+from bench.walkthrough.processes import Service
+from bench.walkthrough.walk import LINK, LIST, Walk
 
 # Requests a person would send, with what they answer.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from bench.walkthrough.asking import answer, cache_lookups, fresh_after_writes, timed, until
-from bench.walkthrough.walk import LIST, Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.walk import LIST, Walk
 
 
 def cache(walk: Walk) -> None:

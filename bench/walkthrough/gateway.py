@@ -9,7 +9,8 @@ import httpx
 
 from app.adapters.tokens import mint_token
 from bench.walkthrough.asking import answer
-from bench.walkthrough.walk import LIST, Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.walk import LIST, Walk
 
 
 def gateway(walk: Walk) -> None:

@@ -9,7 +9,8 @@ import httpx
 from cryptography.fernet import Fernet
 
 from bench.walkthrough.asking import connection_status, link_anew, refresh, synced, until
-from bench.walkthrough.walk import Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.walk import Walk
 
 
 def history(walk: Walk) -> None:

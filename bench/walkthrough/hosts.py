@@ -8,9 +8,11 @@ from collections.abc import Mapping
 
 import httpx
 
+from bench.walkthrough import dataset
 from bench.walkthrough.asking import answer, timed, until
+from bench.walkthrough.outcome import CannotRun, expect, say
 from bench.walkthrough.standby import HOST_USERS, read_from_the_standby
-from bench.walkthrough.walk import LIST, CannotRun, Walk, expect, say
+from bench.walkthrough.walk import LIST, Walk
 from harness.engines import (
     PostgresServer,
     RedisCluster,
@@ -44,7 +46,7 @@ def replicated(walk: Walk) -> tuple[PostgresServer, PostgresServer]:
     synthetic users and the seed."""
     started = time.monotonic()
     primary, [standby] = walk.servers.enter_context(postgres_with_standbys(1))
-    walk.populate(primary.url, HOST_USERS)
+    dataset.populate(walk, primary.url, HOST_USERS)
     say(
         f"  a PostgreSQL primary (port {primary.port}) and its streaming standby (port "
         f"{standby.port}, pg_basebackup -R), started and loaded in "

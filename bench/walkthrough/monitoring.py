@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from bench.walkthrough.asking import cache_lookups, metric, timed
-from bench.walkthrough.walk import LIST, Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.walk import LIST, Walk
 
 
 def monitoring(walk: Walk) -> None:

@@ -7,7 +7,9 @@ from sqlalchemy import create_engine
 
 from app.adapters.storage.sql import list_query
 from bench.walkthrough.asking import answer, survives_restart, timed, until
-from bench.walkthrough.walk import ACCOUNTS_PER_USER, LIST, SYNTHETIC_USERS, Walk, expect, say
+from bench.walkthrough.dataset import ACCOUNTS_PER_USER, SYNTHETIC_USERS
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.walk import LIST, Walk
 
 
 def memory(walk: Walk) -> None:
@@ -42,14 +44,13 @@ def database(walk: Walk) -> None:
         f"2b. PostgreSQL: ACCOUNTS_DATABASE_URL=postgresql://… ({SYNTHETIC_USERS:,} users, "
         f"{SYNTHETIC_USERS * ACCOUNTS_PER_USER:,} accounts; cache off)"
     )
-    walk.make_database(fresh=True)
-    url = walk.postgres()
+    url = walk.postgres(fresh=True)
     env = {"ACCOUNTS_DATABASE_URL": url, "ACCOUNTS_CACHE_MAX_BYTES": "0"}
     service = walk.service(env)
     walk.load("user123's list", f"{service.url}{LIST}")
     walk.random_users("random users' lists", service)
-    indexed = explain(walk.database_url(), "EXPLAIN ANALYZE ", "u12345")
-    scanned = explain(walk.database_url(), "EXPLAIN ANALYZE ", "u12345", index=False)
+    indexed = explain(url, "EXPLAIN ANALYZE ", "u12345")
+    scanned = explain(url, "EXPLAIN ANALYZE ", "u12345", index=False)
     say(f"  one list in PostgreSQL: {indexed}; without its index, {scanned}")
     proxied, proxy = walk.cut_off("PostgreSQL", url)
     service, kept = survives_restart(walk, {**env, "ACCOUNTS_DATABASE_URL": proxied}, service)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bench.walkthrough.asking import fresh_after_writes
-from bench.walkthrough.walk import Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.walk import Walk
 
 
 def scale(walk: Walk) -> None:

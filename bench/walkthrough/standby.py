@@ -18,7 +18,9 @@ from bench.replicas import (
     share_on_replicas,
 )
 from bench.walkthrough.asking import fresh_after_writes
-from bench.walkthrough.walk import Service, Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.processes import Service
+from bench.walkthrough.walk import Walk
 from harness.engines import PostgresServer
 
 #: Few enough users that reading each once first (what a day of use does) takes a second or two.

@@ -16,7 +16,9 @@ from bench.walkthrough.asking import (
     synced,
     until,
 )
-from bench.walkthrough.walk import LIST, Service, Walk, expect, say
+from bench.walkthrough.outcome import expect, say
+from bench.walkthrough.processes import Service
+from bench.walkthrough.walk import LIST, Walk
 
 
 def queue(walk: Walk) -> None:
