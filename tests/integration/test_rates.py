@@ -62,6 +62,14 @@ def test_a_days_rate_is_the_latest_on_or_before_it(store: RateStore) -> None:
     assert (kept.per_euro, str(kept.per_euro)) == (Decimal("1.1172"), "1.11720")
 
 
+def test_days_given_newest_first_are_found_by_range(store: RateStore) -> None:
+    # The order of the ECB's history file.
+    days = [date(2026, 10, 30) - timedelta(days=n) for n in range(10)]
+    store.store_rates(Rate(day, "USD", Decimal(f"1.1{n}")) for n, day in enumerate(days))
+    found = store.rates_between({"USD"}, days[7], days[2])
+    assert sorted(rate.day for rate in found) == sorted(days[2:8])
+
+
 @pytest.fixture(scope="module")
 def ecb() -> RateStore:
     rates = InMemoryRates()

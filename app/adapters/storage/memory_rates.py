@@ -31,12 +31,18 @@ class InMemoryRates(RateStore):
 
     def _store(self, rates: Iterable[Rate]) -> int:
         given = 0
+        grown: set[str] = set()  # currencies given a day they had not
         for rate in rates:
             by_day = self._rates.setdefault(rate.currency, {})
             if rate.day not in by_day:
-                bisect.insort(self._days.setdefault(rate.currency, []), rate.day)
+                self._days.setdefault(rate.currency, []).append(rate.day)
+                grown.add(rate.currency)
             by_day[rate.day] = rate
             given += 1
+        # Sorted once at the end: the ECB's history comes newest first, where an insort per day
+        # moves every day already there (quadratic: 0.27 s of the packaged history's 0.36 s).
+        for currency in grown:
+            self._days[currency].sort()
         return given
 
     def rates_between(self, currencies: Collection[str], start: date, end: date) -> list[Rate]:
