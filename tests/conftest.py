@@ -21,9 +21,16 @@ SEED_FILE = REPO_ROOT / "seed_data.json"
 
 WriteSeed = Callable[[Any], Path]
 
-#: The files that take minutes, started first: with the suite spread over processes (pytest-xdist,
-#: a file to a process), one of them started last would finish alone, long after the rest.
-SLOWEST_FIRST = ("test_walkthrough.py", "test_schemathesis.py", "test_fixture_mode.py")
+#: The files that take half a minute or more, slowest first, started before the rest: with the suite
+#: spread over processes (pytest-xdist, a file to a process), one of them started last would
+#: finish alone, long after the rest (measured with --durations=0).
+SLOWEST_FIRST = (
+    "test_walkthrough.py",
+    "test_schemathesis.py",
+    "test_fixture_mode.py",
+    "test_repository_contract.py",
+    "test_auth.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
