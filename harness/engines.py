@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.crc import key_slot
+import redis
 
 from harness import free_port
 
@@ -98,22 +98,9 @@ class RedisCluster:
         _wait_until(lambda: _redis_answers(port), f"redis node {port}")
 
     def master_of(self, key: str) -> int:
-        """The port of the master serving `key`'s slot (from `cluster nodes`: id, address,
-        flags, master, ping, pong, epoch, link state, then the slots it serves)."""
-        slot = key_slot(key.encode())
-        nodes = subprocess.run(
-            ["redis-cli", "-p", str(self.ports[0]), "cluster", "nodes"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-        for node in nodes.splitlines():
-            fields = node.split()
-            for span in fields[8:] if "master" in fields[2] else ():
-                first, _, last = span.partition("-")
-                if int(first) <= slot <= int(last or first):
-                    return int(fields[1].split("@")[0].rsplit(":", 1)[1])
-        raise LookupError(f"no master serves slot {slot}")
+        """The port of the master serving `key`'s slot, as the cluster tells redis-py."""
+        with redis.RedisCluster(host="127.0.0.1", port=self.ports[0]) as client:
+            return int(client.get_node_from_key(key).port)
 
     def kill_node(self, port: int) -> None:
         self.processes[port].kill()
