@@ -28,6 +28,7 @@ from app.entrypoints.provider_sandbox import DEFAULT_DATA
 from harness import REPO_ROOT, free_port
 from harness.gunicorn import Gunicorn, serving
 from harness.tcp_proxy import TcpProxy
+from tests import waiting
 from tests.databases import emptied
 
 SECRET = "live-webhook-secret"
@@ -38,14 +39,14 @@ GOOD = {"username": "user_good", "password": "pass_good"}
 WORKER_LOGS: list[Path] = []
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {log}:\n{log.read_text()[-3000:]}" for log in WORKER_LOGS)
-            raise AssertionError(f"never happened; the workers' logs:\n{logs}")
-        time.sleep(every)
-    return found
+def eventually(check: Callable[[], Any], timeout: float = 30) -> Any:
+    """tests/waiting.py's, with the workers' logs when it never happens."""
+
+    def why() -> str:
+        logs = "\n".join(f"--- {log}:\n{log.read_text()[-3000:]}" for log in WORKER_LOGS)
+        return f"never happened; the workers' logs:\n{logs}"
+
+    return waiting.eventually(check, timeout, every=0.1, why=why)
 
 
 @dataclass

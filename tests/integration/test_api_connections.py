@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ from app import create_app
 from app.adapters.webhooks import SIGNATURE_HEADER, signature
 from app.entrypoints.http.context import components_of
 from app.entrypoints.provider_sandbox import DEFAULT_DATA
+from tests.waiting import eventually
 
 SECRET = "webhook-secret-for-tests"
 GOOD = {"username": "user_good", "password": "pass_good"}
@@ -44,14 +45,6 @@ def app(sandbox_url: str) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.02)
-    return found
 
 
 def finished_job(client: FlaskClient, location: str) -> dict[str, Any]:
